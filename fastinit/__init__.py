@@ -1,0 +1,42 @@
+"""fastinit: fast, reproducible random fills for neural-network weight initialization.
+
+Philox4x32-10 words turned into uniform, normal and truncated-normal floats by typed Cython
+kernels, written straight into float32/float64 buffers.  The value at each index of a fill is a
+pure function of (seed, call, index): the same on any machine, chunking or region.
+
+>>> import numpy as np, fastinit as fi
+>>> rng = fi.default_rng(42)
+>>> w = rng.normal(0.0, 0.02, size=(64, 32), dtype=np.float32)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from fastinit._generator import Generator
+except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source tree
+    raise ImportError(
+        "fastinit's compiled kernels are missing. If you are in the fastinit source tree, "
+        "build them with `pip install -e .` (or run from another directory after "
+        "`pip install .`)."
+    ) from exc
+
+__version__ = "0.1.0"
+__all__ = ["Generator", "default_rng", "__version__"]
+
+
+def default_rng(seed: Any = None) -> Generator:
+    """A new :class:`Generator`, seeded as ``numpy.random.default_rng`` is.
+
+    Parameters
+    ----------
+    seed : None, int, sequence of int, numpy.random.SeedSequence or Generator, optional
+        A fastinit Generator is returned unaltered, as NumPy does.
+
+    Returns
+    -------
+    Generator
+    """
+    if isinstance(seed, Generator):
+        return seed
+    return Generator(seed)

@@ -1,0 +1,4 @@
+"""``python -m fastinit``: the command-line tool (see fastinit.cli)."""
+from fastinit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,445 @@
+"""The Generator: seeding, stream numbers, validation and dispatch to the kernels.
+
+Data flows one way: seed -> key -> stream number -> kernel -> buffer.  Each call of any method
+takes the next stream number (under a lock, so concurrent callers never share one) and then fills
+without holding any lock.  The value at a multi-index of a call depends on (key, stream, shape,
+multi-index) only; see README.md, "The random stream".
+"""
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+from fastinit import _kernels
+from fastinit._kernels import Kind
+from fastinit import _validate as v
+from fastinit._truncnorm import plan as _truncated_plan
+
+_BIT_GENERATOR = "Philox4x32-10"
+_NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
+
+
+def _key_from_seed_sequence(seed_seq: np.random.SeedSequence) -> int:
+    k0, k1 = (int(w) for w in seed_seq.generate_state(2, np.uint32))
+    return k0 | (k1 << 32)
+
+
+class Generator:
+    """A NumPy-style random generator over Philox4x32-10 and fastinit's fill kernels.
+
+    Parameters
+    ----------
+    seed : None, int, sequence of int or numpy.random.SeedSequence, optional
+        Entropy, read exactly as ``numpy.random.default_rng`` reads it.  The key is
+        ``(k0, k1) = SeedSequence(seed).generate_state(2, np.uint32)``.  None draws fresh entropy
+        from the operating system.
+    key : int, optional
+        The 64-bit Philox key itself (``k0 = key & 0xffffffff``, ``k1 = key >> 32``), instead of a
+        seed; for reproducing a stream recorded elsewhere.
+
+    Notes
+    -----
+    Every method call, whatever its size or region, uses the next stream number, starting at 0.
+    Array outputs are computed in the requested dtype directly: no float64 temporaries.
+
+    Examples
+    --------
+    >>> import numpy as np, fastinit as fi
+    >>> rng = fi.default_rng(42)
+    >>> w = rng.normal(0.0, 0.02, size=(256, 128), dtype=np.float32)
+    >>> rng.uniform(-0.1, 0.1, out=w).dtype
+    dtype('float32')
+    """
+
+    def __init__(self, seed: Any = None, *, key: int | None = None) -> None:
+        if key is not None:
+            if seed is not None:
+                raise TypeError("give either seed or key, not both")
+            key = self._check_key(key)
+            seed_seq = np.random.SeedSequence(key)
+        else:
+            seed_seq = self._seed_sequence(seed)
+            key = _key_from_seed_sequence(seed_seq)
+        self._key = key
+        self._stream = 0
+        self._seed_seq = seed_seq
+        self._lock = threading.Lock()
+
+    # -- seeding and state ------------------------------------------------------------------------
+
+    @staticmethod
+    def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+        if isinstance(seed, np.random.SeedSequence):
+            return seed
+        if isinstance(seed, (np.random.Generator, np.random.BitGenerator, Generator)):
+            raise TypeError("seed must be None, an int, a sequence of ints or a SeedSequence; "
+                            f"got a {type(seed).__name__} (pass its seed instead)")
+        return np.random.SeedSequence(seed)
+
+    @staticmethod
+    def _check_key(key: Any) -> int:
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"key must be an int, got {type(key).__name__}")
+        key = int(key)
+        if not 0 <= key < 2**64:
+            raise ValueError(f"key must be in [0, 2**64), got {key}")
+        return key
+
+    @property
+    def key(self) -> int:
+        """The 64-bit Philox key (k0 in the low 32 bits, k1 in the high)."""
+        return self._key
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The generator's state: its key and the stream number of the next call.
+
+        Setting it (a dict as returned) continues the stream from there.
+        """
+        return {"bit_generator": _BIT_GENERATOR, "key": self._key, "stream": self._stream}
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        if not isinstance(value, dict) or value.get("bit_generator") != _BIT_GENERATOR:
+            raise ValueError(f"state must be a dict from Generator.state with bit_generator "
+                             f"{_BIT_GENERATOR!r}")
+        key = self._check_key(value.get("key"))
+        stream = value.get("stream")
+        if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) \
+                or not 0 <= int(stream) < 2**64:
+            raise ValueError(f"state['stream'] must be an int in [0, 2**64), got {stream!r}")
+        with self._lock:
+            self._key, self._stream = key, int(stream)
+
+    def spawn(self, n_children: int) -> list[Generator]:
+        """Independent child generators, from ``SeedSequence.spawn`` as in NumPy.
+
+        A generator made from ``key=K`` spawns from ``SeedSequence(K)``.
+        """
+        return [Generator(child) for child in self._seed_seq.spawn(n_children)]
+
+    def __repr__(self) -> str:
+        return f"Generator({_BIT_GENERATOR}, key=0x{self._key:016x}, stream={self._stream})"
+
+    def __reduce__(self):
+        return (_restore, (self._key, self._stream, self._seed_seq))
+
+    def _take_stream(self) -> int:
+        with self._lock:
+            stream = self._stream
+            if stream >= 2**64:
+                raise OverflowError("this generator has used all 2**64 stream numbers")
+            self._stream = stream + 1
+        return stream
+
+    # -- the fill machinery -----------------------------------------------------------------------
+
+    def _fill(self, name: str, kind: int, size: Any, dtype: Any, out: Any, region: Any,
+              make_params, arrays: tuple = ()):
+        """Validate, take a stream number, fill; the one path every method goes through.
+
+        ``make_params(dt)`` validates the scalar parameters and returns the kernel parameters.
+        ``arrays`` holds (name, array) pairs of array-valued parameters; with any of them, the
+        kernel draws the standard variate and ``make_params`` returns the map to apply after.
+        """
+        dt = np.dtype(np.uint32) if kind == Kind.KIND_RAW else v.resolve_dtype(dtype, out,
+                                                                                   name)
+        shape = v.normalize_size(size)
+        if shape is None and out is not None:
+            if region is not None:
+                raise ValueError(f"{name}: region= needs size= (the full shape)")
+            shape = out.shape if isinstance(out, np.ndarray) else None
+        if shape is None and arrays:
+            try:
+                shape = np.broadcast_shapes(*(a.shape for _, a in arrays))
+            except ValueError as exc:
+                raise ValueError(f"{name}: parameters cannot be broadcast together: {exc}") from None
+        scalar = shape is None
+        if scalar:
+            if region is not None:
+                raise ValueError(f"{name}: region= needs size= (the full shape)")
+            shape = ()
+        for pname, arr in arrays:
+            if np.broadcast_shapes(arr.shape, shape) != shape:
+                raise ValueError(f"{name}: {pname} of shape {arr.shape} does not broadcast to "
+                                 f"size {shape}")
+        if region is None:
+            starts, block = (0,) * len(shape), shape
+            index = ()
+        else:
+            starts, block = v.normalize_region(region, shape)
+            index = tuple(slice(s, s + e) for s, e in zip(starts, block))
+        if out is not None:
+            out = v.check_out(out, dt, name)
+            if out.shape != block:
+                what = "the region's shape" if region is not None else "size"
+                raise ValueError(f"{name}: out.shape {out.shape} does not match {what} {block}")
+
+        params, post = make_params(dt, shape, index)   # validates; raises before anything changes
+        stream = self._take_stream()
+        if out is None:
+            out = np.empty(block, dtype=dt)
+        _kernels.fill(out, kind, shape, starts, self._key, stream, params)
+        if post is not None:
+            post(out)
+        if scalar and out.ndim == 0:
+            return out.item()
+        return out
+
+    # -- methods ----------------------------------------------------------------------------------
+
+    def random_raw(self, size: Any = None, *, out: np.ndarray | None = None,
+                   region: Any = None) -> Any:
+        """The call's raw Philox words ``w[0], w[1], ...`` as uint32 (README: "The random stream").
+
+        Returns a Python int when ``size`` is None.
+        """
+        return self._fill("random_raw", Kind.KIND_RAW, size, None, out, region,
+                          lambda dt, shape, index: ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION, None))
+
+    def random(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None, *,
+               region: Any = None) -> Any:
+        """random(size=None, dtype=np.float64, out=None, *, region=None)
+
+        Floats uniform on the half-open interval [0.0, 1.0).
+
+        float32 sample i is ``(w[i] >> 8) * 2**-24``; float64 sample i is
+        ``(((w[2i+1] << 32) | w[2i]) >> 11) * 2**-53``: every representable multiple of 2**-24
+        (2**-53) in [0, 1) is equally likely.
+
+        Parameters
+        ----------
+        size : int or tuple of ints, optional
+            Output shape; None returns a single Python float.
+        dtype : {np.float64, np.float32}, optional
+            Output dtype; defaults to ``out.dtype`` when out is given, else float64.
+        out : ndarray, optional
+            C-contiguous, aligned, writable array of that dtype (np.memmap included) to fill in
+            place; nothing is allocated.  With size, out.shape must equal it.
+        region : slice or tuple of slices, optional
+            Fill only this block of the full ``size``: the result equals
+            ``random(size)[region]`` bit for bit, computed without the rest.
+
+        Returns
+        -------
+        float or ndarray
+        """
+        return self._fill("random", Kind.KIND_UNIFORM, size, dtype, out, region,
+                          lambda dt, shape, index: ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION, None))
+
+    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None,
+                out: np.ndarray | None = None, *, region: Any = None) -> Any:
+        """uniform(low=0.0, high=1.0, size=None, dtype=np.float64, out=None, *, region=None)
+
+        Samples uniform on [low, high): ``low + (high - low) * u`` with u from :meth:`random`,
+        computed in the output dtype and clamped so that the result is never below ``low`` and
+        never reaches ``high``, even after rounding.
+
+        Parameters
+        ----------
+        low, high : float or array_like of floats
+            Bounds, finite, ``low <= high`` (``low == high`` returns ``low``).  Arrays broadcast
+            against size as in NumPy.
+        size, dtype, out, region
+            As in :meth:`random`.
+
+        Raises
+        ------
+        ValueError
+            NaN bounds, ``high < low``, or [low, high) holding no value of the dtype.
+        OverflowError
+            ``high - low`` is not finite (as NumPy).
+        """
+        low_a = v.as_scalar_or_array(low, "low")
+        high_a = v.as_scalar_or_array(high, "high")
+
+        def params(dt, shape, index):
+            lo_, hi_ = np.asarray(low_a, np.float64), np.asarray(high_a, np.float64)
+            if np.any(np.isnan(lo_)) or np.any(np.isnan(hi_)):
+                raise ValueError("uniform: low and high must not be NaN")
+            with np.errstate(over="ignore", invalid="ignore"):
+                width = hi_ - lo_
+            if not np.all(np.isfinite(width)):
+                raise OverflowError("uniform: range exceeds valid bounds: high - low must be finite")
+            if np.any(width < 0):
+                raise ValueError("uniform: high - low < 0; need low <= high")
+            with np.errstate(over="ignore"):
+                shift, scale = lo_.astype(dt), width.astype(dt)
+            if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale))):
+                raise OverflowError(f"uniform: low, high or high - low exceed the {dt} range")
+            lo_in = v.inward(lo_, dt, "up")
+            hi_ex = v.largest_below(hi_, dt)
+            empty = width == 0
+            lo_in, hi_ex = np.where(empty, shift, lo_in), np.where(empty, shift, hi_ex)
+            if np.any(lo_in > hi_ex):
+                raise ValueError(f"uniform: [low, high) holds no {dt} value; widen the interval "
+                                 "or use float64")
+            if not arrays:
+                return (float(shift), float(scale), float(lo_in), float(hi_ex)) + _NO_TRUNCATION, None
+            return ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION,
+                    _affine_post(shape, index, dt, shift, scale, lo_in, hi_ex))
+
+        arrays = _array_params(("low", low_a), ("high", high_a))
+        return self._fill("uniform", Kind.KIND_UNIFORM, size, dtype, out, region, params,
+                          arrays)
+
+    def standard_normal(self, size: Any = None, dtype: Any = None,
+                        out: np.ndarray | None = None, *, region: Any = None) -> Any:
+        """standard_normal(size=None, dtype=np.float64, out=None, *, region=None)
+
+        Samples from the standard normal distribution N(0, 1), by Box-Muller with both outputs.
+
+        .. math:: z_{2k} = R\\cos\\theta,\\; z_{2k+1} = R\\sin\\theta,\\;
+                  R = \\sqrt{-2\\ln u_1},\\; \\theta = 2\\pi u_2
+
+        The exact construction from the words, including the polynomials, is in README.md.
+
+        Parameters
+        ----------
+        size, dtype, out, region
+            As in :meth:`random`.
+        """
+        return self.normal(0.0, 1.0, size, dtype, out, region=region, _name="standard_normal")
+
+    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None, dtype: Any = None,
+               out: np.ndarray | None = None, *, region: Any = None,
+               _name: str = "normal") -> Any:
+        """normal(loc=0.0, scale=1.0, size=None, dtype=np.float64, out=None, *, region=None)
+
+        Samples from N(loc, scale**2): ``loc + scale * z`` with z from :meth:`standard_normal`,
+        computed in the output dtype.
+
+        .. math:: p(x) = \\frac{1}{\\sqrt{2\\pi}\\sigma} e^{-(x-\\mu)^2 / 2\\sigma^2}
+
+        Parameters
+        ----------
+        loc : float or array_like of floats
+            Mean, finite.
+        scale : float or array_like of floats
+            Standard deviation, finite and >= 0.
+        size, dtype, out, region
+            As in :meth:`random`.
+
+        Raises
+        ------
+        ValueError
+            ``scale < 0``, or NaN or infinite loc or scale.
+        """
+        loc_a = v.as_scalar_or_array(loc, "loc")
+        scale_a = v.as_scalar_or_array(scale, "scale")
+
+        def params(dt, shape, index):
+            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, _name)
+            if not arrays:
+                return (float(shift), float(scale_d), -math.inf, math.inf) + _NO_TRUNCATION, None
+            return ((0.0, 1.0, -math.inf, math.inf) + _NO_TRUNCATION,
+                    _affine_post(shape, index, dt, shift, scale_d, -np.inf, np.inf))
+
+        arrays = _array_params(("loc", loc_a), ("scale", scale_a))
+        return self._fill(_name, Kind.KIND_NORMAL, size, dtype, out, region, params, arrays)
+
+    def truncated_normal(self, loc: Any = 0.0, scale: Any = 1.0, a: float = -2.0, b: float = 2.0,
+                         size: Any = None, dtype: Any = None, out: np.ndarray | None = None, *,
+                         region: Any = None) -> Any:
+        """truncated_normal(loc=0.0, scale=1.0, a=-2.0, b=2.0, size=None, dtype=np.float64, out=None, *, region=None)
+
+        Samples from N(loc, scale**2) truncated to [loc + a*scale, loc + b*scale].
+
+        ``a`` and ``b`` are in units of ``scale`` around ``loc``, as in ``scipy.stats.truncnorm``;
+        ``a = -inf`` or ``b = inf`` leave a side open.  Sampling is exact (rejection, no clamping
+        of out-of-range values), correct in the far tails (e.g. ``a = 8, b = 9``), and every
+        value lies in the closed interval, after rounding to the dtype too.
+
+        .. math:: p(x) = \\frac{\\phi((x-\\mu)/\\sigma)}{\\sigma\\,(\\Phi(b) - \\Phi(a))},
+                  \\quad \\mu + a\\sigma \\le x \\le \\mu + b\\sigma
+
+        Parameters
+        ----------
+        loc, scale : float or array_like of floats
+            As in :meth:`normal`.
+        a, b : float
+            Truncation bounds in units of scale, ``a < b``; may be infinite.
+        size, dtype, out, region
+            As in :meth:`random`.
+
+        Raises
+        ------
+        ValueError
+            ``a >= b``, NaN a or b, ``scale < 0``, NaN or infinite loc or scale, or an interval
+            holding no value of the dtype.
+
+        Notes
+        -----
+        The sampler (Box-Muller rejection, a uniform proposal, or Robert's exponential proposal) is
+        chosen from (a, b) alone; README.md, "Truncated normal", gives the stream exactly.
+
+        References
+        ----------
+        .. [1] C. P. Robert, "Simulation of truncated normal variables", Statistics and
+               Computing 5 (1995) 121-125.
+        """
+        loc_a = v.as_scalar_or_array(loc, "loc")
+        scale_a = v.as_scalar_or_array(scale, "scale")
+        for bname, bound in (("a", a), ("b", b)):
+            if np.ndim(bound) != 0:
+                raise TypeError(f"truncated_normal: {bname} must be a scalar")
+        a, b = float(a), float(b)
+
+        def params(dt, shape, index):
+            if math.isnan(a) or math.isnan(b):
+                raise ValueError("truncated_normal: a and b must not be NaN")
+            if not a < b:
+                raise ValueError(f"truncated_normal: a >= b (a={a}, b={b}); need a < b")
+            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, "truncated_normal")
+            locf = np.asarray(loc_a, np.float64)
+            scalef = np.asarray(scale_a, np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                lo_real = np.where(scalef > 0, locf + scalef * a, locf)
+                hi_real = np.where(scalef > 0, locf + scalef * b, locf)
+            lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
+            if np.any(lo_d > hi_d):
+                raise ValueError(f"truncated_normal: [loc + a*scale, loc + b*scale] holds no {dt} "
+                                 "value; widen it or use float64")
+            tp = _truncated_plan(a, b)
+            sign = -1.0 if tp.flip else 1.0
+            trunc = (tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2, tp.m2, tp.width)
+            if not arrays:
+                return (float(shift), sign * float(scale_d), float(lo_d), float(hi_d)) + trunc, None
+            return ((0.0, sign, -math.inf, math.inf) + trunc,
+                    _affine_post(shape, index, dt, shift, scale_d, lo_d, hi_d))
+
+        arrays = _array_params(("loc", loc_a), ("scale", scale_a))
+        return self._fill("truncated_normal", Kind.KIND_TRUNCATED_NORMAL, size, dtype, out,
+                          region, params, arrays)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def _restore(key: int, stream: int, seed_seq: np.random.SeedSequence) -> Generator:
+    gen = Generator(seed_seq)
+    gen._key, gen._stream = key, stream
+    return gen
+
+
+def _array_params(*named: tuple[str, Any]) -> tuple[tuple[str, np.ndarray], ...]:
+    """The (name, array) pairs among the parameters that are arrays."""
+    return tuple((name, val) for name, val in named if isinstance(val, np.ndarray))
+
+
+def _affine_post(shape, index, dt, shift, scale, lo, hi):
+    """out = clip(shift + scale * out, lo, hi) for broadcast parameter arrays, in dtype ``dt``.
+
+    The array-parameter path: the kernel drew the standard variate; the same arithmetic as the
+    kernels' scalar path (multiply, add, clamp, each rounded in ``dt``) maps it.
+    """
+    def block(p):
+        return np.broadcast_to(np.asarray(p, dtype=dt), shape)[index]
+
+    def post(out: np.ndarray) -> None:
+        np.multiply(out, block(scale), out=out)
+        np.add(out, block(shift), out=out)
+        np.clip(out, block(lo), block(hi), out=out)
+    return post

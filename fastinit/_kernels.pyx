@@ -1,0 +1,558 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, embedsignature=True
+"""Typed ``nogil`` fill kernels: Philox words -> floats, written straight into the caller's buffer.
+
+Every kernel has the shape ``(pointer, count, first index, parameters)`` where the parameters carry
+the key and the stream number: any sub-range of any call can be filled on its own, which is what
+regions, threads and out-of-core fills are built on.  Words come from ``_philox.h``; everything that
+turns words into numbers is here, in loops that GCC vectorizes (no libm calls in them: log, sin and
+cos are our own polynomials).  Nothing here validates: ``_generator.py`` has done it before the call.
+
+The stream these kernels produce is specified in README.md ("The random stream").
+"""
+
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+from libc.math cimport sqrt, sqrtf
+
+cimport numpy as cnp
+
+from fastinit._philox cimport fastinit_philox4x32_10, fastinit_philox_words
+
+cnp.import_array()
+
+# ------------------------------------------------------------------------------------------------
+# Parameters and kernel descriptors
+# ------------------------------------------------------------------------------------------------
+
+cdef enum:
+    CHUNK = 256          # samples per chunk: words and scratch stay in L1
+    MAX_ATTEMPTS = 255   # retry blocks per rejected truncated-normal sample (see README)
+    MAX_NDIM = 64
+
+cpdef enum Kind:
+    # Kinds of fill, as passed from Python.
+    KIND_RAW = 0
+    KIND_UNIFORM = 1
+    KIND_NORMAL = 2
+    KIND_TRUNCATED_NORMAL = 3
+
+cpdef enum TruncatedMethod:
+    # Truncated-normal methods (chosen in _truncnorm.py from a and b alone).
+    TN_NORMAL = 0        # Box-Muller normals, rejected outside [a, b]
+    TN_UNIFORM = 1       # uniform proposal on [a, b]
+    TN_EXPONENTIAL = 2   # Robert (1995) exponential proposal from a
+
+ctypedef struct FillParams:
+    uint64_t key
+    uint64_t stream
+    # Output map: value = clamp(shift + scale * x, lo, hi); x is the standard variate.
+    double shift
+    double scale
+    double lo
+    double hi
+    # Truncated normal, in standard units after the sign flip (see _truncnorm.py).
+    int method
+    double a
+    double b
+    double alpha
+    double c
+    double d2
+    double m2
+    double width
+
+ctypedef void (*transform_fn)(void* dst, const uint32_t* words, Py_ssize_t n, uint64_t first,
+                              const FillParams* p) noexcept nogil
+
+ctypedef struct Kernel:
+    transform_fn transform
+    int words_per_sample     # 1, 2 or 4; a block (4 words) always holds whole samples
+    int itemsize
+
+
+# ------------------------------------------------------------------------------------------------
+# Bit casts and uniform conversions (README: "Uniform floats")
+# ------------------------------------------------------------------------------------------------
+
+cdef inline uint32_t _f32_bits(float x) noexcept nogil:
+    cdef uint32_t u
+    memcpy(&u, &x, 4)
+    return u
+
+cdef inline float _bits_f32(uint32_t u) noexcept nogil:
+    cdef float x
+    memcpy(&x, &u, 4)
+    return x
+
+cdef inline uint64_t _f64_bits(double x) noexcept nogil:
+    cdef uint64_t u
+    memcpy(&u, &x, 8)
+    return u
+
+cdef inline double _bits_f64(uint64_t u) noexcept nogil:
+    cdef double x
+    memcpy(&x, &u, 8)
+    return x
+
+cdef inline float _u01_f32(uint32_t w) noexcept nogil:
+    # (w >> 8) * 2**-24: 24 bits, [0, 1), exact.  int32 so the conversion is a plain cvtdq2ps.
+    return <float><int32_t>(w >> 8) * <float>5.9604644775390625e-08
+
+cdef inline uint64_t _join64(uint32_t lo, uint32_t hi) noexcept nogil:
+    return (<uint64_t>hi << 32) | lo
+
+cdef inline double _u01_f64(uint32_t lo, uint32_t hi) noexcept nogil:
+    # ((hi << 32 | lo) >> 11) * 2**-53: 53 bits, [0, 1), exact.
+    return <double><int64_t>(_join64(lo, hi) >> 11) * 1.1102230246251565e-16
+
+cdef inline float _u_open_f32(uint32_t w) noexcept nogil:
+    # The Box-Muller radius uniform, (0, 1]: fl(fl(w >> 1) * 2**-31 + 2**-32).  31 bits reach the
+    # tail out to |z| = 6.66 instead of 5.77 with 24 bits.
+    return (<float><int32_t>(w >> 1) * <float>4.656612873077393e-10
+            + <float>2.3283064365386963e-10)
+
+cdef inline double _u_open_f64(uint32_t lo, uint32_t hi) noexcept nogil:
+    # fl(((hi << 32 | lo) >> 11) * 2**-53 + 2**-54), in (0, 1].
+    return (<double><int64_t>(_join64(lo, hi) >> 11) * 1.1102230246251565e-16
+            + 5.551115123125783e-17)
+
+
+# ------------------------------------------------------------------------------------------------
+# Polynomial log and sin/cos (ours, so the loops vectorize; within 2 ulp of the true values)
+# ------------------------------------------------------------------------------------------------
+
+cdef inline float _log_f32(float x) noexcept nogil:
+    # x = 2**e * m with m in [sqrt(2)/2, sqrt(2)); log(m) = 2 atanh(s), s = (m - 1) / (m + 1),
+    # |s| <= 0.1716, so the atanh series to s**9 is exact to float32 precision.  x > 0, finite.
+    cdef uint32_t bits = _f32_bits(x)
+    cdef uint32_t mant = bits & 0x7FFFFF
+    cdef int32_t above = <int32_t>(mant > 0x3504F3)     # m >= sqrt(2): halve it
+    cdef int32_t e = <int32_t>(bits >> 23) - 127 + above
+    cdef float m = _bits_f32((mant | 0x3F800000) - (<uint32_t>above << 23))
+    cdef float f = m - <float>1.0
+    cdef float s = f / (<float>2.0 + f)
+    cdef float z = s * s
+    cdef float p = z * (<float>(1.0 / 3.0) + z * (<float>(1.0 / 5.0) + z * (<float>(1.0 / 7.0)
+                                                                        + z * <float>(1.0 / 9.0))))
+    return <float>e * <float>0.6931471805599453 + (<float>2.0 * s + <float>2.0 * s * p)
+
+cdef inline double _log_f64(double x) noexcept nogil:
+    # As _log_f32, with the series to s**19 and log(2) split in two so e * ln2_hi is exact.
+    cdef uint64_t bits = _f64_bits(x)
+    cdef uint64_t mant = bits & 0xFFFFFFFFFFFFFULL
+    cdef int64_t above = <int64_t>(mant > 0x6A09E667F3BCDULL)
+    cdef int64_t e = <int64_t>(bits >> 52) - 1023 + above
+    cdef double m = _bits_f64((mant | 0x3FF0000000000000ULL) - (<uint64_t>above << 52))
+    cdef double f = m - 1.0
+    cdef double s = f / (2.0 + f)
+    cdef double z = s * s
+    cdef double p = z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (
+        1.0 / 11.0 + z * (1.0 / 13.0 + z * (1.0 / 15.0 + z * (1.0 / 17.0 + z * (1.0 / 19.0)))))))))
+    cdef double ef = <double>e
+    return ef * 6.93147180369123816490e-01 + ((2.0 * s + 2.0 * s * p) + ef * 1.90821492927058770002e-10)
+
+cdef inline void _sincos_turns_f32(uint32_t k, float* sin_out, float* cos_out) noexcept nogil:
+    # sin and cos of 2*pi*k / 2**24 for a 24-bit k.  The reduction is exact integer work: the top
+    # three bits pick the octant, the other 21 the angle inside it (mirrored in odd octants), so the
+    # polynomials only see [0, pi/4].
+    cdef uint32_t octant = k >> 21
+    cdef uint32_t low = k & 0x1FFFFF
+    cdef uint32_t odd = octant & 1
+    cdef int32_t r = <int32_t>(low if odd == 0 else 0x200000 - low)
+    cdef float x = <float>r * <float>3.7450702078440365e-07      # 2*pi / 2**24
+    cdef float x2 = x * x
+    cdef float s = x + x * x2 * (<float>(-1.0 / 6.0) + x2 * (<float>(1.0 / 120.0) + x2 * (
+        <float>(-1.0 / 5040.0) + x2 * <float>(1.0 / 362880.0))))
+    cdef float c = <float>1.0 + x2 * (<float>(-0.5) + x2 * (<float>(1.0 / 24.0) + x2 * (
+        <float>(-1.0 / 720.0) + x2 * <float>(1.0 / 40320.0))))
+    cdef float sa = s if odd == 0 else c          # sin and cos of the angle inside the quadrant
+    cdef float ca = c if odd == 0 else s
+    cdef uint32_t quadrant = octant >> 1
+    sin_out[0] = sa if quadrant == 0 else (ca if quadrant == 1 else (-sa if quadrant == 2 else -ca))
+    cos_out[0] = ca if quadrant == 0 else (-sa if quadrant == 1 else (-ca if quadrant == 2 else sa))
+
+cdef inline void _sincos_turns_f64(uint64_t k, double* sin_out, double* cos_out) noexcept nogil:
+    # As _sincos_turns_f32 for a 53-bit k: 3 octant bits, 50 angle bits, Taylor to x**17.
+    cdef uint64_t octant = k >> 50
+    cdef uint64_t low = k & 0x3FFFFFFFFFFFFULL
+    cdef uint64_t odd = octant & 1
+    cdef int64_t r = <int64_t>(low if odd == 0 else 0x4000000000000ULL - low)
+    cdef double x = <double>r * 6.975736996017264e-16             # 2*pi / 2**53
+    cdef double x2 = x * x
+    cdef double s = x + x * x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (
+        1.0 / 362880.0 + x2 * (-1.0 / 39916800.0 + x2 * (1.0 / 6227020800.0 + x2 * (
+            -1.0 / 1307674368000.0 + x2 * (1.0 / 355687428096000.0))))))))
+    cdef double c = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (
+        1.0 / 40320.0 + x2 * (-1.0 / 3628800.0 + x2 * (1.0 / 479001600.0 + x2 * (
+            -1.0 / 87178291200.0 + x2 * (1.0 / 20922789888000.0))))))))
+    cdef double sa = s if odd == 0 else c
+    cdef double ca = c if odd == 0 else s
+    cdef uint64_t quadrant = octant >> 1
+    sin_out[0] = sa if quadrant == 0 else (ca if quadrant == 1 else (-sa if quadrant == 2 else -ca))
+    cos_out[0] = ca if quadrant == 0 else (-sa if quadrant == 1 else (-ca if quadrant == 2 else sa))
+
+
+# ------------------------------------------------------------------------------------------------
+# Box-Muller (README: "Normal")
+# ------------------------------------------------------------------------------------------------
+
+cdef inline void _box_muller_f32(uint32_t w_radius, uint32_t w_angle,
+                                 float* z0, float* z1) noexcept nogil:
+    cdef float s, c
+    cdef float r = sqrtf(<float>(-2.0) * _log_f32(_u_open_f32(w_radius)))
+    _sincos_turns_f32(w_angle >> 8, &s, &c)
+    z0[0] = r * c
+    z1[0] = r * s
+
+cdef inline void _box_muller_f64(uint32_t r_lo, uint32_t r_hi, uint32_t a_lo, uint32_t a_hi,
+                                 double* z0, double* z1) noexcept nogil:
+    cdef double s, c
+    cdef double r = sqrt(-2.0 * _log_f64(_u_open_f64(r_lo, r_hi)))
+    _sincos_turns_f64(_join64(a_lo, a_hi) >> 11, &s, &c)
+    z0[0] = r * c
+    z1[0] = r * s
+
+cdef void _standard_normal_f32(float* z, const uint32_t* w, Py_ssize_t n) noexcept nogil:
+    # Pair k = samples 2k, 2k+1 from words 2k (radius) and 2k+1 (angle).
+    cdef Py_ssize_t k
+    for k in range(n // 2):
+        _box_muller_f32(w[2 * k], w[2 * k + 1], &z[2 * k], &z[2 * k + 1])
+
+cdef void _standard_normal_f64(double* z, const uint32_t* w, Py_ssize_t n) noexcept nogil:
+    # Pair k = samples 2k, 2k+1 from words 4k, 4k+1 (radius) and 4k+2, 4k+3 (angle).
+    cdef Py_ssize_t k
+    for k in range(n // 2):
+        _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3],
+                        &z[2 * k], &z[2 * k + 1])
+
+
+# ------------------------------------------------------------------------------------------------
+# The output map, shared by every distribution
+# ------------------------------------------------------------------------------------------------
+
+ctypedef fused real:
+    float
+    double
+
+cdef void _affine_clamp(real* x, Py_ssize_t n, const FillParams* p) noexcept nogil:
+    # x = min(max(shift + scale * x, lo), hi), in the output precision.  lo and hi are values of
+    # the output dtype chosen in Python so that no rounding can leave the documented interval.
+    cdef real shift = <real>p.shift
+    cdef real scale = <real>p.scale
+    cdef real lo = <real>p.lo
+    cdef real hi = <real>p.hi
+    cdef real v
+    cdef Py_ssize_t i
+    for i in range(n):
+        v = shift + scale * x[i]
+        v = v if v > lo else lo
+        x[i] = v if v < hi else hi
+
+
+# ------------------------------------------------------------------------------------------------
+# Transforms: words of one chunk -> n values at dst (n is a whole number of blocks)
+# ------------------------------------------------------------------------------------------------
+
+cdef void _raw_u32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                   const FillParams* p) noexcept nogil:
+    memcpy(dst, w, n * 4)
+
+cdef void _uniform_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                       const FillParams* p) noexcept nogil:
+    cdef float* x = <float*>dst
+    cdef Py_ssize_t i
+    for i in range(n):
+        x[i] = _u01_f32(w[i])
+    _affine_clamp(x, n, p)
+
+cdef void _uniform_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                       const FillParams* p) noexcept nogil:
+    cdef double* x = <double*>dst
+    cdef Py_ssize_t i
+    for i in range(n):
+        x[i] = _u01_f64(w[2 * i], w[2 * i + 1])
+    _affine_clamp(x, n, p)
+
+cdef void _normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                      const FillParams* p) noexcept nogil:
+    _standard_normal_f32(<float*>dst, w, n)
+    _affine_clamp(<float*>dst, n, p)
+
+cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                      const FillParams* p) noexcept nogil:
+    _standard_normal_f64(<double*>dst, w, n)
+    _affine_clamp(<double*>dst, n, p)
+
+
+# --- truncated normal ---------------------------------------------------------------------------
+#
+# Attempt 0 of sample i comes from the call's own words; a rejected sample retries with the blocks
+# i + t * 2**56 (t = 1, 2, ...) of the same call, i.e. counter (i lo, i hi | t << 24, s lo, s hi),
+# so every value depends on (key, stream, i) only.  The candidates a block holds are tried in order.
+
+cdef inline bint _tn_proposal_f32(uint32_t w_x, uint32_t w_accept, const FillParams* p,
+                                  float* x_out) noexcept nogil:
+    # Uniform or exponential proposal x in [a, b], accepted when 2 * E >= penalty(x),
+    # E = -log(1 - u) ~ Exp(1).
+    cdef float a = <float>p.a
+    cdef float u = _u01_f32(w_x)
+    cdef float x, penalty
+    cdef float e2 = <float>(-2.0) * _log_f32(<float>1.0 - _u01_f32(w_accept))
+    if p.method == TN_UNIFORM:
+        x = a + <float>p.width * u
+        penalty = x * x - <float>p.m2
+    else:
+        x = a - _log_f32(<float>1.0 - u * <float>p.c) / <float>p.alpha
+        penalty = (x - <float>p.alpha) * (x - <float>p.alpha) - <float>p.d2
+    x_out[0] = x
+    return x <= <float>p.b and e2 >= penalty
+
+cdef inline bint _tn_proposal_f64(uint32_t x_lo, uint32_t x_hi, uint32_t acc_lo, uint32_t acc_hi,
+                                  const FillParams* p, double* x_out) noexcept nogil:
+    cdef double u = _u01_f64(x_lo, x_hi)
+    cdef double x, penalty
+    cdef double e2 = -2.0 * _log_f64(1.0 - _u01_f64(acc_lo, acc_hi))
+    if p.method == TN_UNIFORM:
+        x = p.a + p.width * u
+        penalty = x * x - p.m2
+    else:
+        x = p.a - _log_f64(1.0 - u * p.c) / p.alpha
+        penalty = (x - p.alpha) * (x - p.alpha) - p.d2
+    x_out[0] = x
+    return x <= p.b and e2 >= penalty
+
+cdef inline bint _in_ab_f32(float z, const FillParams* p) noexcept nogil:
+    return z >= <float>p.a and z <= <float>p.b
+
+cdef inline bint _in_ab_f64(double z, const FillParams* p) noexcept nogil:
+    return z >= p.a and z <= p.b
+
+cdef inline void _retry_block(uint64_t i, uint32_t t, const FillParams* p,
+                              uint32_t* w) noexcept nogil:
+    cdef uint32_t counter[4]
+    counter[0] = <uint32_t>i
+    counter[1] = <uint32_t>(i >> 32) | (t << 24)
+    counter[2] = <uint32_t>p.stream
+    counter[3] = <uint32_t>(p.stream >> 32)
+    fastinit_philox4x32_10(counter, <uint32_t>p.key, <uint32_t>(p.key >> 32), w)
+
+cdef float _tn_retry_f32(uint64_t i, float last, const FillParams* p) noexcept nogil:
+    # Candidates per block: normal method, the four Box-Muller outputs of words (0, 1), (2, 3);
+    # proposal methods, the proposals from words (0, 1) and (2, 3).
+    cdef uint32_t w[4]
+    cdef uint32_t t
+    cdef float z0, z1, z2, z3
+    for t in range(1, MAX_ATTEMPTS + 1):
+        _retry_block(i, t, p, w)
+        if p.method == TN_NORMAL:
+            _box_muller_f32(w[0], w[1], &z0, &z1)
+            _box_muller_f32(w[2], w[3], &z2, &z3)
+            if _in_ab_f32(z0, p):
+                return z0
+            if _in_ab_f32(z1, p):
+                return z1
+            if _in_ab_f32(z2, p):
+                return z2
+            if _in_ab_f32(z3, p):
+                return z3
+            last = z3
+        else:
+            if _tn_proposal_f32(w[0], w[1], p, &z0):
+                return z0
+            if _tn_proposal_f32(w[2], w[3], p, &z1):
+                return z1
+            last = z1
+    # Unreachable in practice (every method accepts with probability >= 1/2 per candidate, so this
+    # needs 255 rejections in a row); clamping keeps the bound promise all the same.
+    return <float>p.a if last < <float>p.a else (<float>p.b if last > <float>p.b else last)
+
+cdef double _tn_retry_f64(uint64_t i, double last, const FillParams* p) noexcept nogil:
+    # Candidates per block: normal method, the two Box-Muller outputs of words (0, 1 | 2, 3);
+    # proposal methods, the proposal from words (0, 1 | 2, 3).
+    cdef uint32_t w[4]
+    cdef uint32_t t
+    cdef double z0, z1
+    for t in range(1, MAX_ATTEMPTS + 1):
+        _retry_block(i, t, p, w)
+        if p.method == TN_NORMAL:
+            _box_muller_f64(w[0], w[1], w[2], w[3], &z0, &z1)
+            if _in_ab_f64(z0, p):
+                return z0
+            if _in_ab_f64(z1, p):
+                return z1
+            last = z1
+        else:
+            if _tn_proposal_f64(w[0], w[1], w[2], w[3], p, &z0):
+                return z0
+            last = z0
+    return p.a if last < p.a else (p.b if last > p.b else last)
+
+cdef void _truncated_normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                                const FillParams* p) noexcept nogil:
+    cdef float* x = <float*>dst
+    cdef Py_ssize_t i
+    if p.method == TN_NORMAL:
+        # Attempt 0 is the normal stream itself: where it falls in [a, b], truncated_normal and
+        # normal of the same call agree.
+        _standard_normal_f32(x, w, n)
+        for i in range(n):
+            if not _in_ab_f32(x[i], p):
+                x[i] = _tn_retry_f32(first + i, x[i], p)
+    else:
+        # Attempt 0 of sample i: words 2i (proposal) and 2i+1 (acceptance).
+        for i in range(n):
+            if not _tn_proposal_f32(w[2 * i], w[2 * i + 1], p, &x[i]):
+                x[i] = _tn_retry_f32(first + i, x[i], p)
+    _affine_clamp(x, n, p)
+
+cdef void _truncated_normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                                const FillParams* p) noexcept nogil:
+    cdef double* x = <double*>dst
+    cdef Py_ssize_t i
+    if p.method == TN_NORMAL:
+        _standard_normal_f64(x, w, n)
+        for i in range(n):
+            if not _in_ab_f64(x[i], p):
+                x[i] = _tn_retry_f64(first + i, x[i], p)
+    else:
+        # Attempt 0 of sample i: words 4i, 4i+1 (proposal) and 4i+2, 4i+3 (acceptance).
+        for i in range(n):
+            if not _tn_proposal_f64(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3], p, &x[i]):
+                x[i] = _tn_retry_f64(first + i, x[i], p)
+    _affine_clamp(x, n, p)
+
+
+# ------------------------------------------------------------------------------------------------
+# The chunk driver and the region walk
+# ------------------------------------------------------------------------------------------------
+
+cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
+                     const FillParams* p) noexcept nogil:
+    """Fill out[0 .. n) with samples first .. first + n - 1 of the call described by p.
+
+    Work goes by chunks of whole Philox blocks; a chunk that covers only part of the range (its
+    first block starts before `first`, or its last block runs past the end) is computed into an
+    L1 scratch buffer and the needed part copied out.
+    """
+    cdef uint32_t words[4 * CHUNK]
+    cdef double scratch[CHUNK]                   # CHUNK samples of up to 8 bytes
+    cdef int64_t per_block = 4 // k.words_per_sample
+    cdef uint64_t end = first + <uint64_t>n
+    cdef uint64_t start = first - first % <uint64_t>per_block
+    cdef uint64_t stop, stop_aligned, copy_from
+    cdef int64_t m
+    while start < end:
+        stop = start + CHUNK if start + CHUNK < end else end
+        stop_aligned = (stop + per_block - 1) // per_block * per_block
+        m = <int64_t>(stop_aligned - start)
+        fastinit_philox_words(words, start * k.words_per_sample // 4,
+                              m * k.words_per_sample // 4, p.key, p.stream)
+        if start >= first and stop_aligned == stop:
+            k.transform(out + (start - first) * k.itemsize, words, m, start, p)
+        else:
+            k.transform(scratch, words, m, start, p)
+            copy_from = start if start > first else first
+            memcpy(out + (copy_from - first) * k.itemsize,
+                   (<char*>scratch) + (copy_from - start) * k.itemsize,
+                   (stop - copy_from) * k.itemsize)
+        start = stop_aligned
+
+
+cdef Kernel _select_kernel(int kind, int itemsize, int method) except *:
+    cdef Kernel k
+    k.itemsize = itemsize
+    if kind == KIND_RAW and itemsize == 4:
+        k.transform, k.words_per_sample = _raw_u32, 1
+    elif kind == KIND_UNIFORM and itemsize == 4:
+        k.transform, k.words_per_sample = _uniform_f32, 1
+    elif kind == KIND_UNIFORM and itemsize == 8:
+        k.transform, k.words_per_sample = _uniform_f64, 2
+    elif kind == KIND_NORMAL and itemsize == 4:
+        k.transform, k.words_per_sample = _normal_f32, 1
+    elif kind == KIND_NORMAL and itemsize == 8:
+        k.transform, k.words_per_sample = _normal_f64, 2
+    elif kind == KIND_TRUNCATED_NORMAL and itemsize == 4:
+        k.transform = _truncated_normal_f32
+        k.words_per_sample = 1 if method == TN_NORMAL else 2
+    elif kind == KIND_TRUNCATED_NORMAL and itemsize == 8:
+        k.transform = _truncated_normal_f64
+        k.words_per_sample = 2 if method == TN_NORMAL else 4
+    else:
+        raise ValueError(f"no kernel for kind {kind} with itemsize {itemsize}")
+    return k
+
+
+def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t key,
+         uint64_t stream, tuple params):
+    """Fill ``out`` with the block of call (key, stream) whose full shape is ``shape``.
+
+    ``out`` is C-contiguous, aligned and writable with the block's shape, which starts at
+    ``starts`` inside ``shape`` (all checked by the caller).  ``params`` is
+    ``(shift, scale, lo, hi, method, a, b, alpha, c, d2, m2, width)``.
+    """
+    cdef FillParams p
+    cdef Kernel k
+    cdef Py_ssize_t nd = len(shape)
+    cdef Py_ssize_t full[MAX_NDIM]
+    cdef Py_ssize_t start[MAX_NDIM]
+    cdef Py_ssize_t extent[MAX_NDIM]
+    cdef Py_ssize_t stride[MAX_NDIM]
+    cdef Py_ssize_t index[MAX_NDIM]
+    cdef Py_ssize_t d, j, run, nruns, r
+    cdef uint64_t flat
+    cdef char* base = <char*>cnp.PyArray_DATA(out)
+
+    if nd > MAX_NDIM or len(starts) != nd or cnp.PyArray_NDIM(out) != nd:
+        raise ValueError("shape, starts and out must have the same number of dimensions")
+    (p.shift, p.scale, p.lo, p.hi, p.method, p.a, p.b, p.alpha, p.c, p.d2, p.m2,
+     p.width) = params
+    p.key = key
+    p.stream = stream
+    k = _select_kernel(kind, <int>cnp.PyArray_ITEMSIZE(out), p.method)
+
+    for d in range(nd):
+        full[d] = shape[d]
+        start[d] = starts[d]
+        extent[d] = cnp.PyArray_DIM(out, d)
+        index[d] = 0
+    if cnp.PyArray_SIZE(out) == 0:
+        return
+    # Row-major element strides of the full shape.
+    run = 1
+    for d in range(nd - 1, -1, -1):
+        stride[d] = run
+        run *= full[d]
+    # Trailing axes the block spans completely merge into one contiguous run of the full array.
+    j = nd - 1
+    while j > 0 and start[j] == 0 and extent[j] == full[j]:
+        j -= 1
+    run = extent[j] * stride[j] if nd > 0 else 1
+    nruns = 1
+    for d in range(j if nd > 0 else 0):
+        nruns *= extent[d]
+
+    with nogil:
+        for r in range(nruns):
+            flat = <uint64_t>(start[j] * stride[j]) if nd > 0 else 0
+            for d in range(j if nd > 0 else 0):
+                flat += <uint64_t>((start[d] + index[d]) * stride[d])
+            fill_range(base + r * run * k.itemsize, run, flat, &k, &p)
+            # Next run: advance the odometer over the axes before j.
+            d = j - 1
+            while d >= 0:
+                index[d] += 1
+                if index[d] < extent[d]:
+                    break
+                index[d] = 0
+                d -= 1
+
+
+def philox_block(counter, key):
+    """Philox4x32-10 of one block: ``counter`` is 4 words, ``key`` is 2 words; returns 4 words."""
+    cdef uint32_t c[4]
+    cdef uint32_t out[4]
+    cdef int i
+    for i in range(4):
+        c[i] = counter[i]
+    fastinit_philox4x32_10(c, key[0], key[1], out)
+    return (out[0], out[1], out[2], out[3])

@@ -1,0 +1,160 @@
+"""Argument checks and their error messages, in one place.
+
+Errors follow NumPy and torch for the same mistake: TypeError for a wrong type or dtype, ValueError
+for a wrong value, OverflowError for a range NumPy also calls out of bounds.  Every check runs
+before a buffer is touched or a stream number is taken.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# Regions and sizes index the counter with 64-bit integers; retries use bits 56..63 (README).
+MAX_ELEMENTS = 1 << 56
+
+
+def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
+    """The output dtype: ``dtype`` if given, else out's dtype, else float64."""
+    if dtype is None:
+        if out is not None and isinstance(out, np.ndarray):
+            dtype = out.dtype
+        else:
+            return np.dtype(np.float64)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{method}: {dtype!r} is not a dtype; use np.float32 or np.float64") from exc
+    if dt.kind == "f" and dt.isnative and dt in SUPPORTED_DTYPES:
+        return dt
+    if dt == np.float16 or dt.name == "bfloat16":
+        raise TypeError(f"{method}: dtype {dt.name} is not supported yet; use np.float32 or "
+                        "np.float64 and cast")
+    raise TypeError(f"{method}: unsupported dtype {dt}; use np.float32 or np.float64")
+
+
+def normalize_size(size: Any) -> tuple[int, ...] | None:
+    """``size`` as a shape tuple (None stays None), as NumPy reads it."""
+    if size is None:
+        return None
+    if isinstance(size, (tuple, list)):
+        dims = tuple(size)
+    else:
+        dims = (size,)
+    shape = []
+    for d in dims:
+        try:
+            d = operator.index(d)
+        except TypeError as exc:
+            raise TypeError(f"size must be an int or a tuple of ints, got {size!r}") from exc
+        if d < 0:
+            raise ValueError(f"negative dimensions are not allowed: size={size!r}")
+        shape.append(d)
+    if math.prod(shape) >= MAX_ELEMENTS:
+        raise ValueError(f"size {tuple(shape)} has 2**56 or more elements, more than the stream "
+                         "addresses")
+    return tuple(shape)
+
+
+def check_out(out: Any, dtype: np.dtype, method: str) -> np.ndarray:
+    """An out= buffer must be an ndarray of exactly ``dtype``, C-contiguous, aligned, writable."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{method}: out must be a numpy.ndarray (np.memmap is fine), "
+                        f"got {type(out).__name__}")
+    if out.dtype != dtype:
+        hint = (" (it is byte-swapped: use out.byteswap().view(out.dtype.newbyteorder()))"
+                if out.dtype.newbyteorder() == dtype else "")
+        raise TypeError(f"{method}: supplied output array has the wrong type: expected "
+                        f"{dtype}, got {out.dtype}{hint}")
+    flags = out.flags
+    if not flags.c_contiguous:
+        raise ValueError(f"{method}: out must be C-contiguous; pass np.ascontiguousarray(out) "
+                         "and copy back, or fill a contiguous buffer")
+    if not flags.aligned:
+        raise ValueError(f"{method}: out is not aligned to its dtype; allocate it with np.empty")
+    if not flags.writeable:
+        raise ValueError(f"{method}: out is read-only; pass a writable array")
+    return out
+
+
+def normalize_region(region: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...],
+                                                                    tuple[int, ...]]:
+    """``region`` (a slice, or a tuple of step-1 slices, one per axis) as (starts, extents)."""
+    if isinstance(region, slice):
+        region = (region,)
+    if not isinstance(region, tuple):
+        raise TypeError(f"region must be a slice or a tuple of slices (np.s_[...]), "
+                        f"got {type(region).__name__}")
+    if len(region) != len(shape):
+        raise ValueError(f"region has {len(region)} slice(s) but size has {len(shape)} "
+                         f"dimension(s); give one slice per dimension")
+    starts, extents = [], []
+    for axis, (sl, dim) in enumerate(zip(region, shape)):
+        if not isinstance(sl, slice):
+            raise TypeError(f"region[{axis}] must be a slice, got {type(sl).__name__}")
+        if sl.step not in (None, 1):
+            raise ValueError(f"region[{axis}] has step {sl.step}; regions must be contiguous "
+                             "blocks (step 1)")
+        start = 0 if sl.start is None else operator.index(sl.start)
+        stop = dim if sl.stop is None else operator.index(sl.stop)
+        start = start + dim if start < 0 else start
+        stop = stop + dim if stop < 0 else stop
+        if not 0 <= start <= stop <= dim:
+            raise ValueError(f"region[{axis}] = {sl} lies outside 0..{dim} "
+                             "(or stops before it starts)")
+        starts.append(start)
+        extents.append(stop - start)
+    return tuple(starts), tuple(extents)
+
+
+def as_scalar_or_array(value: Any, name: str) -> float | np.ndarray:
+    """A Python float for scalars, a float64 array for array-likes."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real number or an array of them, got {arr.dtype}")
+    if arr.ndim == 0:
+        return float(arr)
+    return arr.astype(np.float64)
+
+
+def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
+                    name: str) -> tuple[np.ndarray, np.ndarray]:
+    """loc finite, scale finite and >= 0, both representable in ``dt``; returned in ``dt``."""
+    loc, scale = np.asarray(loc, np.float64), np.asarray(scale, np.float64)
+    if not np.all(np.isfinite(loc)):
+        raise ValueError(f"{name}: loc must be finite (it is NaN or inf)")
+    if np.any(np.isnan(scale)) or np.any(scale < 0):
+        raise ValueError(f"{name}: scale < 0 (or NaN); scale must be >= 0")
+    if not np.all(np.isfinite(scale)):
+        raise ValueError(f"{name}: scale must be finite")
+    with np.errstate(over="ignore"):
+        loc_d, scale_d = loc.astype(dt), scale.astype(dt)
+    if not (np.all(np.isfinite(loc_d)) and np.all(np.isfinite(scale_d))):
+        raise ValueError(f"{name}: loc or scale exceed the {dt} range")
+    return loc_d, scale_d
+
+
+def inward(values: Any, dt: np.dtype, direction: str) -> np.ndarray:
+    """The ``dt`` value nearest each value on its inner side, elementwise.
+
+    direction "up": the smallest dt value >= value; "down": the largest dt value <= value.  Bounds
+    rounded this way can never let a rounding in the output dtype leave a documented interval.
+    """
+    values = np.asarray(values, np.float64)
+    with np.errstate(over="ignore"):
+        d = values.astype(dt)
+    if direction == "up":
+        return np.where(d < values, np.nextafter(d, dt.type(np.inf)), d)
+    return np.where(d > values, np.nextafter(d, dt.type(-np.inf)), d)
+
+
+def largest_below(values: Any, dt: np.dtype) -> np.ndarray:
+    """The largest ``dt`` value strictly below each value, elementwise."""
+    values = np.asarray(values, np.float64)
+    with np.errstate(over="ignore"):
+        d = values.astype(dt)
+    return np.where(d >= values, np.nextafter(d, dt.type(-np.inf)), d)
