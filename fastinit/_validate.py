@@ -31,6 +31,9 @@ def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
         raise TypeError(f"{method}: {dtype!r} is not a dtype; use np.float32 or np.float64") from exc
     if dt.kind == "f" and dt.isnative and dt in SUPPORTED_DTYPES:
         return dt
+    if dt.kind == "f" and not dt.isnative and dt.newbyteorder() in SUPPORTED_DTYPES:
+        raise TypeError(f"{method}: dtype {dt.str} is byte-swapped (non-native byte order); "
+                        "fill a native array and .byteswap() it, or pass np.float32/np.float64")
     if dt == np.float16 or dt.name == "bfloat16":
         raise TypeError(f"{method}: dtype {dt.name} is not supported yet; use np.float32 or "
                         "np.float64 and cast")

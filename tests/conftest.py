@@ -1,0 +1,25 @@
+import numpy as np
+import pytest
+
+import fastinit as fi
+
+DTYPES = [np.float32, np.float64]
+METHODS = ["random", "uniform", "standard_normal", "normal", "truncated_normal", "random_raw"]
+
+
+def call(rng: fi.Generator, method: str, **kw):
+    """One call of ``method`` with representative parameters."""
+    if method == "uniform":
+        return rng.uniform(-0.5, 1.5, **kw)
+    if method == "normal":
+        return rng.normal(0.25, 2.0, **kw)
+    if method == "truncated_normal":
+        return rng.truncated_normal(0.0, 1.0, -2.0, 2.0, **kw)
+    if method == "random_raw":
+        kw.pop("dtype", None)
+    return getattr(rng, method)(**kw)
+
+
+@pytest.fixture(params=DTYPES, ids=["float32", "float64"])
+def dtype(request):
+    return request.param

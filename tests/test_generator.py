@@ -1,0 +1,126 @@
+"""The NumPy-style Generator: seeding, size/out semantics, state, pickling, spawn, threads."""
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import fastinit as fi
+
+from conftest import METHODS, call
+
+
+@pytest.mark.parametrize("seed", [0, 12345, [1, 2, 3], np.random.SeedSequence(9)])
+def test_seeds_as_numpy_reads_them(seed):
+    a = fi.default_rng(seed).random(10)
+    b = fi.default_rng(seed).random(10)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_different_seeds_differ():
+    assert not np.array_equal(fi.default_rng(1).random(10), fi.default_rng(2).random(10))
+
+
+def test_none_seed_draws_entropy():
+    assert fi.default_rng().key != fi.default_rng().key
+
+
+def test_default_rng_returns_a_generator_unaltered():
+    rng = fi.default_rng(3)
+    assert fi.default_rng(rng) is rng
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_size_none_returns_python_scalar(method):
+    x = call(fi.default_rng(1), method)
+    assert isinstance(x, int if method == "random_raw" else float)
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "random_raw"])
+def test_scalar_is_the_first_element_of_an_array_call(method, dtype):
+    x = call(fi.default_rng(4), method, dtype=dtype)
+    arr = call(fi.default_rng(4), method, size=3, dtype=dtype)
+    assert x == float(arr[0])
+
+
+@pytest.mark.parametrize("size, shape", [(5, (5,)), ((2, 3), (2, 3)), ((), ())])
+def test_size_shapes(size, shape):
+    assert np.shape(fi.default_rng(0).normal(size=size)) == shape
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "random_raw"])
+def test_out_fills_in_place_and_matches_the_allocating_call(method, dtype):
+    out = np.empty((17, 3), dtype)
+    ret = call(fi.default_rng(6), method, out=out)
+    assert ret is out
+    np.testing.assert_array_equal(out, call(fi.default_rng(6), method, size=(17, 3), dtype=dtype))
+
+
+def test_out_dtype_sets_the_default_dtype():
+    w = np.empty((4, 4), np.float32)
+    fi.default_rng(0).uniform(-0.1, 0.1, out=w)
+    assert np.all(np.abs(w) <= 0.1)
+
+
+def test_out_with_memmap(tmp_path):
+    path = tmp_path / "w.dat"
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=(300, 7))
+    fi.default_rng(1).normal(out=mm)
+    mm.flush()
+    back = np.fromfile(path, dtype=np.float32).reshape(300, 7)
+    np.testing.assert_array_equal(back, fi.default_rng(1).normal(size=(300, 7), dtype=np.float32))
+
+
+def test_state_round_trip_continues_the_stream():
+    rng = fi.default_rng(10)
+    rng.random(5)
+    state = rng.state
+    a = rng.normal(size=100)
+    rng.state = state
+    np.testing.assert_array_equal(rng.normal(size=100), a)
+
+
+def test_pickle_continues_the_stream():
+    rng = fi.default_rng(11)
+    rng.random(3)
+    clone = pickle.loads(pickle.dumps(rng))
+    assert clone.state == rng.state
+    np.testing.assert_array_equal(clone.normal(size=50), rng.normal(size=50))
+    assert [c.key for c in clone.spawn(2)] == [c.key for c in rng.spawn(2)]
+
+
+def test_spawn_gives_independent_reproducible_children():
+    kids = fi.default_rng(12).spawn(3)
+    assert len({k.key for k in kids}) == 3
+    again = fi.default_rng(12).spawn(3)
+    assert [k.key for k in kids] == [k.key for k in again]
+    seq = np.random.SeedSequence(12).spawn(3)
+    assert kids[0].key == fi.Generator(seq[0]).key
+
+
+def test_repr():
+    r = repr(fi.Generator(key=0xABC))
+    assert "Philox4x32-10" in r and "0x0000000000000abc" in r and "stream=0" in r
+
+
+def test_concurrent_calls_take_distinct_streams():
+    rng = fi.default_rng(13)
+    results = {}
+
+    def worker(t):
+        results[t] = [rng.random(1000, dtype=np.float32) for _ in range(50)]
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert rng.state["stream"] == 200
+    # Each call's output is one of the 200 streams, none repeated.
+    expected = {}
+    for s in range(200):
+        g = fi.default_rng(13)
+        g.state = {**g.state, "stream": s}
+        expected[g.random(1000, dtype=np.float32).tobytes()] = s
+    seen = [expected[a.tobytes()] for arrs in results.values() for a in arrs]
+    assert sorted(seen) == list(range(200))
