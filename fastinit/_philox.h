@@ -63,39 +63,44 @@ static inline void fastinit_philox_words_scalar(uint32_t *words, uint64_t first_
 /*
  * SSE2 path, part of every x86-64 CPU.  Each 64-bit lane carries one block's 32-bit word in its
  * low half; _mm_mul_epu32 multiplies those low halves into full 64-bit products and ignores the
- * upper halves, so the garbage they accumulate never needs masking.  Two vectors (four blocks) run
- * interleaved for instruction-level parallelism.
+ * upper halves, so the garbage they accumulate never needs masking.  A round is a chain of
+ * multiply, shift and two xors (about 8 cycles of latency), so FASTINIT_SSE2_PAIRS independent
+ * pairs of blocks run interleaved to keep the multipliers busy.
  */
-static inline void fastinit_philox_4blocks_sse2(uint32_t *words, uint64_t j, uint32_t s_lo,
-                                                uint32_t s_hi, const __m128i *rk0,
-                                                const __m128i *rk1)
+#define FASTINIT_SSE2_PAIRS 4
+#define FASTINIT_SSE2_BLOCKS (2 * FASTINIT_SSE2_PAIRS)
+
+static inline void fastinit_philox_blocks_sse2(uint32_t *words, uint64_t j, uint32_t s_lo,
+                                               uint32_t s_hi, const __m128i *rk0,
+                                               const __m128i *rk1)
 {
     const __m128i m0 = _mm_set1_epi64x(FASTINIT_PHILOX_M0);
     const __m128i m1 = _mm_set1_epi64x(FASTINIT_PHILOX_M1);
-    __m128i a0 = _mm_set_epi64x((long long)(uint32_t)(j + 1), (long long)(uint32_t)j);
-    __m128i a1 = _mm_set_epi64x((long long)((j + 1) >> 32), (long long)(j >> 32));
-    __m128i b0 = _mm_set_epi64x((long long)(uint32_t)(j + 3), (long long)(uint32_t)(j + 2));
-    __m128i b1 = _mm_set_epi64x((long long)((j + 3) >> 32), (long long)((j + 2) >> 32));
-    __m128i a2 = _mm_set1_epi64x(s_lo), a3 = _mm_set1_epi64x(s_hi);
-    __m128i b2 = a2, b3 = a3;
-    for (int r = 0; r < 10; r++) {
-        __m128i pa0 = _mm_mul_epu32(a0, m0), pa1 = _mm_mul_epu32(a2, m1);
-        __m128i pb0 = _mm_mul_epu32(b0, m0), pb1 = _mm_mul_epu32(b2, m1);
-        a0 = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(pa1, 32), a1), rk0[r]);
-        a2 = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(pa0, 32), a3), rk1[r]);
-        b0 = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(pb1, 32), b1), rk0[r]);
-        b2 = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(pb0, 32), b3), rk1[r]);
-        a1 = pa1; a3 = pa0; b1 = pb1; b3 = pb0;
+    __m128i x0[FASTINIT_SSE2_PAIRS], x1[FASTINIT_SSE2_PAIRS];
+    __m128i x2[FASTINIT_SSE2_PAIRS], x3[FASTINIT_SSE2_PAIRS];
+    for (int q = 0; q < FASTINIT_SSE2_PAIRS; q++) {
+        uint64_t ja = j + 2 * (uint64_t)q, jb = ja + 1;
+        x0[q] = _mm_set_epi64x((long long)(uint32_t)jb, (long long)(uint32_t)ja);
+        x1[q] = _mm_set_epi64x((long long)(jb >> 32), (long long)(ja >> 32));
+        x2[q] = _mm_set1_epi64x(s_lo);
+        x3[q] = _mm_set1_epi64x(s_hi);
     }
-    /* Low halves of the lanes -> four consecutive blocks of four words. */
-    __m128i t0 = _mm_unpacklo_epi32(a0, a1), t1 = _mm_unpackhi_epi32(a0, a1);
-    __m128i t2 = _mm_unpacklo_epi32(a2, a3), t3 = _mm_unpackhi_epi32(a2, a3);
-    _mm_storeu_si128((__m128i *)(words + 0), _mm_unpacklo_epi64(t0, t2));
-    _mm_storeu_si128((__m128i *)(words + 4), _mm_unpacklo_epi64(t1, t3));
-    t0 = _mm_unpacklo_epi32(b0, b1); t1 = _mm_unpackhi_epi32(b0, b1);
-    t2 = _mm_unpacklo_epi32(b2, b3); t3 = _mm_unpackhi_epi32(b2, b3);
-    _mm_storeu_si128((__m128i *)(words + 8), _mm_unpacklo_epi64(t0, t2));
-    _mm_storeu_si128((__m128i *)(words + 12), _mm_unpacklo_epi64(t1, t3));
+    for (int r = 0; r < 10; r++) {
+        for (int q = 0; q < FASTINIT_SSE2_PAIRS; q++) {
+            __m128i p0 = _mm_mul_epu32(x0[q], m0), p1 = _mm_mul_epu32(x2[q], m1);
+            x0[q] = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(p1, 32), x1[q]), rk0[r]);
+            x2[q] = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(p0, 32), x3[q]), rk1[r]);
+            x1[q] = p1;
+            x3[q] = p0;
+        }
+    }
+    /* Low halves of the lanes -> consecutive blocks of four words. */
+    for (int q = 0; q < FASTINIT_SSE2_PAIRS; q++) {
+        __m128i t0 = _mm_unpacklo_epi32(x0[q], x1[q]), t1 = _mm_unpackhi_epi32(x0[q], x1[q]);
+        __m128i t2 = _mm_unpacklo_epi32(x2[q], x3[q]), t3 = _mm_unpackhi_epi32(x2[q], x3[q]);
+        _mm_storeu_si128((__m128i *)(words + 8 * q), _mm_unpacklo_epi64(t0, t2));
+        _mm_storeu_si128((__m128i *)(words + 8 * q + 4), _mm_unpacklo_epi64(t1, t3));
+    }
 }
 #endif
 
@@ -109,7 +114,7 @@ static inline void fastinit_philox_words(uint32_t *words, uint64_t first_block, 
 {
     int64_t done = 0;
 #ifdef FASTINIT_PHILOX_SSE2
-    if (nblocks >= 4) {
+    if (nblocks >= FASTINIT_SSE2_BLOCKS) {
         __m128i rk0[10], rk1[10];
         uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
         for (int r = 0; r < 10; r++) {
@@ -118,9 +123,9 @@ static inline void fastinit_philox_words(uint32_t *words, uint64_t first_block, 
             k0 += FASTINIT_PHILOX_W0;
             k1 += FASTINIT_PHILOX_W1;
         }
-        for (; done + 4 <= nblocks; done += 4)
-            fastinit_philox_4blocks_sse2(words + 4 * done, first_block + (uint64_t)done,
-                                         (uint32_t)stream, (uint32_t)(stream >> 32), rk0, rk1);
+        for (; done + FASTINIT_SSE2_BLOCKS <= nblocks; done += FASTINIT_SSE2_BLOCKS)
+            fastinit_philox_blocks_sse2(words + 4 * done, first_block + (uint64_t)done,
+                                        (uint32_t)stream, (uint32_t)(stream >> 32), rk0, rk1);
     }
 #endif
     fastinit_philox_words_scalar(words + 4 * done, first_block + (uint64_t)done,

@@ -1,0 +1,80 @@
+"""fastinit beside NumPy (and torch when installed), one pytest-benchmark group per cell.
+
+    pytest benchmarks/ --benchmark-group-by=group --benchmark-columns=mean,ops
+
+Each benchmark fills a preallocated buffer (out=) and checks the result inside the benchmark.
+Compare within a group; quote ratios, not times.
+"""
+import numpy as np
+import pytest
+
+from fastinit._bench import numpy_truncated_normal
+
+from conftest import run
+
+
+def _group(benchmark, fill, dtype, size):
+    benchmark.group = f"{fill} {np.dtype(dtype).name} n={size:.0e}"
+
+
+# -- uniform ---------------------------------------------------------------------------------
+
+def test_uniform_fastinit(benchmark, fast_rng, dtype, size, rounds):
+    _group(benchmark, "uniform", dtype, size)
+    out = np.empty(size, dtype)
+    run(benchmark, lambda: fast_rng.random(out=out), rounds)
+    assert 0 <= out.min() and out.max() < 1
+
+
+def test_uniform_numpy(benchmark, numpy_rng, dtype, size, rounds):
+    _group(benchmark, "uniform", dtype, size)
+    out = np.empty(size, dtype)
+    run(benchmark, lambda: numpy_rng.random(out=out, dtype=dtype), rounds)
+    assert 0 <= out.min() and out.max() < 1
+
+
+# -- normal ----------------------------------------------------------------------------------
+
+def test_normal_fastinit(benchmark, fast_rng, dtype, size, rounds):
+    _group(benchmark, "normal", dtype, size)
+    out = np.empty(size, dtype)
+    run(benchmark, lambda: fast_rng.standard_normal(out=out), rounds)
+    assert abs(float(out.mean())) < 0.2
+
+
+def test_normal_numpy(benchmark, numpy_rng, dtype, size, rounds):
+    _group(benchmark, "normal", dtype, size)
+    out = np.empty(size, dtype)
+    run(benchmark, lambda: numpy_rng.standard_normal(out=out, dtype=dtype), rounds)
+    assert abs(float(out.mean())) < 0.2
+
+
+# -- truncated normal on [-2, 2] -----------------------------------------------------------------
+
+def test_truncated_normal_fastinit(benchmark, fast_rng, dtype, size, rounds):
+    _group(benchmark, "truncated_normal", dtype, size)
+    out = np.empty(size, dtype)
+    run(benchmark, lambda: fast_rng.truncated_normal(0.0, 1.0, -2.0, 2.0, out=out), rounds)
+    assert out.min() >= -2 and out.max() <= 2
+
+
+def test_truncated_normal_numpy(benchmark, numpy_rng, dtype, size, rounds):
+    _group(benchmark, "truncated_normal", dtype, size)
+    out = np.empty(size, dtype)
+    run(benchmark, lambda: numpy_truncated_normal(numpy_rng, out), rounds)
+    assert out.min() >= -2 and out.max() <= 2
+
+
+# -- torch, when installed ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("fill", ["uniform", "normal", "truncated_normal"])
+def test_torch(benchmark, fill, dtype, size, rounds):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    _group(benchmark, fill, dtype, size)
+    t = torch.empty(size, dtype=getattr(torch, np.dtype(dtype).name))
+    fns = {"uniform": lambda: t.uniform_(0.0, 1.0),
+           "normal": lambda: t.normal_(0.0, 1.0),
+           "truncated_normal": lambda: torch.nn.init.trunc_normal_(t, 0.0, 1.0, -2.0, 2.0)}
+    run(benchmark, fns[fill], rounds)
+    assert bool(torch.isfinite(t).all())
