@@ -101,9 +101,23 @@ cdef inline float _u01_f32(uint32_t w) noexcept nogil:
 cdef inline uint64_t _join64(uint32_t lo, uint32_t hi) noexcept nogil:
     return (<uint64_t>hi << 32) | lo
 
+cdef inline double _small_u64_to_f64(uint64_t n) noexcept nogil:
+    # <double>n for n < 2**52, exactly, without a conversion instruction: n in the mantissa of
+    # 2**52, minus 2**52.  SSE2 has no int64 -> double conversion and GCC cannot mix the int32 one
+    # with 64-bit lanes, so this is what keeps the float64 loops vectorized at the baseline level.
+    return _bits_f64(0x4330000000000000ULL | n) - 4503599627370496.0
+
+cdef inline double _exact_f64(uint64_t n) noexcept nogil:
+    # <double>n for n < 2**53, exactly: its top bits times 2**26 plus its low 26 bits.
+    return _small_u64_to_f64(n >> 26) * 67108864.0 + _small_u64_to_f64(n & 0x3FFFFFF)
+
+cdef inline double _u53(uint32_t lo, uint32_t hi) noexcept nogil:
+    # (hi << 32 | lo) >> 11 as a double, exactly.
+    return _exact_f64(_join64(lo, hi) >> 11)
+
 cdef inline double _u01_f64(uint32_t lo, uint32_t hi) noexcept nogil:
     # ((hi << 32 | lo) >> 11) * 2**-53: 53 bits, [0, 1), exact.
-    return <double><int64_t>(_join64(lo, hi) >> 11) * 1.1102230246251565e-16
+    return _u53(lo, hi) * 1.1102230246251565e-16
 
 cdef inline float _u_open_f32(uint32_t w) noexcept nogil:
     # The Box-Muller radius uniform, (0, 1]: fl(fl(w >> 1) * 2**-31 + 2**-32).  31 bits reach the
@@ -113,8 +127,7 @@ cdef inline float _u_open_f32(uint32_t w) noexcept nogil:
 
 cdef inline double _u_open_f64(uint32_t lo, uint32_t hi) noexcept nogil:
     # fl(((hi << 32 | lo) >> 11) * 2**-53 + 2**-54), in (0, 1].
-    return (<double><int64_t>(_join64(lo, hi) >> 11) * 1.1102230246251565e-16
-            + 5.551115123125783e-17)
+    return _u53(lo, hi) * 1.1102230246251565e-16 + 5.551115123125783e-17
 
 
 # ------------------------------------------------------------------------------------------------
@@ -138,46 +151,61 @@ cdef inline float _log_f32(float x) noexcept nogil:
 
 cdef inline double _log_f64(double x) noexcept nogil:
     # As _log_f32, with the series to s**19 and log(2) split in two so e * ln2_hi is exact.
+    # The m >= sqrt(2) test is a double compare and e is built by _small_u64_to_f64: SSE2 has
+    # neither 64-bit integer compares nor int64 -> double conversions.
     cdef uint64_t bits = _f64_bits(x)
-    cdef uint64_t mant = bits & 0xFFFFFFFFFFFFFULL
-    cdef int64_t above = <int64_t>(mant > 0x6A09E667F3BCDULL)
-    cdef int64_t e = <int64_t>(bits >> 52) - 1023 + above
-    cdef double m = _bits_f64((mant | 0x3FF0000000000000ULL) - (<uint64_t>above << 52))
+    cdef double m1 = _bits_f64((bits & 0xFFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL)   # [1, 2)
+    cdef bint above = m1 > 1.4142135623730951          # fl(sqrt(2)), 0x3FF6A09E667F3BCD
+    cdef double m = m1 * (0.5 if above else 1.0)
+    cdef double ef = _small_u64_to_f64(bits >> 52) - (1023.0 - (1.0 if above else 0.0))
     cdef double f = m - 1.0
     cdef double s = f / (2.0 + f)
     cdef double z = s * s
     cdef double p = z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (
         1.0 / 11.0 + z * (1.0 / 13.0 + z * (1.0 / 15.0 + z * (1.0 / 17.0 + z * (1.0 / 19.0)))))))))
-    cdef double ef = <double>e
     return ef * 6.93147180369123816490e-01 + ((2.0 * s + 2.0 * s * p) + ef * 1.90821492927058770002e-10)
 
+cdef inline void _quadrant_map_f32(float s, float c, uint32_t q, float* sin_out,
+                                   float* cos_out) noexcept nogil:
+    # sin and cos of q * pi/2 + x from s = sin x, c = cos x: swap for odd q, then flip signs
+    # (sin negated for q = 2, 3; cos for q = 1, 2).  Bit operations, so the loop has no branches.
+    cdef uint32_t swap = (<uint32_t>0) - (q & 1)
+    cdef uint32_t sb = _f32_bits(s)
+    cdef uint32_t cb = _f32_bits(c)
+    cdef uint32_t t = (sb ^ cb) & swap
+    sin_out[0] = _bits_f32((sb ^ t) ^ ((q & 2) << 30))
+    cos_out[0] = _bits_f32((cb ^ t) ^ (((q + 1) & 2) << 30))
+
 cdef inline void _sincos_turns_f32(uint32_t k, float* sin_out, float* cos_out) noexcept nogil:
-    # sin and cos of 2*pi*k / 2**24 for a 24-bit k.  The reduction is exact integer work: the top
-    # three bits pick the octant, the other 21 the angle inside it (mirrored in odd octants), so the
-    # polynomials only see [0, pi/4].
-    cdef uint32_t octant = k >> 21
-    cdef uint32_t low = k & 0x1FFFFF
-    cdef uint32_t odd = octant & 1
-    cdef int32_t r = <int32_t>(low if odd == 0 else 0x200000 - low)
+    # sin and cos of 2*pi*k / 2**24 for a 24-bit k.  The reduction is exact integer work:
+    # k = q * 2**22 + r with q the nearest quadrant and |r| <= 2**21, so the polynomials only see
+    # x = 2*pi*r / 2**24 in [-pi/4, pi/4].  (Equivalently: the top three bits of k pick an octant
+    # and the angle inside odd octants is mirrored; the README describes it that way.)
+    cdef uint32_t qf = (k + 0x200000) >> 22
+    cdef int32_t r = <int32_t>k - <int32_t>(qf << 22)
     cdef float x = <float>r * <float>3.7450702078440365e-07      # 2*pi / 2**24
     cdef float x2 = x * x
     cdef float s = x + x * x2 * (<float>(-1.0 / 6.0) + x2 * (<float>(1.0 / 120.0) + x2 * (
         <float>(-1.0 / 5040.0) + x2 * <float>(1.0 / 362880.0))))
     cdef float c = <float>1.0 + x2 * (<float>(-0.5) + x2 * (<float>(1.0 / 24.0) + x2 * (
         <float>(-1.0 / 720.0) + x2 * <float>(1.0 / 40320.0))))
-    cdef float sa = s if odd == 0 else c          # sin and cos of the angle inside the quadrant
-    cdef float ca = c if odd == 0 else s
-    cdef uint32_t quadrant = octant >> 1
-    sin_out[0] = sa if quadrant == 0 else (ca if quadrant == 1 else (-sa if quadrant == 2 else -ca))
-    cos_out[0] = ca if quadrant == 0 else (-sa if quadrant == 1 else (-ca if quadrant == 2 else sa))
+    _quadrant_map_f32(s, c, qf & 3, sin_out, cos_out)
+
+cdef inline void _quadrant_map_f64(double s, double c, uint64_t q, double* sin_out,
+                                   double* cos_out) noexcept nogil:
+    cdef uint64_t swap = (<uint64_t>0) - (q & 1)
+    cdef uint64_t sb = _f64_bits(s)
+    cdef uint64_t cb = _f64_bits(c)
+    cdef uint64_t t = (sb ^ cb) & swap
+    sin_out[0] = _bits_f64((sb ^ t) ^ ((q & 2) << 62))
+    cos_out[0] = _bits_f64((cb ^ t) ^ (((q + 1) & 2) << 62))
 
 cdef inline void _sincos_turns_f64(uint64_t k, double* sin_out, double* cos_out) noexcept nogil:
-    # As _sincos_turns_f32 for a 53-bit k: 3 octant bits, 50 angle bits, Taylor to x**17.
-    cdef uint64_t octant = k >> 50
-    cdef uint64_t low = k & 0x3FFFFFFFFFFFFULL
-    cdef uint64_t odd = octant & 1
-    cdef int64_t r = <int64_t>(low if odd == 0 else 0x4000000000000ULL - low)
-    cdef double x = <double>r * 6.975736996017264e-16             # 2*pi / 2**53
+    # As _sincos_turns_f32 for a 53-bit k: k = q * 2**51 + r, |r| <= 2**50, Taylor to x**17.
+    cdef uint64_t qf = (k + 0x4000000000000ULL) >> 51
+    # r + 2**50 = k + 2**50 - q * 2**51 is in [0, 2**51): convert it (exactly) and remove 2**50.
+    cdef uint64_t shifted = k + 0x4000000000000ULL - (qf << 51)
+    cdef double x = (_exact_f64(shifted) - 1125899906842624.0) * 6.975736996017264e-16  # 2pi/2**53
     cdef double x2 = x * x
     cdef double s = x + x * x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (
         1.0 / 362880.0 + x2 * (-1.0 / 39916800.0 + x2 * (1.0 / 6227020800.0 + x2 * (
@@ -185,11 +213,7 @@ cdef inline void _sincos_turns_f64(uint64_t k, double* sin_out, double* cos_out)
     cdef double c = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (
         1.0 / 40320.0 + x2 * (-1.0 / 3628800.0 + x2 * (1.0 / 479001600.0 + x2 * (
             -1.0 / 87178291200.0 + x2 * (1.0 / 20922789888000.0))))))))
-    cdef double sa = s if odd == 0 else c
-    cdef double ca = c if odd == 0 else s
-    cdef uint64_t quadrant = octant >> 1
-    sin_out[0] = sa if quadrant == 0 else (ca if quadrant == 1 else (-sa if quadrant == 2 else -ca))
-    cos_out[0] = ca if quadrant == 0 else (-sa if quadrant == 1 else (-ca if quadrant == 2 else sa))
+    _quadrant_map_f64(s, c, qf & 3, sin_out, cos_out)
 
 
 # ------------------------------------------------------------------------------------------------
