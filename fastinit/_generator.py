@@ -257,6 +257,9 @@ class Generator:
         high_a = v.as_scalar_or_array(high, "high")
 
         def params(dt, shape, index):
+            if not arrays:
+                shift, scale, lo_in, hi_ex = _uniform_map_scalar(low_a, high_a, dt)
+                return (shift, scale, lo_in, hi_ex) + _NO_TRUNCATION, None
             lo_, hi_ = np.asarray(low_a, np.float64), np.asarray(high_a, np.float64)
             if np.any(np.isnan(lo_)) or np.any(np.isnan(hi_)):
                 raise ValueError("uniform: low and high must not be NaN")
@@ -277,8 +280,6 @@ class Generator:
             if np.any(lo_in > hi_ex):
                 raise ValueError(f"uniform: [low, high) holds no {dt} value; widen the interval "
                                  "or use float64")
-            if not arrays:
-                return (float(shift), float(scale), float(lo_in), float(hi_ex)) + _NO_TRUNCATION, None
             return ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION,
                     _affine_post(shape, index, dt, shift, scale, lo_in, hi_ex))
 
@@ -394,13 +395,20 @@ class Generator:
             if not a < b:
                 raise ValueError(f"truncated_normal: a >= b (a={a}, b={b}); need a < b")
             shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, "truncated_normal")
-            locf = np.asarray(loc_a, np.float64)
-            scalef = np.asarray(scale_a, np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                lo_real = np.where(scalef > 0, locf + scalef * a, locf)
-                hi_real = np.where(scalef > 0, locf + scalef * b, locf)
-            lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
-            if np.any(lo_d > hi_d):
+            if not arrays:
+                lo_real = loc_a + scale_a * a if scale_a > 0 else loc_a
+                hi_real = loc_a + scale_a * b if scale_a > 0 else loc_a
+                lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
+                empty = lo_d > hi_d
+            else:
+                locf = np.asarray(loc_a, np.float64)
+                scalef = np.asarray(scale_a, np.float64)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    lo_real = np.where(scalef > 0, locf + scalef * a, locf)
+                    hi_real = np.where(scalef > 0, locf + scalef * b, locf)
+                lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
+                empty = np.any(lo_d > hi_d)
+            if empty:
                 raise ValueError(f"truncated_normal: [loc + a*scale, loc + b*scale] holds no {dt} "
                                  "value; widen it or use float64")
             tp = _truncated_plan(a, b)
@@ -422,6 +430,27 @@ def _restore(key: int, stream: int, seed_seq: np.random.SeedSequence) -> Generat
     gen = Generator(seed_seq)
     gen._key, gen._stream = key, stream
     return gen
+
+
+def _uniform_map_scalar(low: float, high: float, dt: np.dtype) -> tuple[float, float, float, float]:
+    """uniform's (shift, scale, lo, hi) for scalar bounds: the array path's checks on floats."""
+    if math.isnan(low) or math.isnan(high):
+        raise ValueError("uniform: low and high must not be NaN")
+    width = high - low
+    if not math.isfinite(width):
+        raise OverflowError("uniform: range exceeds valid bounds: high - low must be finite")
+    if width < 0:
+        raise ValueError("uniform: high - low < 0; need low <= high")
+    shift, scale = v.to_dtype(low, dt), v.to_dtype(width, dt)
+    if math.isinf(shift) or math.isinf(scale):
+        raise OverflowError(f"uniform: low, high or high - low exceed the {dt} range")
+    if width == 0:
+        return shift, scale, shift, shift
+    lo_in, hi_ex = v.inward(low, dt, "up"), v.largest_below(high, dt)
+    if lo_in > hi_ex:
+        raise ValueError(f"uniform: [low, high) holds no {dt} value; widen the interval "
+                         "or use float64")
+    return shift, scale, lo_in, hi_ex
 
 
 def _array_params(*named: tuple[str, Any]) -> tuple[tuple[str, np.ndarray], ...]:

@@ -22,6 +22,7 @@ Reference: C. P. Robert, "Simulation of truncated normal variables", Statistics 
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -64,8 +65,12 @@ def _log_exponential_envelope(a: float, b: float) -> float:
     return -d * d / 2 + alpha * alpha / 2 - alpha * a + math.log(c / alpha)
 
 
+@functools.lru_cache(maxsize=256)
 def plan(a: float, b: float) -> TruncatedPlan:
-    """The sampler for a standard normal truncated to [a, b]; a < b, either may be infinite."""
+    """The sampler for a standard normal truncated to [a, b]; a < b, either may be infinite.
+
+    Cached: it is a pure function of (a, b), and init schemes call it with the same bounds.
+    """
     if not a < b:
         raise ValueError(f"a >= b: got a={a}, b={b}; need a < b")
     flip = a + b < 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
+import struct
 from typing import Any
 
 import numpy as np
@@ -124,9 +125,52 @@ def as_scalar_or_array(value: Any, name: str) -> float | np.ndarray:
     return arr.astype(np.float64)
 
 
+# float32 rounds values at or beyond this magnitude to infinity (float32 max plus half an ulp).
+_F32_OVERFLOW = 2.0**128 - 2.0**103
+
+
+_F32 = struct.Struct("<f")
+_I32 = struct.Struct("<i")
+
+
+def to_dtype(x: float, dt: np.dtype) -> float:
+    """A Python float rounded to ``dt`` (nearest-even; +-inf past the range), without warnings."""
+    if dt.itemsize == 8:
+        return x
+    if abs(x) >= _F32_OVERFLOW:
+        return math.copysign(math.inf, x)
+    return _F32.unpack(_F32.pack(x))[0]
+
+
+def _next(d: float, dt: np.dtype, up: bool) -> float:
+    """The ``dt`` value next to the ``dt`` value ``d``, upwards or downwards (like nextafter)."""
+    toward = math.inf if up else -math.inf
+    if dt.itemsize == 8 or d == toward:
+        return math.nextafter(d, toward)
+    if d == 0:
+        return math.copysign(2.0**-149, toward)
+    bits = _I32.unpack(_F32.pack(d))[0]          # sign-magnitude: step the magnitude
+    bits += 1 if (d > 0) == up else -1
+    return _F32.unpack(_I32.pack(bits))[0]
+
+
 def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
-                    name: str) -> tuple[np.ndarray, np.ndarray]:
-    """loc finite, scale finite and >= 0, both representable in ``dt``; returned in ``dt``."""
+                    name: str) -> tuple[Any, Any]:
+    """loc finite, scale finite and >= 0, both representable in ``dt``; returned in ``dt``.
+
+    Python floats in, Python floats out (the per-call fast path); otherwise arrays of ``dt``.
+    """
+    if isinstance(loc, float) and isinstance(scale, float):
+        if not math.isfinite(loc):
+            raise ValueError(f"{name}: loc must be finite (it is NaN or inf)")
+        if math.isnan(scale) or scale < 0:
+            raise ValueError(f"{name}: scale < 0 (or NaN); scale must be >= 0")
+        if not math.isfinite(scale):
+            raise ValueError(f"{name}: scale must be finite")
+        loc_d, scale_d = to_dtype(loc, dt), to_dtype(scale, dt)
+        if math.isinf(loc_d) or math.isinf(scale_d):
+            raise ValueError(f"{name}: loc or scale exceed the {dt} range")
+        return loc_d, scale_d
     loc, scale = np.asarray(loc, np.float64), np.asarray(scale, np.float64)
     if not np.all(np.isfinite(loc)):
         raise ValueError(f"{name}: loc must be finite (it is NaN or inf)")
@@ -141,12 +185,18 @@ def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
     return loc_d, scale_d
 
 
-def inward(values: Any, dt: np.dtype, direction: str) -> np.ndarray:
+def inward(values: Any, dt: np.dtype, direction: str) -> Any:
     """The ``dt`` value nearest each value on its inner side, elementwise.
 
     direction "up": the smallest dt value >= value; "down": the largest dt value <= value.  Bounds
     rounded this way can never let a rounding in the output dtype leave a documented interval.
+    A Python float gives a Python float.
     """
+    if isinstance(values, float):
+        d = to_dtype(values, dt)
+        if direction == "up":
+            return _next(d, dt, up=True) if d < values else d
+        return _next(d, dt, up=False) if d > values else d
     values = np.asarray(values, np.float64)
     with np.errstate(over="ignore"):
         d = values.astype(dt)
@@ -155,8 +205,11 @@ def inward(values: Any, dt: np.dtype, direction: str) -> np.ndarray:
     return np.where(d > values, np.nextafter(d, dt.type(-np.inf)), d)
 
 
-def largest_below(values: Any, dt: np.dtype) -> np.ndarray:
-    """The largest ``dt`` value strictly below each value, elementwise."""
+def largest_below(values: Any, dt: np.dtype) -> Any:
+    """The largest ``dt`` value strictly below each value, elementwise (floats stay floats)."""
+    if isinstance(values, float):
+        d = to_dtype(values, dt)
+        return _next(d, dt, up=False) if d >= values else d
     values = np.asarray(values, np.float64)
     with np.errstate(over="ignore"):
         d = values.astype(dt)
