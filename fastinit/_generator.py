@@ -147,28 +147,29 @@ class Generator:
         """
         dt = np.dtype(np.uint32) if kind == Kind.KIND_RAW else v.resolve_dtype(dtype, out,
                                                                                    name)
-        shape = v.normalize_size(size)
-        if shape is None and out is not None:
+        requested = v.normalize_size(size)
+        if requested is None and out is not None:
             if region is not None:
                 raise ValueError(f"{name}: region= needs size= (the full shape)")
-            shape = out.shape if isinstance(out, np.ndarray) else None
-        if shape is None and arrays:
+            requested = out.shape if isinstance(out, np.ndarray) else None
+        if requested is None and arrays:
             try:
-                shape = np.broadcast_shapes(*(a.shape for _, a in arrays))
+                requested = np.broadcast_shapes(*(a.shape for _, a in arrays))
             except ValueError as exc:
                 raise ValueError(f"{name}: parameters cannot be broadcast together: {exc}") from None
-        scalar = shape is None
-        if scalar:
+        scalar = requested is None
+        if requested is None:
             if region is not None:
                 raise ValueError(f"{name}: region= needs size= (the full shape)")
-            shape = ()
+            requested = ()
+        shape: tuple[int, ...] = requested
         for pname, arr in arrays:
             if np.broadcast_shapes(arr.shape, shape) != shape:
                 raise ValueError(f"{name}: {pname} of shape {arr.shape} does not broadcast to "
                                  f"size {shape}")
         if region is None:
             starts, block = (0,) * len(shape), shape
-            index = ()
+            index: tuple[slice, ...] = ()
         else:
             starts, block = v.normalize_region(region, shape)
             index = tuple(slice(s, s + e) for s, e in zip(starts, block))
