@@ -183,7 +183,7 @@ cdef inline void _sincos_turns_f32(uint32_t k, float* sin_out, float* cos_out) n
     # and the angle inside odd octants is mirrored; the README describes it that way.)
     cdef uint32_t qf = (k + 0x200000) >> 22
     cdef int32_t r = <int32_t>k - <int32_t>(qf << 22)
-    cdef float x = <float>r * <float>3.7450702078440365e-07      # 2*pi / 2**24
+    cdef float x = <float>r * <float>3.7450702829239286e-07      # 2*pi / 2**24
     cdef float x2 = x * x
     cdef float s = x + x * x2 * (<float>(-1.0 / 6.0) + x2 * (<float>(1.0 / 120.0) + x2 * (
         <float>(-1.0 / 5040.0) + x2 * <float>(1.0 / 362880.0))))

@@ -1,0 +1,84 @@
+"""README's normal stream, written from the README alone with NumPy array arithmetic.
+
+Every operation below is one IEEE operation rounded in the dtype (NumPy never fuses a multiply and
+an add), so this must match the kernels bit for bit.  If it does not, either the kernels or the
+README is wrong: the README is the specification another implementation would follow.
+"""
+import numpy as np
+
+
+def _log(u, dt):
+    if dt == np.float32:
+        f32 = np.float32
+        bits = u.view(np.uint32)
+        mant = bits & np.uint32(0x7FFFFF)
+        above = mant > 0x3504F3
+        e = (bits >> np.uint32(23)).astype(np.int32) - 127 + above
+        m = ((mant | np.uint32(0x3F800000)) - (above.astype(np.uint32) << np.uint32(23)))
+        m = m.view(np.float32)
+        f = m - f32(1)
+        s = f / (f32(2) + f)
+        z = s * s
+        p = z * (f32(1 / 3) + z * (f32(1 / 5) + z * (f32(1 / 7) + z * f32(1 / 9))))
+        return e.astype(np.float32) * f32(0.6931471805599453) + (f32(2) * s + f32(2) * s * p)
+    bits = u.view(np.uint64)
+    m = ((bits & np.uint64(0xFFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000)).view(np.float64)
+    above = m > np.uint64(0x3FF6A09E667F3BCD).view(np.float64)
+    e = (bits >> np.uint64(52)).astype(np.int64) - 1023 + above
+    m = np.where(above, m / 2, m)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    p = z * 0.0
+    for k in range(19, 1, -2):            # z(1/3 + z(1/5 + ... + z/19)), Horner
+        p = z * (1.0 / k + p) if k < 19 else z * (1.0 / 19)
+    ef = e.astype(np.float64)
+    return ef * 6.93147180369123816490e-01 + ((2.0 * s + 2.0 * s * p) + ef * 1.90821492927058770002e-10)
+
+
+def _sincos(q, nbits, dt):
+    t = dt.type
+    octant = q >> (nbits - 3)
+    low = q & ((1 << (nbits - 3)) - 1)
+    odd = (octant & 1) == 1
+    r = np.where(odd, (1 << (nbits - 3)) - low, low)
+    x = r.astype(dt) * t(2 * np.pi / 2**nbits)
+    x2 = x * x
+    fact = [1.0]
+    for k in range(1, 18):
+        fact.append(fact[-1] * k)
+    last_s, last_c = (9, 8) if dt == np.float32 else (17, 16)
+    ps = t(0)
+    for k in range(last_s, 1, -2):        # -1/3! + x2(1/5! + x2(...)), Horner
+        coef = t((-1) ** ((k - 1) // 2) / fact[k])
+        ps = coef if k == last_s else coef + x2 * ps
+    pc = t(0)
+    for k in range(last_c, 0, -2):        # -1/2! + x2(1/4! + x2(...))
+        coef = t((-1) ** (k // 2) / fact[k])
+        pc = coef if k == last_c else coef + x2 * pc
+    s = x + x * x2 * ps
+    c = t(1) + x2 * pc
+    s, c = np.where(odd, c, s), np.where(odd, s, c)
+    quadrant = octant >> 1
+    sin = np.select([quadrant == 0, quadrant == 1, quadrant == 2], [s, c, -s], -c)
+    cos = np.select([quadrant == 0, quadrant == 1, quadrant == 2], [c, -s, -c], s)
+    return sin, cos
+
+
+def standard_normal(words, dtype):
+    """z[0 .. n) of a call from its Philox words, as README "Normal" specifies."""
+    dt = np.dtype(dtype)
+    w = np.asarray(words, dtype=np.uint64)
+    if dt == np.float32:
+        u1 = (w[0::2] >> 1).astype(np.float32) * np.float32(2.0**-31) + np.float32(2.0**-32)
+        q, nbits = w[1::2] >> 8, 24
+    else:
+        x = ((w[1::4] << np.uint64(32)) | w[0::4]) >> np.uint64(11)
+        u1 = x.astype(np.float64) * 2.0**-53 + 2.0**-54
+        q, nbits = ((w[3::4] << np.uint64(32)) | w[2::4]) >> np.uint64(11), 53
+    radius = np.sqrt(dt.type(-2) * _log(u1, dt))
+    sin, cos = _sincos(q.astype(np.int64), nbits, dt)
+    z = np.empty(2 * len(u1), dtype=dt)
+    z[0::2] = radius * cos
+    z[1::2] = radius * sin
+    return z
