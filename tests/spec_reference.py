@@ -82,3 +82,77 @@ def standard_normal(words, dtype):
     z[0::2] = radius * cos
     z[1::2] = radius * sin
     return z
+
+
+# -- truncated normal (README, "Truncated normal") --------------------------------------------------
+
+def _uniform01(lo_word, hi_word, dt):
+    if dt == np.float32:
+        return (np.asarray(lo_word, np.uint64) >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
+    x = ((np.asarray(hi_word, np.uint64) << np.uint64(32)) | np.asarray(lo_word, np.uint64))
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _proposal(u, u_acc, plan, dt):
+    """(x, accepted) of the uniform or exponential proposal, elementwise, in dtype dt."""
+    t = dt.type
+    one = t(1)
+    e2 = t(-2) * _log(one - u_acc, dt)
+    if plan.method == 1:                                     # uniform
+        x = t(plan.a) + t(plan.width) * u
+        penalty = x * x - t(plan.m2)
+    else:                                                    # exponential
+        x = t(plan.a) - _log(one - u * t(plan.c), dt) / t(plan.alpha)
+        penalty = (x - t(plan.alpha)) * (x - t(plan.alpha)) - t(plan.d2)
+    return x, (x <= t(plan.b)) & (e2 >= penalty)
+
+
+def _retry_candidates(block, plan, dt):
+    """The candidates of one retry block, in order, each with its acceptance."""
+    w = np.asarray(block, np.uint64)
+    t = dt.type
+    if plan.method == 0:
+        return [(z, bool(t(plan.a) <= z <= t(plan.b))) for z in standard_normal(w, dt)]
+    if dt == np.float32:
+        x, ok = _proposal(_uniform01(w[0::2], None, dt), _uniform01(w[1::2], None, dt), plan, dt)
+    else:
+        x, ok = _proposal(_uniform01(w[0:1], w[1:2], dt), _uniform01(w[2:3], w[3:4], dt), plan, dt)
+    return list(zip(x, (bool(k) for k in ok)))
+
+
+def truncated_normal(words, key, stream, plan, loc, scale, lo, hi, dtype, philox_block):
+    """Values 0 .. n) of a 1-D truncated_normal call, from README alone.
+
+    ``words`` are the call's words, ``philox_block(counter, key_words)`` gives retry blocks, and
+    ``lo``/``hi`` are the dtype bounds of the output clamp.
+    """
+    dt = np.dtype(dtype)
+    t = dt.type
+    w = np.asarray(words, np.uint64)
+    if plan.method == 0:
+        x = standard_normal(w, dt)
+        ok = (x >= t(plan.a)) & (x <= t(plan.b))
+    elif dt == np.float32:
+        x, ok = _proposal(_uniform01(w[0::2], None, dt), _uniform01(w[1::2], None, dt), plan, dt)
+    else:
+        x, ok = _proposal(_uniform01(w[0::4], w[1::4], dt), _uniform01(w[2::4], w[3::4], dt),
+                          plan, dt)
+    x = x.copy()
+    key_words = (key & 0xFFFFFFFF, key >> 32)
+    for i in np.flatnonzero(~ok):
+        i = int(i)
+        last = x[i]
+        for attempt in range(1, 256):
+            counter = (i & 0xFFFFFFFF, (i >> 32) | (attempt << 24), stream & 0xFFFFFFFF,
+                       stream >> 32)
+            accepted = [value for value, good in
+                        _retry_candidates(philox_block(counter, key_words), plan, dt) if good]
+            if accepted:
+                x[i] = accepted[0]
+                break
+        else:
+            x[i] = min(max(last, t(plan.a)), t(plan.b))
+    sign = t(-1) if plan.flip else t(1)
+    v = t(loc) + (sign * t(scale)) * x
+    v = np.where(v > t(lo), v, t(lo))
+    return np.where(v < t(hi), v, t(hi)).astype(dt)

@@ -179,3 +179,27 @@ def test_normal_is_the_readme_construction_bit_for_bit(dt, words_per_sample):
     bits = np.uint32 if dt == np.float32 else np.uint64
     bad = np.flatnonzero(z.view(bits) != want.view(bits))
     assert bad.size == 0, f"{bad.size} of {n} samples differ, first at {bad[:5]}"
+
+
+@pytest.mark.parametrize("a, b", [(-2.0, 2.0),          # normal method, ~4.6% retried
+                                  (0.5, 0.9),           # uniform proposal
+                                  (-9.0, -8.0),         # exponential, flipped, far tail
+                                  (1.0, math.inf)])     # exponential, one-sided
+def test_truncated_normal_is_the_readme_construction_bit_for_bit(dtype, a, b):
+    from fastinit._truncnorm import plan as truncated_plan
+    from fastinit import _validate as v
+
+    n, loc, scale = 3000, 0.25, 1.5
+    tp = truncated_plan(a, b)
+    per_sample = {0: 1, 1: 2, 2: 2}[tp.method] * (2 if dtype == np.float64 else 1)
+    rng = fi.default_rng(8)
+    rng.state = {**rng.state, "stream": 3}
+    got = rng.truncated_normal(loc, scale, a, b, size=n, dtype=dtype)
+    dt = np.dtype(dtype)
+    lo = v.inward(loc + scale * a, dt, "up")
+    hi = v.inward(loc + scale * b, dt, "down")
+    want = spec_reference.truncated_normal(_words(8, 3, n * per_sample), rng.key, 3, tp, loc, scale,
+                                           lo, hi, dtype, philox_block)
+    bits = np.uint32 if dt == np.float32 else np.uint64
+    bad = np.flatnonzero(got.view(bits) != want.view(bits))
+    assert bad.size == 0, f"{bad.size} of {n} samples differ, first at {bad[:5]}"
