@@ -141,12 +141,12 @@ def truncated_normal(words, key, stream, plan, loc, scale, lo, hi, dtype, philox
     key_words = (key & 0xFFFFFFFF, key >> 32)
     for i in np.flatnonzero(~ok):
         i = int(i)
-        last = x[i]
         for attempt in range(1, 256):
             counter = (i & 0xFFFFFFFF, (i >> 32) | (attempt << 24), stream & 0xFFFFFFFF,
                        stream >> 32)
-            accepted = [value for value, good in
-                        _retry_candidates(philox_block(counter, key_words), plan, dt) if good]
+            candidates = _retry_candidates(philox_block(counter, key_words), plan, dt)
+            accepted = [value for value, good in candidates if good]
+            last = candidates[-1][0]
             if accepted:
                 x[i] = accepted[0]
                 break
