@@ -1,14 +1,24 @@
-"""Build the Cython kernels.
+"""Build the Cython kernels, once per instruction-set level.
 
-Flags are chosen by compiler type, never from the build machine's CPU: no -march=native, so a
-wheel built here runs on any x86-64 (or aarch64) machine.
+The same kernel source (fastinit/_kernels.pxi) is compiled into one extension module per level;
+fastinit/_simd.py picks the best one the running CPU supports, at import.  Instruction sets come
+from these per-module flags only, never from the build machine's CPU: no -march=native, so a wheel
+built here runs on any x86-64 (or aarch64) machine.
 
-- ``-ffp-contract=off``: no silent a*b+c -> fma contraction, so every build computes the same bits.
+- ``_kernels_baseline``: the architecture's baseline (SSE2 on x86-64); the only module elsewhere.
+- ``_kernels_avx2``: AVX2 + FMA (x86-64 only).
+- ``_kernels_avx512``: AVX-512 F/DQ/BW/VL (x86-64 only).
+
+Flags shared by every level:
+
+- ``-ffp-contract=off``: no silent a*b+c -> fma contraction, so every level computes the same bits.
 - ``-fno-math-errno -fno-trapping-math``: let sqrt and the branch-free selects vectorize; neither
   changes a result.
 - ``FASTINIT_DEBUG=1`` builds with bounds checks and without optimization.
+- ``FASTINIT_LEVELS=baseline`` (comma-separated) builds only some levels.
 """
 import os
+import sysconfig
 
 import numpy as np
 from Cython.Build import cythonize
@@ -21,23 +31,44 @@ UNIX_FLAGS = ["-O0", "-g"] if DEBUG else ["-O3"]
 UNIX_FLAGS += ["-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"]
 MSVC_FLAGS = ["/O2", "/fp:precise"]
 
+# Per-level instruction-set flags: (unix, msvc).
+LEVEL_FLAGS = {
+    "baseline": ([], []),
+    "avx2": (["-mavx2", "-mfma"], ["/arch:AVX2"]),
+    "avx512": (["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+               ["/arch:AVX512"]),
+}
+
+X86_64 = sysconfig.get_platform().endswith(("x86_64", "amd64", "AMD64"))
+LEVELS = ["baseline", "avx2", "avx512"] if X86_64 else ["baseline"]
+if os.environ.get("FASTINIT_LEVELS"):
+    LEVELS = [lvl for lvl in os.environ["FASTINIT_LEVELS"].split(",") if lvl in LEVELS]
+    if "baseline" not in LEVELS:
+        LEVELS.insert(0, "baseline")
+
 
 class BuildExt(build_ext):
     def build_extensions(self):
-        flags = MSVC_FLAGS if self.compiler.compiler_type == "msvc" else UNIX_FLAGS
+        msvc = self.compiler.compiler_type == "msvc"
         for ext in self.extensions:
-            ext.extra_compile_args = list(flags) + list(ext.extra_compile_args)
+            level = ext.name.rsplit("_", 1)[-1]
+            flags = (MSVC_FLAGS if msvc else UNIX_FLAGS) + LEVEL_FLAGS[level][1 if msvc else 0]
+            ext.extra_compile_args = flags + list(ext.extra_compile_args)
+            # Recorded in the module for fastinit.show_config().
+            ext.define_macros.append(("FASTINIT_CFLAGS", '"' + " ".join(flags) + '"'))
         super().build_extensions()
 
 
 extensions = [
     Extension(
-        "fastinit._kernels",
-        ["fastinit/_kernels.pyx"],
+        f"fastinit._kernels_{level}",
+        [f"fastinit/_kernels_{level}.pyx"],
         include_dirs=[np.get_include(), "fastinit"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["fastinit/_philox.h", "fastinit/_philox.pxd"],
+        depends=["fastinit/_kernels.pxi", "fastinit/_philox.h", "fastinit/_philox.pxd",
+                 "fastinit/_store.h", "fastinit/_cpu.h"],
     )
+    for level in LEVELS
 ]
 
 setup(

@@ -14,6 +14,7 @@ from typing import Any
 
 try:
     from fastinit._generator import Generator
+    from fastinit._threads import get_num_threads, set_num_threads, threads
 except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source tree
     raise ImportError(
         "fastinit's compiled kernels are missing. If you are in the fastinit source tree, "
@@ -22,7 +23,8 @@ except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source
     ) from exc
 
 __version__ = "0.1.0"
-__all__ = ["Generator", "default_rng", "__version__"]
+__all__ = ["Generator", "default_rng", "get_num_threads", "set_num_threads", "threads",
+           "show_config", "__version__"]
 
 
 def default_rng(seed: Any = None) -> Generator:
@@ -40,3 +42,42 @@ def default_rng(seed: Any = None) -> Generator:
     if isinstance(seed, Generator):
         return seed
     return Generator(seed)
+
+
+def show_config(file: Any = None) -> dict[str, Any]:
+    """Print (and return) how fastinit runs here: SIMD level, threads, build flags.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to print; ``sys.stdout`` by default.  Pass ``False`` to only return the dict.
+
+    Returns
+    -------
+    dict
+        ``simd_level`` (the kernels in use), ``simd_available`` (built and runnable here),
+        ``simd_cpu`` (what the CPU runs), ``simd_built``, ``philox_path``, ``num_threads``,
+        ``cflags`` and ``version``.
+    """
+    import sys
+
+    from fastinit import _simd
+
+    config = {
+        "version": __version__,
+        "simd_level": _simd.level,
+        "simd_available": _simd.available_levels(),
+        "simd_cpu": _simd.cpu_levels(),
+        "simd_built": _simd.built_levels(),
+        "philox_path": _simd.kernels.PHILOX_PATH,
+        "num_threads": get_num_threads(),
+        "cflags": _simd.kernels.CFLAGS,
+    }
+    if file is not False:
+        out = sys.stdout if file is None else file
+        width = max(len(k) for k in config)
+        for name, value in config.items():
+            if isinstance(value, list):
+                value = ", ".join(value)
+            print(f"{name:<{width}}  {value}", file=out)
+    return config

@@ -13,12 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from fastinit import _kernels
-from fastinit._kernels import Kind
+from fastinit import _simd, _threads
 from fastinit import _validate as v
+from fastinit._kernels_baseline import Kind
 from fastinit._truncnorm import plan as _truncated_plan
 
 _BIT_GENERATOR = "Philox4x32-10"
+# Buffers at least this large are written with streaming stores (they would not stay in the
+# caches anyway); smaller ones with plain stores, so the caller finds them in cache.
+STREAMING_BYTES = 16 << 20
 _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
 
 
@@ -183,7 +186,13 @@ class Generator:
         stream = self._take_stream()
         if out is None:
             out = np.empty(block, dtype=dt)
-        _kernels.fill(out, kind, shape, starts, self._key, stream, params)
+        kernels = _simd.kernels
+        streaming = out.nbytes >= STREAMING_BYTES
+        key = self._key
+
+        def fill_range(begin: int, end: int) -> None:
+            kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming)
+        _threads.run(fill_range, out.size)
         if post is not None:
             post(out)
         if scalar and out.ndim == 0:

@@ -56,51 +56,119 @@ static inline void fastinit_philox_words_scalar(uint32_t *words, uint64_t first_
     }
 }
 
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+/*
+ * Vector paths.  Which one a module gets is decided by the flags it is compiled with (setup.py
+ * builds the kernels once per x86-64 level and fastinit/_simd.py picks one at import); all of them
+ * produce exactly the words of the scalar path.
+ *
+ * Each 64-bit lane carries one block's 32-bit word in its low half.  The unsigned 32x32->64
+ * multiply (_mm*_mul_epu32) multiplies those low halves into full 64-bit products and ignores the
+ * upper halves, so the garbage they accumulate never needs masking: a round is two multiplies,
+ * two shifts and two three-way xors per register.  The round is a dependency chain of about
+ * eight cycles, so FASTINIT_VEC_GROUPS independent registers run interleaved.
+ */
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#include <immintrin.h>
+#define FASTINIT_PHILOX_PATH "avx512"
+#define FASTINIT_VEC_LANES 8
+#define FASTINIT_VEC_GROUPS 4
+typedef __m512i fastinit_vec;
+#define FI_SET1(x) _mm512_set1_epi64((long long)(x))
+#define FI_ADD(a, b) _mm512_add_epi64(a, b)
+#define FI_MUL(a, b) _mm512_mul_epu32(a, b)
+#define FI_SRL32(a) _mm512_srli_epi64(a, 32)
+#define FI_XOR3(a, b, c) _mm512_ternarylogic_epi64(a, b, c, 0x96)
+#define FI_LANE_INDEX() _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0)
+#elif defined(__AVX2__)
+#include <immintrin.h>
+#define FASTINIT_PHILOX_PATH "avx2"
+#define FASTINIT_VEC_LANES 4
+#define FASTINIT_VEC_GROUPS 4
+typedef __m256i fastinit_vec;
+#define FI_SET1(x) _mm256_set1_epi64x((long long)(x))
+#define FI_ADD(a, b) _mm256_add_epi64(a, b)
+#define FI_MUL(a, b) _mm256_mul_epu32(a, b)
+#define FI_SRL32(a) _mm256_srli_epi64(a, 32)
+#define FI_XOR3(a, b, c) _mm256_xor_si256(_mm256_xor_si256(a, b), c)
+#define FI_LANE_INDEX() _mm256_set_epi64x(3, 2, 1, 0)
+#elif defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
-#define FASTINIT_PHILOX_SSE2 1
+#define FASTINIT_PHILOX_PATH "sse2"
+#define FASTINIT_VEC_LANES 2
+#define FASTINIT_VEC_GROUPS 4
+typedef __m128i fastinit_vec;
+#define FI_SET1(x) _mm_set1_epi64x((long long)(x))
+#define FI_ADD(a, b) _mm_add_epi64(a, b)
+#define FI_MUL(a, b) _mm_mul_epu32(a, b)
+#define FI_SRL32(a) _mm_srli_epi64(a, 32)
+#define FI_XOR3(a, b, c) _mm_xor_si128(_mm_xor_si128(a, b), c)
+#define FI_LANE_INDEX() _mm_set_epi64x(1, 0)
+#else
+#define FASTINIT_PHILOX_PATH "scalar"
+#endif
+
+#ifdef FI_SET1
+#define FASTINIT_VEC_BLOCKS (FASTINIT_VEC_LANES * FASTINIT_VEC_GROUPS)
 
 /*
- * SSE2 path, part of every x86-64 CPU.  Each 64-bit lane carries one block's 32-bit word in its
- * low half; _mm_mul_epu32 multiplies those low halves into full 64-bit products and ignores the
- * upper halves, so the garbage they accumulate never needs masking.  A round is a chain of
- * multiply, shift and two xors (about 8 cycles of latency), so FASTINIT_SSE2_PAIRS independent
- * pairs of blocks run interleaved to keep the multipliers busy.
+ * Store the low halves of the lanes of x0..x3 as the consecutive blocks' words.  Within each
+ * 128-bit chunk, unpacking gives a = (block 2k: w0 w1 w2 w3) and b = (block 2k+1); the wider
+ * paths then put the chunks back in block order.
  */
-#define FASTINIT_SSE2_PAIRS 4
-#define FASTINIT_SSE2_BLOCKS (2 * FASTINIT_SSE2_PAIRS)
-
-static inline void fastinit_philox_blocks_sse2(uint32_t *words, uint64_t j, uint32_t s_lo,
-                                               uint32_t s_hi, const __m128i *rk0,
-                                               const __m128i *rk1)
+static inline void fastinit_store_blocks(uint32_t *words, fastinit_vec x0, fastinit_vec x1,
+                                         fastinit_vec x2, fastinit_vec x3)
 {
-    const __m128i m0 = _mm_set1_epi64x(FASTINIT_PHILOX_M0);
-    const __m128i m1 = _mm_set1_epi64x(FASTINIT_PHILOX_M1);
-    __m128i x0[FASTINIT_SSE2_PAIRS], x1[FASTINIT_SSE2_PAIRS];
-    __m128i x2[FASTINIT_SSE2_PAIRS], x3[FASTINIT_SSE2_PAIRS];
-    for (int q = 0; q < FASTINIT_SSE2_PAIRS; q++) {
-        uint64_t ja = j + 2 * (uint64_t)q, jb = ja + 1;
-        x0[q] = _mm_set_epi64x((long long)(uint32_t)jb, (long long)(uint32_t)ja);
-        x1[q] = _mm_set_epi64x((long long)(jb >> 32), (long long)(ja >> 32));
-        x2[q] = _mm_set1_epi64x(s_lo);
-        x3[q] = _mm_set1_epi64x(s_hi);
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    __m512i t0 = _mm512_unpacklo_epi32(x0, x1), t1 = _mm512_unpackhi_epi32(x0, x1);
+    __m512i t2 = _mm512_unpacklo_epi32(x2, x3), t3 = _mm512_unpackhi_epi32(x2, x3);
+    __m512i a = _mm512_unpacklo_epi64(t0, t2);       /* blocks 0, 2, 4, 6 */
+    __m512i b = _mm512_unpacklo_epi64(t1, t3);       /* blocks 1, 3, 5, 7 */
+    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    _mm512_storeu_si512((void *)words, _mm512_permutex2var_epi64(a, lo, b));
+    _mm512_storeu_si512((void *)(words + 16), _mm512_permutex2var_epi64(a, hi, b));
+#elif defined(__AVX2__)
+    __m256i t0 = _mm256_unpacklo_epi32(x0, x1), t1 = _mm256_unpackhi_epi32(x0, x1);
+    __m256i t2 = _mm256_unpacklo_epi32(x2, x3), t3 = _mm256_unpackhi_epi32(x2, x3);
+    __m256i a = _mm256_unpacklo_epi64(t0, t2);       /* blocks 0, 2 */
+    __m256i b = _mm256_unpacklo_epi64(t1, t3);       /* blocks 1, 3 */
+    _mm256_storeu_si256((__m256i *)words, _mm256_permute2x128_si256(a, b, 0x20));
+    _mm256_storeu_si256((__m256i *)(words + 8), _mm256_permute2x128_si256(a, b, 0x31));
+#else
+    __m128i t0 = _mm_unpacklo_epi32(x0, x1), t1 = _mm_unpackhi_epi32(x0, x1);
+    __m128i t2 = _mm_unpacklo_epi32(x2, x3), t3 = _mm_unpackhi_epi32(x2, x3);
+    _mm_storeu_si128((__m128i *)words, _mm_unpacklo_epi64(t0, t2));
+    _mm_storeu_si128((__m128i *)(words + 4), _mm_unpacklo_epi64(t1, t3));
+#endif
+}
+
+/* FASTINIT_VEC_BLOCKS consecutive blocks starting at block j. */
+static inline void fastinit_philox_blocks_vec(uint32_t *words, uint64_t j, uint64_t stream,
+                                              const fastinit_vec *rk0, const fastinit_vec *rk1)
+{
+    const fastinit_vec m0 = FI_SET1(FASTINIT_PHILOX_M0), m1 = FI_SET1(FASTINIT_PHILOX_M1);
+    fastinit_vec x0[FASTINIT_VEC_GROUPS], x1[FASTINIT_VEC_GROUPS];
+    fastinit_vec x2[FASTINIT_VEC_GROUPS], x3[FASTINIT_VEC_GROUPS];
+    for (int g = 0; g < FASTINIT_VEC_GROUPS; g++) {
+        /* Lane l holds block j + g * LANES + l: counter word 0 in the low half (the high half is
+           ignored by the multiply), word 1 = the block number's high half. */
+        fastinit_vec jv = FI_ADD(FI_SET1(j + (uint64_t)g * FASTINIT_VEC_LANES), FI_LANE_INDEX());
+        x0[g] = jv;
+        x1[g] = FI_SRL32(jv);
+        x2[g] = FI_SET1((uint32_t)stream);
+        x3[g] = FI_SET1((uint32_t)(stream >> 32));
     }
     for (int r = 0; r < 10; r++) {
-        for (int q = 0; q < FASTINIT_SSE2_PAIRS; q++) {
-            __m128i p0 = _mm_mul_epu32(x0[q], m0), p1 = _mm_mul_epu32(x2[q], m1);
-            x0[q] = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(p1, 32), x1[q]), rk0[r]);
-            x2[q] = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(p0, 32), x3[q]), rk1[r]);
-            x1[q] = p1;
-            x3[q] = p0;
+        for (int g = 0; g < FASTINIT_VEC_GROUPS; g++) {
+            fastinit_vec p0 = FI_MUL(x0[g], m0), p1 = FI_MUL(x2[g], m1);
+            x0[g] = FI_XOR3(FI_SRL32(p1), x1[g], rk0[r]);
+            x2[g] = FI_XOR3(FI_SRL32(p0), x3[g], rk1[r]);
+            x1[g] = p1;
+            x3[g] = p0;
         }
     }
-    /* Low halves of the lanes -> consecutive blocks of four words. */
-    for (int q = 0; q < FASTINIT_SSE2_PAIRS; q++) {
-        __m128i t0 = _mm_unpacklo_epi32(x0[q], x1[q]), t1 = _mm_unpackhi_epi32(x0[q], x1[q]);
-        __m128i t2 = _mm_unpacklo_epi32(x2[q], x3[q]), t3 = _mm_unpackhi_epi32(x2[q], x3[q]);
-        _mm_storeu_si128((__m128i *)(words + 8 * q), _mm_unpacklo_epi64(t0, t2));
-        _mm_storeu_si128((__m128i *)(words + 8 * q + 4), _mm_unpacklo_epi64(t1, t3));
-    }
+    for (int g = 0; g < FASTINIT_VEC_GROUPS; g++)
+        fastinit_store_blocks(words + 4 * FASTINIT_VEC_LANES * g, x0[g], x1[g], x2[g], x3[g]);
 }
 #endif
 
@@ -113,19 +181,19 @@ static inline void fastinit_philox_words(uint32_t *words, uint64_t first_block, 
                                          uint64_t key, uint64_t stream)
 {
     int64_t done = 0;
-#ifdef FASTINIT_PHILOX_SSE2
-    if (nblocks >= FASTINIT_SSE2_BLOCKS) {
-        __m128i rk0[10], rk1[10];
+#ifdef FI_SET1
+    if (nblocks >= FASTINIT_VEC_BLOCKS) {
+        fastinit_vec rk0[10], rk1[10];
         uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
         for (int r = 0; r < 10; r++) {
-            rk0[r] = _mm_set1_epi64x(k0);
-            rk1[r] = _mm_set1_epi64x(k1);
+            rk0[r] = FI_SET1(k0);
+            rk1[r] = FI_SET1(k1);
             k0 += FASTINIT_PHILOX_W0;
             k1 += FASTINIT_PHILOX_W1;
         }
-        for (; done + FASTINIT_SSE2_BLOCKS <= nblocks; done += FASTINIT_SSE2_BLOCKS)
-            fastinit_philox_blocks_sse2(words + 4 * done, first_block + (uint64_t)done,
-                                        (uint32_t)stream, (uint32_t)(stream >> 32), rk0, rk1);
+        for (; done + FASTINIT_VEC_BLOCKS <= nblocks; done += FASTINIT_VEC_BLOCKS)
+            fastinit_philox_blocks_vec(words + 4 * done, first_block + (uint64_t)done, stream,
+                                       rk0, rk1);
     }
 #endif
     fastinit_philox_words_scalar(words + 4 * done, first_block + (uint64_t)done,

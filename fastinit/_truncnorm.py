@@ -26,7 +26,7 @@ import functools
 import math
 from typing import NamedTuple
 
-from fastinit._kernels import TruncatedMethod
+from fastinit._kernels_baseline import TruncatedMethod
 
 TN_NORMAL = TruncatedMethod.TN_NORMAL
 TN_UNIFORM = TruncatedMethod.TN_UNIFORM

@@ -6,7 +6,7 @@ import pytest
 
 import fastinit as fi
 from fastinit import _truncnorm
-from fastinit._kernels import TruncatedMethod
+from fastinit._kernels_baseline import TruncatedMethod
 
 stats = pytest.importorskip("scipy.stats")
 

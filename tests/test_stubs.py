@@ -5,16 +5,19 @@ from pathlib import Path
 
 import pytest
 
+from fastinit import _simd
+
 pytest.importorskip("mypy.stubtest")
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_kernel_stubs_match_the_extension():
+@pytest.mark.parametrize("level", _simd.built_levels())
+def test_kernel_stubs_match_the_extension(level):
     # Run from the repository root: mypy finds the package there (it does not follow the import
     # hooks of an editable install), type-checks it and compares the stub with the built module.
     result = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "fastinit._kernels",
+        [sys.executable, "-m", "mypy.stubtest", f"fastinit._kernels_{level}",
          "--allowlist", str(ROOT / "tests" / "stubtest_allowlist.txt")],
         capture_output=True, text=True, cwd=ROOT,
     )

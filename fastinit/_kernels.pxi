@@ -1,15 +1,15 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False, nonecheck=False, embedsignature=True
-"""Typed ``nogil`` fill kernels: Philox words -> floats, written straight into the caller's buffer.
-
-Every kernel has the shape ``(pointer, count, first index, parameters)`` where the parameters carry
-the key and the stream number: any sub-range of any call can be filled on its own, which is what
-regions, threads and out-of-core fills are built on.  Words come from ``_philox.h``; everything that
-turns words into numbers is here, in loops that GCC vectorizes (no libm calls in them: log, sin and
-cos are our own polynomials).  Nothing here validates: ``_generator.py`` has done it before the call.
-
-The stream these kernels produce is specified in README.md ("The random stream").
-"""
+# The fill kernels, compiled once per instruction-set level: _kernels_baseline.pyx,
+# _kernels_avx2.pyx and _kernels_avx512.pyx each include this file and are built with their own
+# compiler flags (setup.py); fastinit/_simd.py picks one at import.  The code is the same for
+# every level and -ffp-contract=off keeps the compiler from fusing a*b+c, so every level produces
+# the same bits: only the width of the vectors differs.
+#
+# Every kernel has the shape (pointer, count, first index, parameters), where the parameters
+# carry the key and the stream number: any sub-range of any call can be filled on its own, which
+# is what regions, threads and out-of-core fills are built on.  Words come from _philox.h;
+# everything that turns words into numbers is here, in loops that GCC vectorizes (no libm calls
+# in them: log, sin and cos are our own polynomials).  Nothing here validates: _generator.py has
+# done it before the call.  The stream is specified in README.md ("The random stream").
 
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
@@ -17,7 +17,22 @@ from libc.math cimport sqrt, sqrtf
 
 cimport numpy as cnp
 
-from fastinit._philox cimport fastinit_philox4x32_10, fastinit_philox_words
+from fastinit._philox cimport (fastinit_philox4x32_10, fastinit_philox_words,
+                               FASTINIT_PHILOX_PATH)
+
+
+cdef extern from *:
+    """
+    #ifndef FASTINIT_CFLAGS
+    #define FASTINIT_CFLAGS ""
+    #endif
+    """
+    const char* FASTINIT_CFLAGS
+
+
+cdef extern from "_store.h" nogil:
+    void fastinit_copy_streaming(char* dst, const char* src, size_t nbytes)
+    void fastinit_store_fence()
 
 cnp.import_array()
 
@@ -60,6 +75,9 @@ ctypedef struct FillParams:
     double d2
     double m2
     double width
+    # Write through an L1 scratch buffer with streaming (non-temporal) stores: for buffers far
+    # larger than the caches, where reading the destination lines first would waste bandwidth.
+    bint streaming
 
 ctypedef void (*transform_fn)(void* dst, const uint32_t* words, Py_ssize_t n, uint64_t first,
                               const FillParams* p) noexcept nogil
@@ -471,8 +489,12 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
         m = <int64_t>(stop_aligned - start)
         fastinit_philox_words(words, start * k.words_per_sample // 4,
                               m * k.words_per_sample // 4, p.key, p.stream)
-        if start >= first and stop_aligned == stop:
+        if start >= first and stop_aligned == stop and not p.streaming:
             k.transform(out + (start - first) * k.itemsize, words, m, start, p)
+        elif start >= first and stop_aligned == stop:
+            k.transform(scratch, words, m, start, p)
+            fastinit_copy_streaming(out + (start - first) * k.itemsize, <char*>scratch,
+                                    m * k.itemsize)
         else:
             k.transform(scratch, words, m, start, p)
             copy_from = start if start > first else first
@@ -507,60 +529,80 @@ cdef Kernel _select_kernel(int kind, int itemsize, int method) except *:
 
 
 def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t key,
-         uint64_t stream, tuple params):
-    """Fill ``out`` with the block of call (key, stream) whose full shape is ``shape``.
+         uint64_t stream, tuple params, Py_ssize_t begin=0, Py_ssize_t end=-1,
+         bint streaming=False):
+    """Fill elements ``begin .. end`` (flat, C order) of ``out``, the block of call (key, stream)
+    whose full shape is ``shape``; ``end = -1`` means to the end.
 
     ``out`` is C-contiguous, aligned and writable with the block's shape, which starts at
     ``starts`` inside ``shape`` (all checked by the caller).  ``params`` is
-    ``(shift, scale, lo, hi, method, a, b, alpha, c, d2, m2, width)``.
+    ``(shift, scale, lo, hi, method, a, b, alpha, c, d2, m2, width)``.  Disjoint element ranges
+    can be filled from several threads at once: the GIL is released while filling.
     """
     cdef FillParams p
     cdef Kernel k
     cdef Py_ssize_t nd = len(shape)
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(out)
     cdef Py_ssize_t full[MAX_NDIM]
     cdef Py_ssize_t start[MAX_NDIM]
     cdef Py_ssize_t extent[MAX_NDIM]
     cdef Py_ssize_t stride[MAX_NDIM]
     cdef Py_ssize_t index[MAX_NDIM]
-    cdef Py_ssize_t d, j, run, nruns, r
+    cdef Py_ssize_t d, j, run, r, offset, take, rest
     cdef uint64_t flat
     cdef char* base = <char*>cnp.PyArray_DATA(out)
 
     if nd > MAX_NDIM or len(starts) != nd or cnp.PyArray_NDIM(out) != nd:
         raise ValueError("shape, starts and out must have the same number of dimensions")
+    if end < 0:
+        end = size
+    if not 0 <= begin <= end <= size:
+        raise ValueError(f"element range {begin}..{end} is not inside 0..{size}")
     (p.shift, p.scale, p.lo, p.hi, p.method, p.a, p.b, p.alpha, p.c, p.d2, p.m2,
      p.width) = params
     p.key = key
     p.stream = stream
+    p.streaming = streaming
     k = _select_kernel(kind, <int>cnp.PyArray_ITEMSIZE(out), p.method)
+    if begin == end:
+        return
+    if nd == 0:
+        with nogil:
+            fill_range(base, 1, 0, &k, &p)
+        return
 
     for d in range(nd):
         full[d] = shape[d]
         start[d] = starts[d]
         extent[d] = cnp.PyArray_DIM(out, d)
-        index[d] = 0
-    if cnp.PyArray_SIZE(out) == 0:
-        return
     # Row-major element strides of the full shape.
     run = 1
     for d in range(nd - 1, -1, -1):
         stride[d] = run
         run *= full[d]
-    # Trailing axes the block spans completely merge into one contiguous run of the full array.
+    # Trailing axes the block spans completely merge into one contiguous run of the full array;
+    # the axes before j are walked run by run.
     j = nd - 1
     while j > 0 and start[j] == 0 and extent[j] == full[j]:
         j -= 1
-    run = extent[j] * stride[j] if nd > 0 else 1
-    nruns = 1
-    for d in range(j if nd > 0 else 0):
-        nruns *= extent[d]
+    run = extent[j] * stride[j]
+    # The odometer of the run holding element `begin`.
+    r = begin // run
+    offset = begin - r * run
+    for d in range(j - 1, -1, -1):
+        index[d] = r % extent[d]
+        r //= extent[d]
 
     with nogil:
-        for r in range(nruns):
-            flat = <uint64_t>(start[j] * stride[j]) if nd > 0 else 0
-            for d in range(j if nd > 0 else 0):
+        while begin < end:
+            flat = <uint64_t>(start[j] * stride[j])
+            for d in range(j):
                 flat += <uint64_t>((start[d] + index[d]) * stride[d])
-            fill_range(base + r * run * k.itemsize, run, flat, &k, &p)
+            rest = run - offset
+            take = rest if rest < end - begin else end - begin
+            fill_range(base + begin * k.itemsize, take, flat + <uint64_t>offset, &k, &p)
+            begin += take
+            offset = 0
             # Next run: advance the odometer over the axes before j.
             d = j - 1
             while d >= 0:
@@ -569,6 +611,8 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
                     break
                 index[d] = 0
                 d -= 1
+        if p.streaming:
+            fastinit_store_fence()
 
 
 def philox_block(counter, key):
@@ -580,3 +624,9 @@ def philox_block(counter, key):
         c[i] = counter[i]
     fastinit_philox4x32_10(c, key[0], key[1], out)
     return (out[0], out[1], out[2], out[3])
+
+
+# Which Philox path this module was compiled with ("avx512", "avx2", "sse2" or "scalar").
+PHILOX_PATH = FASTINIT_PHILOX_PATH.decode()
+# The compiler flags this module was built with.
+CFLAGS = FASTINIT_CFLAGS.decode()

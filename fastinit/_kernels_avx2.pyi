@@ -1,4 +1,4 @@
-"""Type stubs for the compiled kernels (fastinit/_kernels.pyx)."""
+"""Type stubs for a compiled kernel module (the code is fastinit/_kernels.pxi)."""
 import enum
 
 import numpy as np
@@ -22,7 +22,13 @@ def fill(
     key: int,
     stream: int,
     params: tuple[float | int, ...],
+    begin: int = 0,
+    end: int = -1,
+    streaming: bool = False,
 ) -> None: ...
 def philox_block(
     counter: tuple[int, int, int, int] | list[int], key: tuple[int, int] | list[int]
 ) -> tuple[int, int, int, int]: ...
+
+PHILOX_PATH: str
+CFLAGS: str

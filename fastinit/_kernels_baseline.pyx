@@ -1,0 +1,17 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, embedsignature=True
+"""fastinit's fill kernels compiled for the baseline of the architecture (SSE2 on x86-64).
+
+The code is _kernels.pxi, shared by every level; fastinit/_simd.py chooses the module to use.
+"""
+
+include "_kernels.pxi"
+
+
+cdef extern from "_cpu.h" nogil:
+    int fastinit_cpu_level()
+
+
+def cpu_level():
+    """The best kernel level this CPU and OS support: 0 baseline, 1 avx2, 2 avx512."""
+    return fastinit_cpu_level()

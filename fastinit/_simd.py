@@ -1,0 +1,80 @@
+"""Which compiled kernel module runs: the best instruction-set level the CPU supports.
+
+setup.py builds the same kernels once per level (``_kernels_baseline``, ``_kernels_avx2``,
+``_kernels_avx512``); every level produces the same bits, only faster.  At import the best level
+that was built and that this CPU (and OS) supports is chosen, unless ``FASTINIT_SIMD`` names one
+(``baseline``, ``avx2`` or ``avx512``), which must then be available.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from types import ModuleType
+from typing import Iterator
+
+from fastinit import _kernels_baseline
+
+LEVELS = ("baseline", "avx2", "avx512")
+
+
+def cpu_levels() -> list[str]:
+    """The levels this CPU and operating system can run, built or not."""
+    return list(LEVELS[: _kernels_baseline.cpu_level() + 1])
+
+
+def built_levels() -> list[str]:
+    """The levels compiled into this installation."""
+    levels = []
+    for level in LEVELS:
+        try:
+            importlib.import_module(f"fastinit._kernels_{level}")
+        except ImportError:
+            continue
+        levels.append(level)
+    return levels
+
+
+def available_levels() -> list[str]:
+    """Levels both built and runnable here, slowest first."""
+    runnable = set(cpu_levels())
+    return [level for level in built_levels() if level in runnable]
+
+
+def load(level: str) -> ModuleType:
+    """The kernel module of ``level``; a clear error if it cannot run here."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown SIMD level {level!r}; choose one of {', '.join(LEVELS)}")
+    if level not in cpu_levels():
+        raise RuntimeError(f"this CPU does not support the {level} kernels (it runs: "
+                           f"{', '.join(cpu_levels())}); unset FASTINIT_SIMD or choose one of those")
+    try:
+        return importlib.import_module(f"fastinit._kernels_{level}")
+    except ImportError as exc:
+        raise RuntimeError(f"the {level} kernels were not built in this installation (built: "
+                           f"{', '.join(built_levels())})") from exc
+
+
+def _initial_level() -> str:
+    forced = os.environ.get("FASTINIT_SIMD", "").strip().lower()
+    if forced:
+        load(forced)            # raises with the reason if it cannot run
+        return forced
+    return available_levels()[-1]
+
+
+level: str = _initial_level()
+kernels: ModuleType = load(level)
+
+
+@contextlib.contextmanager
+def using_level(name: str) -> Iterator[ModuleType]:
+    """Run the block with another level's kernels (process-wide; for tests and benchmarks)."""
+    global level, kernels
+    saved = level, kernels
+    module = load(name)
+    level, kernels = name, module
+    try:
+        yield module
+    finally:
+        level, kernels = saved
