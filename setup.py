@@ -66,7 +66,7 @@ extensions = [
         include_dirs=[np.get_include(), "fastinit"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["fastinit/_kernels.pxi", "fastinit/_philox.h", "fastinit/_philox.pxd",
-                 "fastinit/_store.h", "fastinit/_cpu.h"],
+                 "fastinit/_store.h", "fastinit/_cpu.h", "fastinit/_select.h"],
     )
     for level in LEVELS
 ]

@@ -18,7 +18,7 @@ from libc.math cimport sqrt, sqrtf
 cimport numpy as cnp
 
 from fastinit._philox cimport (fastinit_philox4x32_10, fastinit_philox_words,
-                               FASTINIT_PHILOX_PATH)
+                               fastinit_philox_listed, FASTINIT_PHILOX_PATH)
 
 
 cdef extern from *:
@@ -28,6 +28,12 @@ cdef extern from *:
     #endif
     """
     const char* FASTINIT_CFLAGS
+
+
+cdef extern from "_select.h" nogil:
+    Py_ssize_t fastinit_zeros32(const int32_t* flags, Py_ssize_t n, int32_t* out)
+    Py_ssize_t fastinit_zeros64(const int64_t* flags, Py_ssize_t n, int32_t* out)
+    void fastinit_select_init()
 
 
 cdef extern from "_store.h" nogil:
@@ -41,7 +47,8 @@ cnp.import_array()
 # ------------------------------------------------------------------------------------------------
 
 cdef enum:
-    CHUNK = 256          # samples per chunk: words and scratch stay in L1
+    CHUNK = 1024         # samples per chunk: words and scratch stay in L1
+    RETRY_BATCH = 64     # truncated-normal retry blocks computed together
     MAX_ATTEMPTS = 255   # retry blocks per rejected truncated-normal sample (see README)
     MAX_NDIM = 64
 
@@ -330,137 +337,186 @@ cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first
 #
 # Attempt 0 of sample i comes from the call's own words; a rejected sample retries with the blocks
 # i + t * 2**56 (t = 1, 2, ...) of the same call, i.e. counter (i lo, i hi | t << 24, s lo, s hi),
-# so every value depends on (key, stream, i) only.  The candidates a block holds are tried in order.
+# so every value depends on (key, stream, i) only.  The candidates a block holds are tried in
+# order.  Retries are batched: the chunk's rejected samples draw their attempt-t blocks together,
+# through the same vectorized Philox and transforms as attempt 0.
 
-cdef inline bint _tn_proposal_f32(uint32_t w_x, uint32_t w_accept, const FillParams* p,
-                                  float* x_out) noexcept nogil:
-    # Uniform or exponential proposal x in [a, b], accepted when 2 * E >= penalty(x),
-    # E = -log(1 - u) ~ Exp(1).
+cdef void _tn_proposals_f32(float* x, int32_t* ok, const uint32_t* w, Py_ssize_t m,
+                            const FillParams* p) noexcept nogil:
+    # Proposal k from words 2k (x) and 2k+1 (acceptance): x in [a, b], accepted when
+    # 2 * E >= penalty(x), E = -log(1 - u) ~ Exp(1).  One loop per method, so each vectorizes.
     cdef float a = <float>p.a
-    cdef float u = _u01_f32(w_x)
-    cdef float x, penalty
-    cdef float e2 = <float>(-2.0) * _log_f32(<float>1.0 - _u01_f32(w_accept))
+    cdef float b = <float>p.b
+    cdef float width = <float>p.width
+    cdef float m2 = <float>p.m2
+    cdef float c = <float>p.c
+    cdef float alpha = <float>p.alpha
+    cdef float d2 = <float>p.d2
+    cdef float v, e2, penalty
+    cdef Py_ssize_t k
     if p.method == TN_UNIFORM:
-        x = a + <float>p.width * u
-        penalty = x * x - <float>p.m2
+        for k in range(m):
+            e2 = <float>(-2.0) * _log_f32(<float>1.0 - _u01_f32(w[2 * k + 1]))
+            v = a + width * _u01_f32(w[2 * k])
+            penalty = v * v - m2
+            x[k] = v
+            ok[k] = (v <= b) & (e2 >= penalty)
     else:
-        x = a - _log_f32(<float>1.0 - u * <float>p.c) / <float>p.alpha
-        penalty = (x - <float>p.alpha) * (x - <float>p.alpha) - <float>p.d2
-    x_out[0] = x
-    return x <= <float>p.b and e2 >= penalty
+        for k in range(m):
+            e2 = <float>(-2.0) * _log_f32(<float>1.0 - _u01_f32(w[2 * k + 1]))
+            v = a - _log_f32(<float>1.0 - _u01_f32(w[2 * k]) * c) / alpha
+            penalty = (v - alpha) * (v - alpha) - d2
+            x[k] = v
+            ok[k] = (v <= b) & (e2 >= penalty)
 
-cdef inline bint _tn_proposal_f64(uint32_t x_lo, uint32_t x_hi, uint32_t acc_lo, uint32_t acc_hi,
-                                  const FillParams* p, double* x_out) noexcept nogil:
-    cdef double u = _u01_f64(x_lo, x_hi)
-    cdef double x, penalty
-    cdef double e2 = -2.0 * _log_f64(1.0 - _u01_f64(acc_lo, acc_hi))
+cdef void _tn_proposals_f64(double* x, int64_t* ok, const uint32_t* w, Py_ssize_t m,
+                            const FillParams* p) noexcept nogil:
+    # Proposal k from words 4k, 4k+1 (x) and 4k+2, 4k+3 (acceptance).
+    cdef double v, e2, penalty
+    cdef Py_ssize_t k
     if p.method == TN_UNIFORM:
-        x = p.a + p.width * u
-        penalty = x * x - p.m2
+        for k in range(m):
+            e2 = -2.0 * _log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]))
+            v = p.a + p.width * _u01_f64(w[4 * k], w[4 * k + 1])
+            penalty = v * v - p.m2
+            x[k] = v
+            ok[k] = (v <= p.b) & (e2 >= penalty)
     else:
-        x = p.a - _log_f64(1.0 - u * p.c) / p.alpha
-        penalty = (x - p.alpha) * (x - p.alpha) - p.d2
-    x_out[0] = x
-    return x <= p.b and e2 >= penalty
+        for k in range(m):
+            e2 = -2.0 * _log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]))
+            v = p.a - _log_f64(1.0 - _u01_f64(w[4 * k], w[4 * k + 1]) * p.c) / p.alpha
+            penalty = (v - p.alpha) * (v - p.alpha) - p.d2
+            x[k] = v
+            ok[k] = (v <= p.b) & (e2 >= penalty)
 
-cdef inline bint _in_ab_f32(float z, const FillParams* p) noexcept nogil:
-    return z >= <float>p.a and z <= <float>p.b
+cdef void _tn_normal_ok_f32(const float* z, int32_t* ok, Py_ssize_t m,
+                            const FillParams* p) noexcept nogil:
+    cdef float a = <float>p.a
+    cdef float b = <float>p.b
+    cdef Py_ssize_t k
+    for k in range(m):
+        ok[k] = (z[k] >= a) & (z[k] <= b)
 
-cdef inline bint _in_ab_f64(double z, const FillParams* p) noexcept nogil:
-    return z >= p.a and z <= p.b
-
-cdef inline void _retry_block(uint64_t i, uint32_t t, const FillParams* p,
-                              uint32_t* w) noexcept nogil:
-    cdef uint32_t counter[4]
-    counter[0] = <uint32_t>i
-    counter[1] = <uint32_t>(i >> 32) | (t << 24)
-    counter[2] = <uint32_t>p.stream
-    counter[3] = <uint32_t>(p.stream >> 32)
-    fastinit_philox4x32_10(counter, <uint32_t>p.key, <uint32_t>(p.key >> 32), w)
-
-cdef float _tn_retry_f32(uint64_t i, float last, const FillParams* p) noexcept nogil:
-    # Candidates per block: normal method, the four Box-Muller outputs of words (0, 1), (2, 3);
-    # proposal methods, the proposals from words (0, 1) and (2, 3).
-    cdef uint32_t w[4]
-    cdef uint32_t t
-    cdef float z0, z1, z2, z3
-    for t in range(1, MAX_ATTEMPTS + 1):
-        _retry_block(i, t, p, w)
-        if p.method == TN_NORMAL:
-            _box_muller_f32(w[0], w[1], &z0, &z1)
-            _box_muller_f32(w[2], w[3], &z2, &z3)
-            if _in_ab_f32(z0, p):
-                return z0
-            if _in_ab_f32(z1, p):
-                return z1
-            if _in_ab_f32(z2, p):
-                return z2
-            if _in_ab_f32(z3, p):
-                return z3
-            last = z3
-        else:
-            if _tn_proposal_f32(w[0], w[1], p, &z0):
-                return z0
-            if _tn_proposal_f32(w[2], w[3], p, &z1):
-                return z1
-            last = z1
-    # Unreachable in practice (every method accepts with probability >= 1/2 per candidate, so this
-    # needs 255 rejections in a row); clamping keeps the bound promise all the same.
-    return <float>p.a if last < <float>p.a else (<float>p.b if last > <float>p.b else last)
-
-cdef double _tn_retry_f64(uint64_t i, double last, const FillParams* p) noexcept nogil:
-    # Candidates per block: normal method, the two Box-Muller outputs of words (0, 1 | 2, 3);
-    # proposal methods, the proposal from words (0, 1 | 2, 3).
-    cdef uint32_t w[4]
-    cdef uint32_t t
-    cdef double z0, z1
-    for t in range(1, MAX_ATTEMPTS + 1):
-        _retry_block(i, t, p, w)
-        if p.method == TN_NORMAL:
-            _box_muller_f64(w[0], w[1], w[2], w[3], &z0, &z1)
-            if _in_ab_f64(z0, p):
-                return z0
-            if _in_ab_f64(z1, p):
-                return z1
-            last = z1
-        else:
-            if _tn_proposal_f64(w[0], w[1], w[2], w[3], p, &z0):
-                return z0
-            last = z0
-    return p.a if last < p.a else (p.b if last > p.b else last)
+cdef void _tn_normal_ok_f64(const double* z, int64_t* ok, Py_ssize_t m,
+                            const FillParams* p) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(m):
+        ok[k] = (z[k] >= p.a) & (z[k] <= p.b)
 
 cdef void _truncated_normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                                 const FillParams* p) noexcept nogil:
+    # Candidates per sample: attempt 0 gives one; a retry block gives 4 (normal method: the
+    # Box-Muller outputs of words (0, 1), (2, 3)) or 2 (proposals from words (0, 1), (2, 3)).
     cdef float* x = <float*>dst
-    cdef Py_ssize_t i
+    cdef int32_t ok[CHUNK]
+    cdef int32_t pending[CHUNK]          # samples still rejected, as offsets into x
+    cdef uint64_t blocks[RETRY_BATCH]
+    cdef uint32_t rw[4 * RETRY_BATCH]
+    cdef float cand[4 * RETRY_BATCH]
+    cdef int32_t cand_ok[4 * RETRY_BATCH]
+    cdef Py_ssize_t i, r, c, base, count, m, still
+    cdef int per_block = 4 if p.method == TN_NORMAL else 2
+    cdef float x32
+    cdef int32_t found
+    cdef uint64_t t
     if p.method == TN_NORMAL:
         # Attempt 0 is the normal stream itself: where it falls in [a, b], truncated_normal and
         # normal of the same call agree.
         _standard_normal_f32(x, w, n)
-        for i in range(n):
-            if not _in_ab_f32(x[i], p):
-                x[i] = _tn_retry_f32(first + i, x[i], p)
+        _tn_normal_ok_f32(x, ok, n, p)
     else:
-        # Attempt 0 of sample i: words 2i (proposal) and 2i+1 (acceptance).
-        for i in range(n):
-            if not _tn_proposal_f32(w[2 * i], w[2 * i + 1], p, &x[i]):
-                x[i] = _tn_retry_f32(first + i, x[i], p)
+        _tn_proposals_f32(x, ok, w, n, p)
+    m = fastinit_zeros32(ok, n, pending)
+    t = 1
+    while m > 0 and t <= MAX_ATTEMPTS:
+        still = 0
+        base = 0
+        while base < m:
+            count = m - base if m - base < RETRY_BATCH else RETRY_BATCH
+            for r in range(count):
+                blocks[r] = first + <uint64_t>pending[base + r] + (t << 56)
+            fastinit_philox_listed(rw, blocks, count, p.key, p.stream)
+            if p.method == TN_NORMAL:
+                _standard_normal_f32(cand, rw, 4 * count)
+                _tn_normal_ok_f32(cand, cand_ok, 4 * count, p)
+            else:
+                _tn_proposals_f32(cand, cand_ok, rw, 2 * count, p)
+            for r in range(count):
+                # The first accepted candidate, else the last one; branch-free (the outcome is
+                # unpredictable), so it compiles to conditional moves.
+                i = pending[base + r]
+                c = per_block * r + per_block - 1
+                x32 = cand[c]
+                found = cand_ok[c]
+                for c in range(per_block * r + per_block - 2, per_block * r - 1, -1):
+                    x32 = cand[c] if cand_ok[c] else x32
+                    found = found | cand_ok[c]
+                x[i] = x32
+                pending[still] = i                          # still <= base + r: in place
+                still += (found == 0)
+            base += count
+        m = still
+        t += 1
+    # Left after 255 rejections in a row (never in practice: every method accepts at least about
+    # half of its candidates): clamp the last candidate, which keeps the bound promise all the same.
+    for r in range(m):
+        i = pending[r]
+        x[i] = <float>p.a if x[i] < <float>p.a else (<float>p.b if x[i] > <float>p.b else x[i])
     _affine_clamp(x, n, p)
 
 cdef void _truncated_normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                                 const FillParams* p) noexcept nogil:
+    # As _truncated_normal_f32; a retry block gives 2 candidates (normal method: the Box-Muller
+    # outputs of words (0, 1 | 2, 3)) or 1 (the proposal from words (0, 1 | 2, 3)).
     cdef double* x = <double*>dst
-    cdef Py_ssize_t i
+    cdef int64_t ok[CHUNK]
+    cdef int32_t pending[CHUNK]
+    cdef uint64_t blocks[RETRY_BATCH]
+    cdef uint32_t rw[4 * RETRY_BATCH]
+    cdef double cand[2 * RETRY_BATCH]
+    cdef int64_t cand_ok[2 * RETRY_BATCH]
+    cdef Py_ssize_t i, r, c, base, count, m, still
+    cdef int per_block = 2 if p.method == TN_NORMAL else 1
+    cdef double x64
+    cdef int64_t found
+    cdef uint64_t t
     if p.method == TN_NORMAL:
         _standard_normal_f64(x, w, n)
-        for i in range(n):
-            if not _in_ab_f64(x[i], p):
-                x[i] = _tn_retry_f64(first + i, x[i], p)
+        _tn_normal_ok_f64(x, ok, n, p)
     else:
-        # Attempt 0 of sample i: words 4i, 4i+1 (proposal) and 4i+2, 4i+3 (acceptance).
-        for i in range(n):
-            if not _tn_proposal_f64(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3], p, &x[i]):
-                x[i] = _tn_retry_f64(first + i, x[i], p)
+        _tn_proposals_f64(x, ok, w, n, p)
+    m = fastinit_zeros64(ok, n, pending)
+    t = 1
+    while m > 0 and t <= MAX_ATTEMPTS:
+        still = 0
+        base = 0
+        while base < m:
+            count = m - base if m - base < RETRY_BATCH else RETRY_BATCH
+            for r in range(count):
+                blocks[r] = first + <uint64_t>pending[base + r] + (t << 56)
+            fastinit_philox_listed(rw, blocks, count, p.key, p.stream)
+            if p.method == TN_NORMAL:
+                _standard_normal_f64(cand, rw, 2 * count)
+                _tn_normal_ok_f64(cand, cand_ok, 2 * count, p)
+            else:
+                _tn_proposals_f64(cand, cand_ok, rw, count, p)
+            for r in range(count):
+                i = pending[base + r]
+                c = per_block * r + per_block - 1
+                x64 = cand[c]
+                found = cand_ok[c]
+                for c in range(per_block * r + per_block - 2, per_block * r - 1, -1):
+                    x64 = cand[c] if cand_ok[c] else x64
+                    found = found | cand_ok[c]
+                x[i] = x64
+                pending[still] = i
+                still += (found == 0)
+            base += count
+        m = still
+        t += 1
+    for r in range(m):
+        i = pending[r]
+        x[i] = p.a if x[i] < p.a else (p.b if x[i] > p.b else x[i])
     _affine_clamp(x, n, p)
 
 
@@ -625,6 +681,8 @@ def philox_block(counter, key):
     fastinit_philox4x32_10(c, key[0], key[1], out)
     return (out[0], out[1], out[2], out[3])
 
+
+fastinit_select_init()
 
 # Which Philox path this module was compiled with ("avx512", "avx2", "sse2" or "scalar").
 PHILOX_PATH = FASTINIT_PHILOX_PATH.decode()

@@ -14,6 +14,7 @@
 #define FASTINIT_PHILOX_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define FASTINIT_PHILOX_M0 0xD2511F53u
 #define FASTINIT_PHILOX_M1 0xCD9E8D57u
@@ -79,6 +80,7 @@ typedef __m512i fastinit_vec;
 #define FI_SRL32(a) _mm512_srli_epi64(a, 32)
 #define FI_XOR3(a, b, c) _mm512_ternarylogic_epi64(a, b, c, 0x96)
 #define FI_LANE_INDEX() _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0)
+#define FI_LOADU(p) _mm512_loadu_si512((const void *)(p))
 #elif defined(__AVX2__)
 #include <immintrin.h>
 #define FASTINIT_PHILOX_PATH "avx2"
@@ -91,6 +93,7 @@ typedef __m256i fastinit_vec;
 #define FI_SRL32(a) _mm256_srli_epi64(a, 32)
 #define FI_XOR3(a, b, c) _mm256_xor_si256(_mm256_xor_si256(a, b), c)
 #define FI_LANE_INDEX() _mm256_set_epi64x(3, 2, 1, 0)
+#define FI_LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
 #elif defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
 #define FASTINIT_PHILOX_PATH "sse2"
@@ -103,6 +106,7 @@ typedef __m128i fastinit_vec;
 #define FI_SRL32(a) _mm_srli_epi64(a, 32)
 #define FI_XOR3(a, b, c) _mm_xor_si128(_mm_xor_si128(a, b), c)
 #define FI_LANE_INDEX() _mm_set_epi64x(1, 0)
+#define FI_LOADU(p) _mm_loadu_si128((const __m128i *)(p))
 #else
 #define FASTINIT_PHILOX_PATH "scalar"
 #endif
@@ -142,22 +146,12 @@ static inline void fastinit_store_blocks(uint32_t *words, fastinit_vec x0, fasti
 #endif
 }
 
-/* FASTINIT_VEC_BLOCKS consecutive blocks starting at block j. */
-static inline void fastinit_philox_blocks_vec(uint32_t *words, uint64_t j, uint64_t stream,
+/* The ten rounds on FASTINIT_VEC_GROUPS registers of blocks, then their words to `words`. */
+static inline void fastinit_philox_rounds_vec(uint32_t *words, fastinit_vec *x0, fastinit_vec *x1,
+                                              fastinit_vec *x2, fastinit_vec *x3,
                                               const fastinit_vec *rk0, const fastinit_vec *rk1)
 {
     const fastinit_vec m0 = FI_SET1(FASTINIT_PHILOX_M0), m1 = FI_SET1(FASTINIT_PHILOX_M1);
-    fastinit_vec x0[FASTINIT_VEC_GROUPS], x1[FASTINIT_VEC_GROUPS];
-    fastinit_vec x2[FASTINIT_VEC_GROUPS], x3[FASTINIT_VEC_GROUPS];
-    for (int g = 0; g < FASTINIT_VEC_GROUPS; g++) {
-        /* Lane l holds block j + g * LANES + l: counter word 0 in the low half (the high half is
-           ignored by the multiply), word 1 = the block number's high half. */
-        fastinit_vec jv = FI_ADD(FI_SET1(j + (uint64_t)g * FASTINIT_VEC_LANES), FI_LANE_INDEX());
-        x0[g] = jv;
-        x1[g] = FI_SRL32(jv);
-        x2[g] = FI_SET1((uint32_t)stream);
-        x3[g] = FI_SET1((uint32_t)(stream >> 32));
-    }
     for (int r = 0; r < 10; r++) {
         for (int g = 0; g < FASTINIT_VEC_GROUPS; g++) {
             fastinit_vec p0 = FI_MUL(x0[g], m0), p1 = FI_MUL(x2[g], m1);
@@ -169,6 +163,54 @@ static inline void fastinit_philox_blocks_vec(uint32_t *words, uint64_t j, uint6
     }
     for (int g = 0; g < FASTINIT_VEC_GROUPS; g++)
         fastinit_store_blocks(words + 4 * FASTINIT_VEC_LANES * g, x0[g], x1[g], x2[g], x3[g]);
+}
+
+/* Lane l of group g starts as block number j[g][l]: counter word 0 in the low half (the high
+   half is ignored by the multiply), word 1 = the block number's high half. */
+#define FI_START(x0, x1, x2, x3, g, jv, stream)                                                 \
+    do {                                                                                     \
+        x0[g] = (jv);                                                                        \
+        x1[g] = FI_SRL32(jv);                                                                \
+        x2[g] = FI_SET1((uint32_t)(stream));                                                 \
+        x3[g] = FI_SET1((uint32_t)((stream) >> 32));                                         \
+    } while (0)
+
+/* FASTINIT_VEC_BLOCKS consecutive blocks starting at block j. */
+static inline void fastinit_philox_blocks_vec(uint32_t *words, uint64_t j, uint64_t stream,
+                                              const fastinit_vec *rk0, const fastinit_vec *rk1)
+{
+    fastinit_vec x0[FASTINIT_VEC_GROUPS], x1[FASTINIT_VEC_GROUPS];
+    fastinit_vec x2[FASTINIT_VEC_GROUPS], x3[FASTINIT_VEC_GROUPS];
+    for (int g = 0; g < FASTINIT_VEC_GROUPS; g++) {
+        fastinit_vec jv = FI_ADD(FI_SET1(j + (uint64_t)g * FASTINIT_VEC_LANES), FI_LANE_INDEX());
+        FI_START(x0, x1, x2, x3, g, jv, stream);
+    }
+    fastinit_philox_rounds_vec(words, x0, x1, x2, x3, rk0, rk1);
+}
+
+/* FASTINIT_VEC_BLOCKS blocks with the given block numbers. */
+static inline void fastinit_philox_listed_vec(uint32_t *words, const uint64_t *blocks,
+                                              uint64_t stream, const fastinit_vec *rk0,
+                                              const fastinit_vec *rk1)
+{
+    fastinit_vec x0[FASTINIT_VEC_GROUPS], x1[FASTINIT_VEC_GROUPS];
+    fastinit_vec x2[FASTINIT_VEC_GROUPS], x3[FASTINIT_VEC_GROUPS];
+    for (int g = 0; g < FASTINIT_VEC_GROUPS; g++) {
+        fastinit_vec jv = FI_LOADU(blocks + g * FASTINIT_VEC_LANES);
+        FI_START(x0, x1, x2, x3, g, jv, stream);
+    }
+    fastinit_philox_rounds_vec(words, x0, x1, x2, x3, rk0, rk1);
+}
+
+static inline void fastinit_round_keys(fastinit_vec *rk0, fastinit_vec *rk1, uint64_t key)
+{
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int r = 0; r < 10; r++) {
+        rk0[r] = FI_SET1(k0);
+        rk1[r] = FI_SET1(k1);
+        k0 += FASTINIT_PHILOX_W0;
+        k1 += FASTINIT_PHILOX_W1;
+    }
 }
 #endif
 
@@ -184,13 +226,7 @@ static inline void fastinit_philox_words(uint32_t *words, uint64_t first_block, 
 #ifdef FI_SET1
     if (nblocks >= FASTINIT_VEC_BLOCKS) {
         fastinit_vec rk0[10], rk1[10];
-        uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-        for (int r = 0; r < 10; r++) {
-            rk0[r] = FI_SET1(k0);
-            rk1[r] = FI_SET1(k1);
-            k0 += FASTINIT_PHILOX_W0;
-            k1 += FASTINIT_PHILOX_W1;
-        }
+        fastinit_round_keys(rk0, rk1, key);
         for (; done + FASTINIT_VEC_BLOCKS <= nblocks; done += FASTINIT_VEC_BLOCKS)
             fastinit_philox_blocks_vec(words + 4 * done, first_block + (uint64_t)done, stream,
                                        rk0, rk1);
@@ -198,6 +234,48 @@ static inline void fastinit_philox_words(uint32_t *words, uint64_t first_block, 
 #endif
     fastinit_philox_words_scalar(words + 4 * done, first_block + (uint64_t)done,
                                  nblocks - done, key, stream);
+}
+
+/*
+ * The words of the blocks with numbers blocks[0 .. nblocks) of stream `stream`, block b's four
+ * words at words[4b ..].  The truncated normal's retries use it: retry t of sample i is block
+ * i + t * 2**56 (README, "Truncated normal").
+ */
+static inline void fastinit_philox_listed(uint32_t *words, const uint64_t *blocks,
+                                          int64_t nblocks, uint64_t key, uint64_t stream)
+{
+    int64_t done = 0;
+    const uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    uint32_t c[4];
+#ifdef FI_SET1
+    if (nblocks >= FASTINIT_VEC_BLOCKS) {
+        fastinit_vec rk0[10], rk1[10];
+        fastinit_round_keys(rk0, rk1, key);
+        for (; done + FASTINIT_VEC_BLOCKS <= nblocks; done += FASTINIT_VEC_BLOCKS)
+            fastinit_philox_listed_vec(words + 4 * done, blocks + done, stream, rk0, rk1);
+    }
+    if (nblocks - done >= 2) {
+        /* A short tail still goes through the vector path, padded: the scalar rounds are one
+           long dependency chain, several times slower than a full vector of blocks. */
+        uint64_t padded[FASTINIT_VEC_BLOCKS];
+        uint32_t tail[4 * FASTINIT_VEC_BLOCKS];
+        fastinit_vec rk0[10], rk1[10];
+        int64_t rest = nblocks - done;
+        fastinit_round_keys(rk0, rk1, key);
+        for (int64_t b = 0; b < FASTINIT_VEC_BLOCKS; b++)
+            padded[b] = blocks[done + (b < rest ? b : rest - 1)];
+        fastinit_philox_listed_vec(tail, padded, stream, rk0, rk1);
+        memcpy(words + 4 * done, tail, (size_t)(4 * rest) * sizeof(uint32_t));
+        done = nblocks;
+    }
+#endif
+    c[2] = (uint32_t)stream;
+    c[3] = (uint32_t)(stream >> 32);
+    for (; done < nblocks; done++) {
+        c[0] = (uint32_t)blocks[done];
+        c[1] = (uint32_t)(blocks[done] >> 32);
+        fastinit_philox4x32_10(c, k0, k1, words + 4 * done);
+    }
 }
 
 #endif /* FASTINIT_PHILOX_H */

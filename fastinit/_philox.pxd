@@ -7,4 +7,6 @@ cdef extern from "_philox.h" nogil:
                                 uint32_t* out)
     void fastinit_philox_words(uint32_t* words, uint64_t first_block, int64_t nblocks,
                                uint64_t key, uint64_t stream)
+    void fastinit_philox_listed(uint32_t* words, const uint64_t* blocks, int64_t nblocks,
+                                uint64_t key, uint64_t stream)
     const char* FASTINIT_PHILOX_PATH
