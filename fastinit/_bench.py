@@ -1,9 +1,10 @@
 """The side-by-side benchmark behind ``python -m fastinit bench``.
 
 Each fill writes into a preallocated buffer (out=) so that every library is timed on the same work:
-fastinit, NumPy's Generator (Ziggurat normals; a rejection loop for the truncated normal, since
-NumPy has none) and, when importable, torch on one thread.  The best of ``repeats`` runs is kept
-and ratios are reported against NumPy, so machines of different speed give comparable figures.
+fastinit on one thread and on all of them, NumPy's Generator (Ziggurat normals; a rejection loop
+for the truncated normal, since NumPy has none), torch on one thread when importable, and
+``a.fill(0)`` on the same buffer as the memory-bandwidth yardstick.  The best of ``repeats`` runs
+is kept and ratios are reported, so machines of different speed give comparable figures.
 """
 from __future__ import annotations
 
@@ -56,39 +57,71 @@ def _torch_fills(size: int, dtype: str):
     }
 
 
-def run(size: int, repeats: int, dtypes: list[str]) -> dict:
-    rng = fastinit.default_rng(0)
-    nrng = np.random.default_rng(0)
+def _torch_version() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return str(torch.__version__)
+
+
+def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
+        simd: str | None = None) -> dict:
+    """Time every fill and dtype: fastinit on 1 and on ``threads`` threads, NumPy, torch (one
+    thread, when importable) and ``a.fill(0)`` on the same buffer.  Returns a JSON-able dict."""
+    from fastinit import _simd
+
+    threads = threads or fastinit.get_num_threads()
+    level = simd or _simd.level
     rows = []
-    for dtype in dtypes:
-        dt = np.dtype(dtype)
-        ours = np.empty(size, dt)
-        theirs = np.empty(size, dt)
-        torch_fills = _torch_fills(size, dtype)
-        cases = {
-            "uniform": (lambda: rng.random(out=ours),
-                        lambda: nrng.random(out=theirs, dtype=dt)),
-            "normal": (lambda: rng.standard_normal(out=ours),
-                       lambda: nrng.standard_normal(out=theirs, dtype=dt)),
-            "truncated_normal": (lambda: rng.truncated_normal(a=-2.0, b=2.0, out=ours),
-                                 lambda: numpy_truncated_normal(nrng, theirs)),
-        }
-        for name, (fast, numpy_fill) in cases.items():
-            t_fast = _best_time(fast, repeats)
-            t_numpy = _best_time(numpy_fill, repeats)
-            t_torch = (_best_time(torch_fills[name], repeats) if torch_fills else None)
-            rows.append({
-                "fill": name, "dtype": dtype, "size": size,
-                "fastinit_s": t_fast, "numpy_s": t_numpy, "torch_s": t_torch,
-                "fastinit_msamples_s": size / t_fast / 1e6,
-                "fastinit_gb_s": size * dt.itemsize / t_fast / 1e9,
-                "vs_numpy": t_numpy / t_fast,
-                "vs_torch": (t_torch / t_fast) if t_torch else None,
-            })
+    with _simd.using_level(level):
+        rng = fastinit.default_rng(0)
+        nrng = np.random.default_rng(0)
+        for dtype in dtypes:
+            dt = np.dtype(dtype)
+            ours = np.empty(size, dt)
+            theirs = np.empty(size, dt)
+            torch_fills = _torch_fills(size, dtype)
+            t_memset = _best_time(lambda: theirs.fill(0), repeats)
+            cases = {
+                "uniform": (lambda: rng.random(out=ours),
+                            lambda: nrng.random(out=theirs, dtype=dt)),
+                "normal": (lambda: rng.standard_normal(out=ours),
+                           lambda: nrng.standard_normal(out=theirs, dtype=dt)),
+                "truncated_normal": (lambda: rng.truncated_normal(a=-2.0, b=2.0, out=ours),
+                                     lambda: numpy_truncated_normal(nrng, theirs)),
+            }
+            for name, (fast, numpy_fill) in cases.items():
+                with fastinit.threads(1):
+                    t_one = _best_time(fast, repeats)
+                if threads > 1:
+                    with fastinit.threads(threads):
+                        t_all = _best_time(fast, repeats)
+                else:
+                    t_all = t_one
+                t_numpy = _best_time(numpy_fill, repeats)
+                t_torch = _best_time(torch_fills[name], repeats) if torch_fills else None
+                nbytes = size * dt.itemsize
+                rows.append({
+                    "fill": name, "dtype": dtype, "size": size,
+                    "fastinit_1_thread_s": t_one, "fastinit_threads_s": t_all,
+                    "numpy_s": t_numpy, "torch_s": t_torch, "memset_s": t_memset,
+                    "fastinit_1_thread_msamples_s": size / t_one / 1e6,
+                    "fastinit_threads_msamples_s": size / t_all / 1e6,
+                    "fastinit_threads_gb_s": nbytes / t_all / 1e9,
+                    "numpy_msamples_s": size / t_numpy / 1e6,
+                    "torch_msamples_s": size / t_torch / 1e6 if t_torch else None,
+                    "memset_gb_s": nbytes / t_memset / 1e9,
+                    "vs_numpy": t_numpy / t_one,
+                    "vs_torch": t_torch / t_one if t_torch else None,
+                    "threads_vs_memset": t_memset / t_all,
+                })
     return {
-        "machine": {"cpu": _cpu_name(), "python": platform.python_version(),
-                    "numpy": np.__version__, "fastinit": fastinit.__version__,
-                    "threads": 1},
+        "machine": {"cpu": _cpu_name(), "cores": fastinit.get_num_threads(),
+                    "python": platform.python_version(), "numpy": np.__version__,
+                    "torch": _torch_version(), "fastinit": fastinit.__version__,
+                    "simd": level, "simd_available": _simd.available_levels(),
+                    "threads": threads, "repeats": repeats},
         "rows": rows,
     }
 
@@ -106,24 +139,39 @@ def _cpu_name() -> str:
 
 def format_table(result: dict) -> str:
     m = result["machine"]
+    n = m["threads"]
     has_torch = any(r["torch_s"] is not None for r in result["rows"])
-    head = (f"fastinit {m['fastinit']} vs NumPy {m['numpy']} on {m['cpu']} "
-            f"({os.cpu_count()} CPUs), {m['threads']} thread, best of repeats\n")
-    cols = ["fill", "dtype", "Msamples/s", "GB/s", "NumPy Ms/s", "vs NumPy"]
+    size = result["rows"][0]["size"] if result["rows"] else 0
+    head = [
+        f"fastinit {m['fastinit']} on {m['cpu']}: SIMD {m['simd']} (runs here: "
+        f"{', '.join(m['simd_available'])}), {n} thread{'s' if n > 1 else ''}",
+        f"{size:,} elements per fill, best of {m['repeats']}; NumPy {m['numpy']}"
+        + (f", torch {m['torch']} on 1 thread" if has_torch else ", torch not installed")
+        + "; ratios from fastinit on 1 thread, except vs memset (a.fill(0), same buffer)",
+        "",
+    ]
+    cols = [("fill", 17), ("dtype", 8), ("1 thread", 9), (f"{n} threads", 10), ("GB/s", 6),
+            ("NumPy", 7), ("vs NumPy", 9)]
     if has_torch:
-        cols += ["torch Ms/s", "vs torch"]
-    lines = [head, "  ".join(f"{c:>16}" if i else f"{c:<17}" for i, c in enumerate(cols))]
+        cols += [("torch", 7), ("vs torch", 9)]
+    cols += [("memset GB/s", 12), ("vs memset", 10)]
+    lines = head + ["  ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}"
+                              for i, (c, w) in enumerate(cols))]
+    lines.append(f"{'':17}  {'':8}  {'Msamples/s':>21}  {'':>6}  {'Ms/s':>7}")
     for r in result["rows"]:
-        cells = [r["fill"], r["dtype"], f"{r['fastinit_msamples_s']:.0f}",
-                 f"{r['fastinit_gb_s']:.2f}", f"{r['size'] / r['numpy_s'] / 1e6:.0f}",
-                 f"{r['vs_numpy']:.2f}x"]
+        cells = [r["fill"], r["dtype"], f"{r['fastinit_1_thread_msamples_s']:.0f}",
+                 f"{r['fastinit_threads_msamples_s']:.0f}", f"{r['fastinit_threads_gb_s']:.1f}",
+                 f"{r['numpy_msamples_s']:.0f}", f"{r['vs_numpy']:.2f}x"]
         if has_torch:
-            cells += [f"{r['size'] / r['torch_s'] / 1e6:.0f}", f"{r['vs_torch']:.2f}x"]
-        lines.append("  ".join(f"{c:>16}" if i else f"{c:<17}" for i, c in enumerate(cells)))
+            cells += [f"{r['torch_msamples_s']:.0f}", f"{r['vs_torch']:.2f}x"]
+        cells += [f"{r['memset_gb_s']:.1f}", f"{r['threads_vs_memset']:.2f}x"]
+        lines.append("  ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}"
+                               for i, (c, (_, w)) in enumerate(zip(cells, cols))))
     return "\n".join(lines)
 
 
-def main(size: int, repeats: int, dtypes: list[str], as_json: bool, stream: TextIO) -> int:
-    result = run(size, repeats, dtypes)
+def main(size: int, repeats: int, dtypes: list[str], as_json: bool, stream: TextIO,
+         threads: int | None = None, simd: str | None = None) -> int:
+    result = run(size, repeats, dtypes, threads=threads, simd=simd)
     stream.write((json.dumps(result, indent=2) if as_json else format_table(result)) + "\n")
     return 0

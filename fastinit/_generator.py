@@ -7,6 +7,7 @@ multi-index) only; see README.md, "The random stream".
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from typing import Any
@@ -187,12 +188,16 @@ class Generator:
         if out is None:
             out = np.empty(block, dtype=dt)
         kernels = _simd.kernels
-        streaming = out.nbytes >= STREAMING_BYTES
-        key = self._key
+        total = out.size
+        if total < _threads.MIN_ELEMENTS_PER_THREAD:
+            kernels.fill(out, kind, shape, starts, self._key, stream, params)   # the common case
+        else:
+            streaming = out.nbytes >= STREAMING_BYTES
+            key = self._key
 
-        def fill_range(begin: int, end: int) -> None:
-            kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming)
-        _threads.run(fill_range, out.size)
+            def fill_range(begin: int, end: int) -> None:
+                kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming)
+            _threads.run(fill_range, total)
         if post is not None:
             post(out)
         if scalar and out.ndim == 0:
@@ -400,32 +405,21 @@ class Generator:
         a, b = float(a), float(b)
 
         def params(dt, shape, index):
-            if math.isnan(a) or math.isnan(b):
-                raise ValueError("truncated_normal: a and b must not be NaN")
-            if not a < b:
-                raise ValueError(f"truncated_normal: a >= b (a={a}, b={b}); need a < b")
-            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, "truncated_normal")
             if not arrays:
-                lo_real = loc_a + scale_a * a if scale_a > 0 else loc_a
-                hi_real = loc_a + scale_a * b if scale_a > 0 else loc_a
-                lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
-                empty = lo_d > hi_d
-            else:
-                locf = np.asarray(loc_a, np.float64)
-                scalef = np.asarray(scale_a, np.float64)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    lo_real = np.where(scalef > 0, locf + scalef * a, locf)
-                    hi_real = np.where(scalef > 0, locf + scalef * b, locf)
-                lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
-                empty = np.any(lo_d > hi_d)
-            if empty:
-                raise ValueError(f"truncated_normal: [loc + a*scale, loc + b*scale] holds no {dt} "
-                                 "value; widen it or use float64")
+                return _truncated_params_scalar(loc_a, scale_a, a, b, dt), None
+            _check_truncation(a, b)
+            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, "truncated_normal")
+            locf = np.asarray(loc_a, np.float64)
+            scalef = np.asarray(scale_a, np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                lo_real = np.where(scalef > 0, locf + scalef * a, locf)
+                hi_real = np.where(scalef > 0, locf + scalef * b, locf)
+            lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
+            if np.any(lo_d > hi_d):
+                raise ValueError(_EMPTY_TRUNCATION.format(dt=dt))
             tp = _truncated_plan(a, b)
             sign = -1.0 if tp.flip else 1.0
             trunc = (tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2, tp.m2, tp.width)
-            if not arrays:
-                return (float(shift), sign * float(scale_d), float(lo_d), float(hi_d)) + trunc, None
             return ((0.0, sign, -math.inf, math.inf) + trunc,
                     _affine_post(shape, index, dt, shift, scale_d, lo_d, hi_d))
 
@@ -442,8 +436,21 @@ def _restore(key: int, stream: int, seed_seq: np.random.SeedSequence) -> Generat
     return gen
 
 
+def _signs(*values: float) -> tuple[float, ...]:
+    """Part of the cache keys below: 0.0 == -0.0, but they are different bounds."""
+    return tuple(math.copysign(1.0, x) for x in values)
+
+
 def _uniform_map_scalar(low: float, high: float, dt: np.dtype) -> tuple[float, float, float, float]:
     """uniform's (shift, scale, lo, hi) for scalar bounds: the array path's checks on floats."""
+    return _uniform_map_cached(low, high, dt, _signs(low, high))
+
+
+@functools.lru_cache(maxsize=256)
+def _uniform_map_cached(low: float, high: float, dt: np.dtype,
+                        signs: tuple[float, ...]) -> tuple[float, float, float, float]:
+    # A pure function of its arguments, cached because initializers call it with the same
+    # bounds for layer after layer.  Invalid input raises, and errors are not cached.
     if math.isnan(low) or math.isnan(high):
         raise ValueError("uniform: low and high must not be NaN")
     width = high - low
@@ -461,6 +468,39 @@ def _uniform_map_scalar(low: float, high: float, dt: np.dtype) -> tuple[float, f
         raise ValueError(f"uniform: [low, high) holds no {dt} value; widen the interval "
                          "or use float64")
     return shift, scale, lo_in, hi_ex
+
+
+_EMPTY_TRUNCATION = ("truncated_normal: [loc + a*scale, loc + b*scale] holds no {dt} value; "
+                     "widen it or use float64")
+
+
+def _check_truncation(a: float, b: float) -> None:
+    if math.isnan(a) or math.isnan(b):
+        raise ValueError("truncated_normal: a and b must not be NaN")
+    if not a < b:
+        raise ValueError(f"truncated_normal: a >= b (a={a}, b={b}); need a < b")
+
+
+def _truncated_params_scalar(loc: float, scale: float, a: float, b: float,
+                             dt: np.dtype) -> tuple:
+    """The kernel parameters of truncated_normal for scalar loc and scale."""
+    return _truncated_params_cached(loc, scale, a, b, dt, _signs(loc, scale, a, b))
+
+
+@functools.lru_cache(maxsize=256)
+def _truncated_params_cached(loc: float, scale: float, a: float, b: float, dt: np.dtype,
+                             signs: tuple[float, ...]) -> tuple:
+    _check_truncation(a, b)
+    shift, scale_d = v.check_loc_scale(loc, scale, dt, "truncated_normal")
+    lo_real = loc + scale * a if scale > 0 else loc
+    hi_real = loc + scale * b if scale > 0 else loc
+    lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
+    if lo_d > hi_d:
+        raise ValueError(_EMPTY_TRUNCATION.format(dt=dt))
+    tp = _truncated_plan(a, b)
+    sign = -1.0 if tp.flip else 1.0
+    return (shift, sign * scale_d, lo_d, hi_d, tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2,
+            tp.m2, tp.width)
 
 
 def _array_params(*named: tuple[str, Any]) -> tuple[tuple[str, np.ndarray], ...]:

@@ -306,31 +306,51 @@ cdef void _raw_u32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                    const FillParams* p) noexcept nogil:
     memcpy(dst, w, n * 4)
 
+# The output map is fused into the loops that make the variates (one pass over the chunk); it is
+# the same arithmetic as _affine_clamp.  A normal needs no clamp: its bounds are infinite.
+
 cdef void _uniform_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                        const FillParams* p) noexcept nogil:
     cdef float* x = <float*>dst
+    cdef float shift = <float>p.shift, scale = <float>p.scale
+    cdef float lo = <float>p.lo, hi = <float>p.hi
+    cdef float v
     cdef Py_ssize_t i
     for i in range(n):
-        x[i] = _u01_f32(w[i])
-    _affine_clamp(x, n, p)
+        v = shift + scale * _u01_f32(w[i])
+        v = v if v > lo else lo
+        x[i] = v if v < hi else hi
 
 cdef void _uniform_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                        const FillParams* p) noexcept nogil:
     cdef double* x = <double*>dst
+    cdef double v
     cdef Py_ssize_t i
     for i in range(n):
-        x[i] = _u01_f64(w[2 * i], w[2 * i + 1])
-    _affine_clamp(x, n, p)
+        v = p.shift + p.scale * _u01_f64(w[2 * i], w[2 * i + 1])
+        v = v if v > p.lo else p.lo
+        x[i] = v if v < p.hi else p.hi
 
 cdef void _normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                       const FillParams* p) noexcept nogil:
-    _standard_normal_f32(<float*>dst, w, n)
-    _affine_clamp(<float*>dst, n, p)
+    cdef float* x = <float*>dst
+    cdef float shift = <float>p.shift, scale = <float>p.scale
+    cdef float z0, z1
+    cdef Py_ssize_t k
+    for k in range(n // 2):
+        _box_muller_f32(w[2 * k], w[2 * k + 1], &z0, &z1)
+        x[2 * k] = shift + scale * z0
+        x[2 * k + 1] = shift + scale * z1
 
 cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                       const FillParams* p) noexcept nogil:
-    _standard_normal_f64(<double*>dst, w, n)
-    _affine_clamp(<double*>dst, n, p)
+    cdef double* x = <double*>dst
+    cdef double z0, z1
+    cdef Py_ssize_t k
+    for k in range(n // 2):
+        _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3], &z0, &z1)
+        x[2 * k] = p.shift + p.scale * z0
+        x[2 * k + 1] = p.shift + p.scale * z1
 
 
 # --- truncated normal ---------------------------------------------------------------------------

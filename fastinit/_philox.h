@@ -98,7 +98,7 @@ typedef __m256i fastinit_vec;
 #include <emmintrin.h>
 #define FASTINIT_PHILOX_PATH "sse2"
 #define FASTINIT_VEC_LANES 2
-#define FASTINIT_VEC_GROUPS 4
+#define FASTINIT_VEC_GROUPS 3
 typedef __m128i fastinit_vec;
 #define FI_SET1(x) _mm_set1_epi64x((long long)(x))
 #define FI_ADD(a, b) _mm_add_epi64(a, b)

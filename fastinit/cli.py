@@ -21,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive_int, default=5,
                        help="timed runs per cell; the best is reported (default 5)")
     bench.add_argument("--dtype", choices=["float32", "float64", "all"], default="all")
+    bench.add_argument("--threads", type=_positive_int, default=None,
+                       help="threads for the multithreaded column (default: all available)")
+    bench.add_argument("--simd", choices=["baseline", "avx2", "avx512"], default=None,
+                       help="kernel level to time (default: the best this CPU runs)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
@@ -30,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from fastinit._bench import main as bench_main
         dtypes = ["float32", "float64"] if args.dtype == "all" else [args.dtype]
-        return bench_main(size=args.size, repeats=args.repeats, dtypes=dtypes,
-                          as_json=args.json, stream=sys.stdout)
+        try:
+            return bench_main(size=args.size, repeats=args.repeats, dtypes=dtypes,
+                              as_json=args.json, stream=sys.stdout, threads=args.threads,
+                              simd=args.simd)
+        except RuntimeError as exc:          # e.g. --simd avx512 on a CPU without it
+            print(f"fastinit bench: error: {exc}", file=sys.stderr)
+            return 2
     return 2  # pragma: no cover - argparse rejects unknown commands
