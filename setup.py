@@ -16,6 +16,8 @@ Flags shared by every level:
   changes a result.
 - ``FASTINIT_DEBUG=1`` builds with bounds checks and without optimization.
 - ``FASTINIT_LEVELS=baseline`` (comma-separated) builds only some levels.
+- ``FASTINIT_PORTABLE=1`` builds the baseline module with the portable C paths only (no
+  intrinsics), as on architectures without SSE2: a way to test those paths on x86-64.
 """
 import os
 import sysconfig
@@ -47,6 +49,11 @@ if os.environ.get("FASTINIT_LEVELS"):
         LEVELS.insert(0, "baseline")
 
 
+PORTABLE = os.environ.get("FASTINIT_PORTABLE", "") not in ("", "0")
+if PORTABLE:
+    LEVELS = ["baseline"]
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         msvc = self.compiler.compiler_type == "msvc"
@@ -55,6 +62,9 @@ class BuildExt(build_ext):
             flags = (MSVC_FLAGS if msvc else UNIX_FLAGS) + LEVEL_FLAGS[level][1 if msvc else 0]
             ext.extra_compile_args = flags + list(ext.extra_compile_args)
             # Recorded in the module for fastinit.show_config().
+            if PORTABLE:
+                ext.define_macros.append(("FASTINIT_NO_SIMD", "1"))
+                flags = flags + ["-DFASTINIT_NO_SIMD=1"]   # as reported by show_config()
             ext.define_macros.append(("FASTINIT_CFLAGS", '"' + " ".join(flags) + '"'))
         super().build_extensions()
 

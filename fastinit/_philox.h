@@ -68,7 +68,10 @@ static inline void fastinit_philox_words_scalar(uint32_t *words, uint64_t first_
  * two shifts and two three-way xors per register.  The round is a dependency chain of about
  * eight cycles, so FASTINIT_VEC_GROUPS independent registers run interleaved.
  */
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#if defined(FASTINIT_NO_SIMD)
+/* The portable path, as on architectures without SSE2 (setup.py: FASTINIT_PORTABLE=1). */
+#define FASTINIT_PHILOX_PATH "scalar"
+#elif defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 #define FASTINIT_PHILOX_PATH "avx512"
 #define FASTINIT_VEC_LANES 8

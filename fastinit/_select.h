@@ -10,12 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__AVX512F__)
+/* Which vector path: by the module's compiler flags; FASTINIT_NO_SIMD keeps the portable loops
+   (as on architectures without SSE2). */
+#if defined(FASTINIT_NO_SIMD)
+#elif defined(__AVX512F__)
 #include <immintrin.h>
+#define FI_SELECT_AVX512 1
 #elif defined(__AVX2__)
 #include <immintrin.h>
+#define FI_SELECT_AVX2 1
 #elif defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
+#define FI_SELECT_SSE2 1
 #endif
 
 static inline int fastinit_ctz(uint32_t bits)
@@ -29,7 +35,7 @@ static inline int fastinit_ctz(uint32_t bits)
 #endif
 }
 
-#if defined(__AVX2__) && !defined(__AVX512F__)
+#ifdef FI_SELECT_AVX2
 /* Left-packing 8 lanes by a mask: entry b holds, one nibble each, the positions of b's set
    bits, lowest first; fastinit_select_init() fills it when the module is imported. */
 static uint32_t fastinit_pack_lut[256];
@@ -38,7 +44,7 @@ static uint8_t fastinit_pack_count[256];
 
 static inline void fastinit_select_init(void)
 {
-#if defined(__AVX2__) && !defined(__AVX512F__)
+#ifdef FI_SELECT_AVX2
     for (int b = 0; b < 256; b++) {
         uint32_t packed = 0;
         int count = 0;
@@ -63,7 +69,7 @@ static inline void fastinit_select_init(void)
 static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int32_t *out)
 {
     ptrdiff_t m = 0, i = 0;
-#if defined(__AVX512F__)
+#if defined(FI_SELECT_AVX512)
     /* Branch-free: compress the indices of the zero flags in a register, store all 16. */
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     for (; i + 16 <= n; i += 16) {
@@ -73,7 +79,7 @@ static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int3
         _mm512_storeu_si512((void *)(out + m), _mm512_maskz_compress_epi32(zero, idx));
         m += __builtin_popcount((unsigned)zero);
     }
-#elif defined(__AVX2__)
+#elif defined(FI_SELECT_AVX2)
     /* Branch-free: permute the indices of the zero flags to the front (table above). */
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i nibble = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
@@ -88,7 +94,7 @@ static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int3
         _mm256_storeu_si256((__m256i *)(out + m), _mm256_permutevar8x32_epi32(idx, perm));
         m += fastinit_pack_count[bits];
     }
-#elif defined(__SSE2__) || defined(_M_X64)
+#elif defined(FI_SELECT_SSE2)
     for (; i + 4 <= n; i += 4) {
         __m128i z = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(flags + i)),
                                     _mm_setzero_si128());
@@ -107,13 +113,13 @@ static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int3
 static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int32_t *out)
 {
     ptrdiff_t m = 0, i = 0;
-#if defined(__AVX512F__)
+#if defined(FI_SELECT_AVX512)
     for (; i + 8 <= n; i += 8) {
         uint32_t bits = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)(flags + i)),
                                                 _mm512_setzero_si512());
         FI_APPEND_BITS(bits, i, out, m)
     }
-#elif defined(__AVX2__)
+#elif defined(FI_SELECT_AVX2)
     for (; i + 4 <= n; i += 4) {
         __m256i z = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(flags + i)),
                                        _mm256_setzero_si256());

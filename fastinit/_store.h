@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
+#if defined(FASTINIT_NO_SIMD)
+/* portable code only */
+#elif defined(__AVX512F__)
 #include <immintrin.h>
 #define FASTINIT_STREAM_BYTES 64
 #define FI_STREAM(dst, src) _mm512_stream_si512((void *)(dst), _mm512_loadu_si512((const void *)(src)))
