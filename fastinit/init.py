@@ -1,0 +1,403 @@
+"""torch.nn.init on NumPy arrays: the same names, arguments, defaults, formulas and errors.
+
+Every function fills a writable C-contiguous float32/float64 ndarray in place and returns it.
+Randomness comes from ``generator``: a :class:`fastinit.Generator`, an int seed (the same seed gives
+the same array), or None for a module-level default Generator that :func:`fastinit.seed` reseeds
+(as ``torch.manual_seed`` does torch's).  Each call uses one stream number of that Generator
+(``sparse_`` two), so the values are reproducible and independent of the thread count.
+
+Every function also takes ``region=`` and ``shape=``: ``arr`` then holds only the block ``region``
+of a tensor whose full shape is ``shape``.  Fans come from the full shape and the values equal the
+same block of the full init, so tensor-parallel shards match single-device weights exactly.
+
+Which init for which activation:
+
+=========================== ============================= =======================
+activation                  init                          gain
+=========================== ============================= =======================
+tanh, sigmoid, linear       ``xavier_uniform_/normal_``   ``calculate_gain(...)``
+ReLU, leaky ReLU            ``kaiming_uniform_/normal_``  sqrt(2), leaky formula
+SELU                        ``lecun_normal_``             1 (variance 1/fan_in)
+very deep / recurrent       ``orthogonal_``               as the activation
+=========================== ============================= =======================
+"""
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from fastinit import _validate as v
+from fastinit._fans import calculate_fans, calculate_gain, correct_fan
+from fastinit._generator import Generator
+
+__all__ = [
+    "calculate_gain", "calculate_fans", "uniform_", "normal_", "trunc_normal_", "constant_",
+    "ones_", "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+    "kaiming_normal_", "lecun_uniform_", "lecun_normal_", "orthogonal_", "sparse_", "seed",
+]
+
+_default_generator = Generator()
+
+
+def seed(value: Any) -> Generator:
+    """Reseed the default Generator of the init functions (like ``torch.manual_seed``).
+
+    Returns the new default Generator.
+    """
+    global _default_generator
+    _default_generator = Generator(value)
+    return _default_generator
+
+
+def _generator(generator: Any) -> Generator:
+    if generator is None:
+        return _default_generator
+    if isinstance(generator, Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return Generator(int(generator))
+    raise TypeError(f"generator must be a fastinit.Generator, an int seed or None, got "
+                    f"{type(generator).__name__}")
+
+
+class _Target:
+    """The array to fill, the full shape it is a block of, and the block's position."""
+
+    def __init__(self, arr: Any, shape: Sequence[int] | None, region: Any, name: str) -> None:
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"{name}: expected a numpy.ndarray, got {type(arr).__name__}")
+        dt = v.resolve_dtype(arr.dtype, None, name)        # float32 / float64 only
+        self.arr = v.check_out(arr, dt, name)
+        if shape is None:
+            if region is not None:
+                raise ValueError(f"{name}: region= needs shape= (the full tensor's shape)")
+            self.shape: tuple[int, ...] = arr.shape
+            self.starts: tuple[int, ...] = (0,) * arr.ndim
+        else:
+            self.shape = tuple(operator.index(d) for d in shape)
+            if region is None:
+                region = tuple(slice(None) for _ in self.shape)
+            self.starts, block = v.normalize_region(region, self.shape)
+            if block != arr.shape:
+                raise ValueError(f"{name}: arr has shape {arr.shape} but the region of {self.shape} "
+                                 f"has shape {block}")
+        self.region = None if shape is None else tuple(
+            slice(s, s + e) for s, e in zip(self.starts, arr.shape))
+
+    def index(self, axis: int) -> np.ndarray:
+        """Global indices along ``axis`` of the block."""
+        return np.arange(self.starts[axis], self.starts[axis] + self.arr.shape[axis])
+
+
+def _fill(name: str, arr: Any, shape: Any, region: Any, generator: Any, method: str,
+          *args: float) -> np.ndarray:
+    t = _Target(arr, shape, region, name)
+    getattr(_generator(generator), method)(*args, size=t.shape, out=t.arr, region=t.region)
+    return t.arr
+
+
+# -- plain distributions --------------------------------------------------------------------------
+
+def uniform_(arr: np.ndarray, a: float = 0.0, b: float = 1.0, generator: Any = None, *,
+             shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """Fill ``arr`` with values from U(a, b), never returning b.
+
+    Parameters
+    ----------
+    arr : ndarray
+        float32 or float64, C-contiguous and writable; filled in place and returned.
+    a, b : float
+        Bounds, ``a <= b``.
+    generator : fastinit.Generator, int or None
+        Source of randomness (None: the default Generator, see :func:`seed`).
+    shape, region : optional
+        ``arr`` is the block ``region`` of a tensor of shape ``shape``.
+    """
+    return _fill("uniform_", arr, shape, region, generator, "uniform", a, b)
+
+
+def normal_(arr: np.ndarray, mean: float = 0.0, std: float = 1.0, generator: Any = None, *,
+            shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """Fill ``arr`` with values from N(mean, std**2)."""
+    return _fill("normal_", arr, shape, region, generator, "normal", mean, std)
+
+
+def trunc_normal_(arr: np.ndarray, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: Any = None, *, shape: Sequence[int] | None = None,
+                  region: Any = None) -> np.ndarray:
+    """Fill ``arr`` with N(mean, std**2) truncated to [a, b] (absolute bounds, as torch).
+
+    Exact rejection sampling (torch samples an inverse CDF and clamps, which piles mass on the
+    bounds in low precision): every value lies in [a, b], tails included.
+    """
+    name = "trunc_normal_"
+    for label, value in (("mean", mean), ("std", std), ("a", a), ("b", b)):
+        if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+            raise TypeError(f"{name}: {label} must be a real number, got {value!r}")
+    mean, std, a, b = float(mean), float(std), float(a), float(b)
+    if math.isnan(std) or std < 0:
+        raise ValueError(f"{name}: std < 0 (or NaN); std must be >= 0")
+    if not a < b:
+        raise ValueError(f"{name}: a >= b (a={a}, b={b}); need a < b")
+    if std == 0:
+        if not a <= mean <= b:
+            raise ValueError(f"{name}: std is 0 and mean={mean} lies outside [a, b]")
+        return _fill(name, arr, shape, region, generator, "normal", mean, 0.0)
+    return _fill(name, arr, shape, region, generator, "truncated_normal", mean, std,
+                 (a - mean) / std, (b - mean) / std)
+
+
+# -- deterministic fills --------------------------------------------------------------------------
+
+def constant_(arr: np.ndarray, val: float, *, shape: Sequence[int] | None = None,
+              region: Any = None) -> np.ndarray:
+    """Fill ``arr`` with ``val``."""
+    t = _Target(arr, shape, region, "constant_")
+    t.arr.fill(val)
+    return t.arr
+
+
+def ones_(arr: np.ndarray, *, shape: Sequence[int] | None = None,
+          region: Any = None) -> np.ndarray:
+    """Fill ``arr`` with 1."""
+    return constant_(arr, 1.0, shape=shape, region=region)
+
+
+def zeros_(arr: np.ndarray, *, shape: Sequence[int] | None = None,
+           region: Any = None) -> np.ndarray:
+    """Fill ``arr`` with 0."""
+    return constant_(arr, 0.0, shape=shape, region=region)
+
+
+def eye_(arr: np.ndarray, *, shape: Sequence[int] | None = None,
+         region: Any = None) -> np.ndarray:
+    """Fill the 2-D ``arr`` with the identity matrix (ones on the diagonal, as ``torch.eye``).
+
+    Preserves the identity of the inputs in linear layers.
+    """
+    t = _Target(arr, shape, region, "eye_")
+    if len(t.shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    t.arr[...] = t.index(0)[:, None] == t.index(1)[None, :]
+    return t.arr
+
+
+def dirac_(arr: np.ndarray, groups: int = 1, *, shape: Sequence[int] | None = None,
+           region: Any = None) -> np.ndarray:
+    """Fill the 3-, 4- or 5-D ``arr`` with the Dirac delta, as ``torch.nn.init.dirac_``.
+
+    Convolutional layers so initialized preserve their input; with ``groups > 1`` each group of
+    output channels does.  The one sits at the kernel centre ``k // 2`` of every spatial axis.
+    """
+    t = _Target(arr, shape, region, "dirac_")
+    if len(t.shape) not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    groups = operator.index(groups)
+    if groups < 1 or t.shape[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_per_group = t.shape[0] // groups
+    min_dim = min(out_per_group, t.shape[1])
+    out_ch = t.index(0)
+    in_ch = t.index(1)
+    # Output channel o = g * out_per_group + d gets a one at input channel d, for d < min_dim.
+    d = out_ch % out_per_group
+    hit = (d[:, None] == in_ch[None, :]) & (d[:, None] < min_dim)
+    centre = np.ones((1, 1), dtype=bool)
+    for axis in range(2, len(t.shape)):
+        centre = centre[..., None] & (t.index(axis) == t.shape[axis] // 2)
+    t.arr[...] = hit.reshape(hit.shape + (1,) * (len(t.shape) - 2)) & centre
+    return t.arr
+
+
+# -- variance scaling -----------------------------------------------------------------------------
+
+def _fans_of(t: _Target) -> tuple[int, int]:
+    return calculate_fans(t.shape)
+
+
+def xavier_uniform_(arr: np.ndarray, gain: float = 1.0, generator: Any = None, *,
+                    shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """Glorot/Xavier uniform: U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out)).
+
+    Keeps the variance of activations and gradients about constant through tanh/sigmoid layers.
+
+    References
+    ----------
+    .. [1] X. Glorot, Y. Bengio, "Understanding the difficulty of training deep feedforward
+           neural networks", AISTATS (2010).
+    """
+    t = _Target(arr, shape, region, "xavier_uniform_")
+    fan_in, fan_out = _fans_of(t)
+    if fan_in + fan_out == 0:
+        raise ValueError("xavier_uniform_: fan_in + fan_out is 0 (the shape has no elements)")
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(t.arr, -bound, bound, generator, shape=t.shape, region=t.region)
+
+
+def xavier_normal_(arr: np.ndarray, gain: float = 1.0, generator: Any = None, *,
+                   shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """Glorot/Xavier normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    References
+    ----------
+    .. [1] X. Glorot, Y. Bengio, AISTATS (2010).
+    """
+    t = _Target(arr, shape, region, "xavier_normal_")
+    fan_in, fan_out = _fans_of(t)
+    if fan_in + fan_out == 0:
+        raise ValueError("xavier_normal_: fan_in + fan_out is 0 (the shape has no elements)")
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return normal_(t.arr, 0.0, std, generator, shape=t.shape, region=t.region)
+
+
+def _kaiming_std(t: _Target, a: float, mode: str, nonlinearity: str) -> float | None:
+    if 0 in t.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return None
+    fan = correct_fan(t.shape, mode)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(arr: np.ndarray, a: float = 0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator: Any = None, *,
+                     shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """He/Kaiming uniform: U(-bound, bound), bound = sqrt(3) * gain / sqrt(fan).
+
+    ``gain = calculate_gain(nonlinearity, a)``; ``fan`` is fan_in (keeps the forward variance)
+    or fan_out (the backward one).  ``nn.Linear``'s default, ``a = sqrt(5)``, gives
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)).  A zero-element array is left as is, with a warning.
+
+    References
+    ----------
+    .. [1] K. He, X. Zhang, S. Ren, J. Sun, "Delving deep into rectifiers: surpassing
+           human-level performance on ImageNet classification", ICCV (2015).
+    """
+    t = _Target(arr, shape, region, "kaiming_uniform_")
+    std = _kaiming_std(t, a, mode, nonlinearity)
+    if std is None:
+        return t.arr
+    bound = math.sqrt(3.0) * std
+    return uniform_(t.arr, -bound, bound, generator, shape=t.shape, region=t.region)
+
+
+def kaiming_normal_(arr: np.ndarray, a: float = 0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator: Any = None, *,
+                    shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """He/Kaiming normal: N(0, std**2), std = gain / sqrt(fan) (see :func:`kaiming_uniform_`).
+
+    References
+    ----------
+    .. [1] K. He et al., ICCV (2015).
+    """
+    t = _Target(arr, shape, region, "kaiming_normal_")
+    std = _kaiming_std(t, a, mode, nonlinearity)
+    if std is None:
+        return t.arr
+    return normal_(t.arr, 0.0, std, generator, shape=t.shape, region=t.region)
+
+
+def lecun_uniform_(arr: np.ndarray, generator: Any = None, *, shape: Sequence[int] | None = None,
+                   region: Any = None) -> np.ndarray:
+    """LeCun uniform: U(-bound, bound), bound = sqrt(3 / fan_in) (variance 1 / fan_in).
+
+    References
+    ----------
+    .. [1] Y. LeCun, L. Bottou, G. Orr, K.-R. Mueller, "Efficient BackProp", Neural Networks:
+           Tricks of the Trade (1998).
+    """
+    t = _Target(arr, shape, region, "lecun_uniform_")
+    fan_in, _ = _fans_of(t)
+    if fan_in == 0:
+        raise ValueError("lecun_uniform_: fan_in is 0 (the shape has no elements)")
+    bound = math.sqrt(3.0 / fan_in)
+    return uniform_(t.arr, -bound, bound, generator, shape=t.shape, region=t.region)
+
+
+def lecun_normal_(arr: np.ndarray, generator: Any = None, *, shape: Sequence[int] | None = None,
+                  region: Any = None) -> np.ndarray:
+    """LeCun normal: N(0, 1 / fan_in), the init of self-normalizing (SELU) networks.
+
+    References
+    ----------
+    .. [1] Y. LeCun et al., "Efficient BackProp" (1998).
+    .. [2] G. Klambauer, T. Unterthiner, A. Mayr, S. Hochreiter, "Self-normalizing neural
+           networks", NeurIPS (2017).
+    """
+    t = _Target(arr, shape, region, "lecun_normal_")
+    fan_in, _ = _fans_of(t)
+    if fan_in == 0:
+        raise ValueError("lecun_normal_: fan_in is 0 (the shape has no elements)")
+    return normal_(t.arr, 0.0, 1.0 / math.sqrt(fan_in), generator, shape=t.shape,
+                   region=t.region)
+
+
+# -- structured -----------------------------------------------------------------------------------
+
+def orthogonal_(arr: np.ndarray, gain: float = 1.0, generator: Any = None, *,
+                shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """A (semi-)orthogonal matrix times ``gain``, as ``torch.nn.init.orthogonal_``.
+
+    The array is viewed as rows = shape[0] by cols = the product of the rest.  A float64
+    Gaussian matrix (transposed when rows < cols) is factored by LAPACK's QR; Q times the signs of
+    R's diagonal is uniformly distributed (Haar), transposed back, times gain.  With ``region``
+    the whole matrix is still factored (QR has no local form) and the block copied out.
+
+    References
+    ----------
+    .. [1] A. M. Saxe, J. L. McClelland, S. Ganguli, "Exact solutions to the nonlinear dynamics
+           of learning in deep linear neural networks", ICLR (2014).
+    """
+    t = _Target(arr, shape, region, "orthogonal_")
+    if len(t.shape) < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if not isinstance(gain, (int, float, np.number)) or not math.isfinite(gain):
+        raise ValueError(f"orthogonal_: gain must be a finite number, got {gain!r}")
+    rng = _generator(generator)
+    numel = math.prod(t.shape)
+    if numel == 0:
+        return t.arr
+    rows = t.shape[0]
+    cols = numel // rows
+    flat = rng.standard_normal(size=(rows, cols), dtype=np.float64)
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    full = (q * gain).reshape(t.shape)
+    t.arr[...] = full if t.region is None else full[t.region]
+    return t.arr
+
+
+def sparse_(arr: np.ndarray, sparsity: float, std: float = 0.01, generator: Any = None, *,
+            shape: Sequence[int] | None = None, region: Any = None) -> np.ndarray:
+    """A sparse 2-D matrix: N(0, std**2) values with ceil(sparsity * rows) zeros per column.
+
+    As ``torch.nn.init.sparse_``, but the zero positions also come from ``generator`` (torch
+    draws them from its global RNG whatever generator is passed): column c's zeros are the rows
+    with the smallest keys in column c of one ``random((rows, cols))`` call.
+
+    References
+    ----------
+    .. [1] J. Martens, "Deep learning via Hessian-free optimization", ICML (2010).
+    """
+    t = _Target(arr, shape, region, "sparse_")
+    if len(t.shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
+    rng = _generator(generator)
+    rows, cols = t.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    rng.normal(0.0, std, size=t.shape, out=t.arr, region=t.region)
+    col_block = slice(t.starts[1], t.starts[1] + t.arr.shape[1])
+    keys = rng.random(size=(rows, cols), region=np.s_[:, col_block])
+    ranks = np.argsort(np.argsort(keys, axis=0, kind="stable"), axis=0, kind="stable")
+    row_block = slice(t.starts[0], t.starts[0] + t.arr.shape[0])
+    t.arr[ranks[row_block] < num_zeros] = 0
+    return t.arr
