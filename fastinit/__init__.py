@@ -24,10 +24,10 @@ except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source
 
 __version__ = "0.1.0"
 
-from fastinit import init  # noqa: E402  (needs Generator, defined above)
+from fastinit import init, initializers  # noqa: E402  (they need Generator, imported above)
 from fastinit.init import seed  # noqa: E402
 __all__ = ["Generator", "default_rng", "get_num_threads", "set_num_threads", "threads",
-           "show_config", "init", "seed", "__version__"]
+           "show_config", "init", "initializers", "seed", "__version__"]
 
 
 def default_rng(seed: Any = None) -> Generator:

@@ -1,0 +1,460 @@
+"""Keras/JAX-style initializer objects on fastinit's kernels.
+
+An initializer is a callable ``init(shape, dtype=np.float32, *, out=None, region=None)`` that
+returns a new array (or fills ``out`` and returns it).  ``get_config()`` / ``from_config()``
+round-trip it, and :func:`get` builds one from a name or a Keras-style config dict.
+
+Seeds.  A seeded initializer is a pure function of (seed, shape, dtype): every call returns the
+same array, also after a ``get_config`` / ``from_config`` round-trip, and ``region=`` returns the
+matching block of it.  ``seed=None`` draws fresh entropy on every call.  (Keras 3 instead fixes a
+random seed when an unseeded initializer is built and does not save it, so a reloaded model
+initializes differently; here an unseeded initializer never claims to be reproducible.)
+
+Fans follow JAX's rule: ``fan_in = shape[in_axis] * receptive``, ``fan_out = shape[out_axis] *
+receptive``, ``receptive`` the product of the dimensions that are neither ``in_axis``,
+``out_axis`` nor batch axes.  The defaults (in_axis=-2, out_axis=-1) give Keras' layouts: Dense
+``(in, out)`` and Conv ``(*kernel, in, out)``.  A rank-1 shape has fan_in = fan_out = shape[0],
+rank 0 has fans of 1 (as Keras).
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from fastinit._generator import Generator
+
+__all__ = [
+    "Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
+    "LecunUniform", "LecunNormal", "RandomUniform", "RandomNormal", "TruncatedNormal",
+    "Orthogonal", "Identity", "Zeros", "Ones", "Constant", "compute_fans", "get",
+]
+
+# Standard deviation of a standard normal truncated to [-2, 2]: dividing by it gives the truncated
+# distribution exactly the target variance (Keras and JAX use the same constant).
+TRUNCATED_STDDEV_FACTOR = 0.87962566103423978
+
+_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
+_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+
+def _axes(axis: int | Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
+    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in items:
+        a = operator.index(a)
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{name}={axis} is out of range for a shape of rank {ndim}")
+        out.append(a % ndim)
+    return tuple(out)
+
+
+def _axis_arg(axis: int | Sequence[int]) -> int | tuple[int, ...]:
+    """An axis argument as an int or a tuple of ints (a config's lists come back as tuples)."""
+    if isinstance(axis, (int, np.integer)):
+        return operator.index(axis)
+    return tuple(operator.index(a) for a in axis)
+
+
+def compute_fans(shape: Sequence[int], in_axis: int | Sequence[int] = -2,
+                 out_axis: int | Sequence[int] = -1,
+                 batch_axis: int | Sequence[int] = ()) -> tuple[float, float]:
+    """``(fan_in, fan_out)`` by JAX's rule (see the module docstring)."""
+    shape = tuple(operator.index(d) for d in shape)
+    if len(shape) == 0:
+        return 1.0, 1.0
+    if len(shape) == 1:
+        return float(shape[0]), float(shape[0])
+    ins = _axes(in_axis, len(shape), "in_axis")
+    outs = _axes(out_axis, len(shape), "out_axis")
+    batch = _axes(batch_axis, len(shape), "batch_axis")
+    receptive = math.prod(d for i, d in enumerate(shape) if i not in ins + outs + batch)
+    fan_in = math.prod(shape[i] for i in ins) * receptive
+    fan_out = math.prod(shape[i] for i in outs) * receptive
+    return float(fan_in), float(fan_out)
+
+
+def _check_number(value: Any, name: str, cls: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{cls}: {name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{cls}: {name} must be finite, got {value}")
+    return value
+
+
+def _check_seed(seed: Any, cls: str) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{cls}: seed must be an int or None, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{cls}: seed must be >= 0, got {seed}")
+    return int(seed)
+
+
+class Initializer:
+    """Base class: ``init(shape, dtype=np.float32, *, out=None, region=None)``."""
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, as a JSON-able dict."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Initializer":
+        """The initializer ``cls(**config)``."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Seeded(Initializer):
+    seed: int | None
+
+    def _rng(self) -> Generator:
+        return Generator(self.seed)       # seed None: fresh entropy on every call
+
+
+def _shape(shape: Sequence[int] | int) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        return (operator.index(shape),)
+    return tuple(operator.index(d) for d in shape)
+
+
+class VarianceScaling(_Seeded):
+    """Samples with variance ``scale / max(1, fan)``.
+
+    Parameters
+    ----------
+    scale : float
+        Scaling factor, > 0 (2.0 for ReLU: He; 1.0: Glorot and LeCun).
+    mode : {"fan_in", "fan_out", "fan_avg", "fan_geo_avg"}
+        The fan: fan_in, fan_out, (fan_in + fan_out) / 2, or sqrt(fan_in * fan_out) (JAX).
+    distribution : {"truncated_normal", "untruncated_normal", "uniform"}
+        ``truncated_normal``: N(0, s) truncated at +-2 s with s = sqrt(variance) /
+        0.87962566103423978, so the result has exactly the target variance;
+        ``untruncated_normal``: N(0, sqrt(variance)); ``uniform``: U(+-sqrt(3 * variance)).
+        ``"normal"`` is refused: Keras reads it as truncated and JAX as untruncated.
+    in_axis, out_axis, batch_axis : int or tuple of int
+        Axes for the fans (JAX's rule; the defaults give Keras' layouts).
+    seed : int, optional
+        Makes the initializer reproducible (see the module docstring).
+
+    References
+    ----------
+    .. [1] X. Glorot, Y. Bengio, AISTATS (2010); K. He et al., ICCV (2015); Y. LeCun et al.,
+           "Efficient BackProp" (1998).
+    """
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal", in_axis: int | Sequence[int] = -2,
+                 out_axis: int | Sequence[int] = -1, batch_axis: int | Sequence[int] = (),
+                 seed: int | None = None) -> None:
+        name = type(self).__name__
+        scale = _check_number(scale, "scale", name)
+        if scale <= 0:
+            raise ValueError(f"{name}: scale must be > 0, got {scale}")
+        if mode not in _MODES:
+            raise ValueError(f"{name}: mode must be one of {', '.join(_MODES)}; got {mode!r}")
+        if distribution == "normal":
+            raise ValueError(f"{name}: distribution 'normal' is ambiguous (Keras reads it as "
+                             "truncated, JAX as untruncated): say 'truncated_normal' or "
+                             "'untruncated_normal'")
+        if distribution not in _DISTRIBUTIONS:
+            raise ValueError(f"{name}: distribution must be one of {', '.join(_DISTRIBUTIONS)}; "
+                             f"got {distribution!r}")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.in_axis, self.out_axis, self.batch_axis = (_axis_arg(in_axis), _axis_arg(out_axis),
+                                                        _axis_arg(batch_axis))
+        self.seed = _check_seed(seed, name)
+
+    def stddev_or_bound(self, shape: Sequence[int]) -> float:
+        """The normal's s (before truncation) or the uniform's bound for ``shape``."""
+        fan_in, fan_out = compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
+               "fan_geo_avg": math.sqrt(fan_in * fan_out)}[self.mode]
+        variance = self.scale / max(1.0, fan)
+        if self.distribution == "truncated_normal":
+            return math.sqrt(variance) / TRUNCATED_STDDEV_FACTOR
+        if self.distribution == "untruncated_normal":
+            return math.sqrt(variance)
+        return math.sqrt(3.0 * variance)
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        shape = _shape(shape)
+        s = self.stddev_or_bound(shape)
+        rng = self._rng()
+        if self.distribution == "truncated_normal":
+            return rng.truncated_normal(0.0, s, -2.0, 2.0, size=shape, dtype=dtype, out=out,
+                                        region=region)
+        if self.distribution == "untruncated_normal":
+            return rng.normal(0.0, s, size=shape, dtype=dtype, out=out, region=region)
+        return rng.uniform(-s, s, size=shape, dtype=dtype, out=out, region=region)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "in_axis": self.in_axis, "out_axis": self.out_axis,
+                "batch_axis": self.batch_axis, "seed": self.seed}
+
+
+class _Preset(VarianceScaling):
+    _SCALE = 1.0
+    _MODE = "fan_in"
+    _DISTRIBUTION = "truncated_normal"
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(self._SCALE, self._MODE, self._DISTRIBUTION, seed=seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+
+class GlorotUniform(_Preset):
+    """Glorot/Xavier uniform: U(+-sqrt(6 / (fan_in + fan_out))) (Glorot & Bengio 2010)."""
+    _MODE, _DISTRIBUTION = "fan_avg", "uniform"
+
+
+class GlorotNormal(_Preset):
+    """Glorot/Xavier normal, truncated: variance 2 / (fan_in + fan_out) (Glorot & Bengio 2010)."""
+    _MODE = "fan_avg"
+
+
+class HeUniform(_Preset):
+    """He uniform: U(+-sqrt(6 / fan_in)) (He et al. 2015)."""
+    _SCALE, _DISTRIBUTION = 2.0, "uniform"
+
+
+class HeNormal(_Preset):
+    """He normal, truncated: variance 2 / fan_in (He et al. 2015)."""
+    _SCALE = 2.0
+
+
+class LecunUniform(_Preset):
+    """LeCun uniform: U(+-sqrt(3 / fan_in)) (LeCun et al. 1998)."""
+    _DISTRIBUTION = "uniform"
+
+
+class LecunNormal(_Preset):
+    """LeCun normal, truncated: variance 1 / fan_in, for SELU (Klambauer et al. 2017)."""
+
+
+class RandomUniform(_Seeded):
+    """U(minval, maxval)."""
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05,
+                 seed: int | None = None) -> None:
+        name = type(self).__name__
+        self.minval = _check_number(minval, "minval", name)
+        self.maxval = _check_number(maxval, "maxval", name)
+        if self.minval > self.maxval:
+            raise ValueError(f"{name}: minval > maxval ({minval} > {maxval})")
+        self.seed = _check_seed(seed, name)
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        return self._rng().uniform(self.minval, self.maxval, size=_shape(shape), dtype=dtype,
+                                   out=out, region=region)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class RandomNormal(_Seeded):
+    """N(mean, stddev**2)."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        name = type(self).__name__
+        self.mean = _check_number(mean, "mean", name)
+        self.stddev = _check_number(stddev, "stddev", name)
+        if self.stddev < 0:
+            raise ValueError(f"{name}: stddev must be >= 0, got {stddev}")
+        self.seed = _check_seed(seed, name)
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        return self._rng().normal(self.mean, self.stddev, size=_shape(shape), dtype=dtype,
+                                  out=out, region=region)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class TruncatedNormal(RandomNormal):
+    """N(mean, stddev**2) truncated at mean +- 2 stddev (exact rejection, as Keras' intent)."""
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        return self._rng().truncated_normal(self.mean, self.stddev, -2.0, 2.0, size=_shape(shape),
+                                            dtype=dtype, out=out, region=region)
+
+
+class Orthogonal(_Seeded):
+    """A (semi-)orthogonal matrix times ``gain``, over ``column_axis`` (JAX's rule).
+
+    The array is seen as a matrix of shape (product of the other axes, shape[column_axis]); a
+    float64 Gaussian of that shape (transposed if it is wide) is factored by QR and Q is
+    multiplied by the signs of R's diagonal, which makes it Haar-distributed (Saxe et al. 2014).
+    """
+
+    def __init__(self, gain: float = 1.0, column_axis: int = -1, seed: int | None = None) -> None:
+        name = type(self).__name__
+        self.gain = _check_number(gain, "gain", name)
+        self.column_axis = operator.index(column_axis)
+        self.seed = _check_seed(seed, name)
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        shape = _shape(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal needs a shape of at least 2 dimensions, got {shape}")
+        axis = _axes(self.column_axis, len(shape), "column_axis")[0]
+        n_cols = shape[axis]
+        n_rows = math.prod(shape) // n_cols if n_cols else 0
+        full = np.zeros(shape, np.float64)
+        if n_rows and n_cols:
+            a = self._rng().standard_normal(size=(max(n_rows, n_cols), min(n_rows, n_cols)),
+                                            dtype=np.float64)
+            q, r = np.linalg.qr(a)
+            q *= np.sign(np.diag(r))
+            if n_rows < n_cols:
+                q = q.T
+            rest = tuple(d for i, d in enumerate(shape) if i != axis)
+            full = np.moveaxis(q.reshape(rest + (n_cols,)), -1, axis) * self.gain
+        return _deliver(full, dtype, out, region, "Orthogonal")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, "column_axis": self.column_axis, "seed": self.seed}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix; 2-D shapes only."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = _check_number(gain, "gain", type(self).__name__)
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        shape = _shape(shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity needs a 2-D shape, got {shape}")
+        return _deliver(self.gain * np.eye(*shape), dtype, out, region, "Identity")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain}
+
+
+class Constant(Initializer):
+    """Every element ``value``."""
+
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = _check_number(value, "value", type(self).__name__)
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        target = _target(_shape(shape), dtype, out, region, type(self).__name__)
+        target.fill(self.value)
+        return target
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+
+class Zeros(Constant):
+    """Every element 0."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class Ones(Constant):
+    """Every element 1."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+def _target(shape: tuple[int, ...], dtype: Any, out: np.ndarray | None, region: Any,
+            name: str) -> np.ndarray:
+    """The array a deterministic initializer writes: ``out`` (checked) or a new one."""
+    from fastinit import _validate as v
+
+    dt = v.resolve_dtype(dtype, out, name)
+    if region is None:
+        block: tuple[int, ...] = shape
+    else:
+        block = v.normalize_region(region, shape)[1]
+    if out is None:
+        return np.empty(block, dt)
+    out = v.check_out(out, dt, name)
+    if out.shape != block:
+        raise ValueError(f"{name}: out.shape {out.shape} does not match {block}")
+    return out
+
+
+def _deliver(full: np.ndarray, dtype: Any, out: np.ndarray | None, region: Any,
+             name: str) -> np.ndarray:
+    target = _target(full.shape, dtype, out, region, name)
+    if region is not None:
+        from fastinit import _validate as v
+
+        starts, block = v.normalize_region(region, full.shape)
+        full = full[tuple(slice(s, s + e) for s, e in zip(starts, block))]
+    target[...] = full
+    return target
+
+
+_CLASSES: dict[str, type[Initializer]] = {
+    cls.__name__: cls for cls in (VarianceScaling, GlorotUniform, GlorotNormal, HeUniform,
+                                  HeNormal, LecunUniform, LecunNormal, RandomUniform,
+                                  RandomNormal, TruncatedNormal, Orthogonal, Identity, Zeros,
+                                  Ones, Constant)
+}
+_SNAKE = {"variance_scaling": "VarianceScaling", "glorot_uniform": "GlorotUniform",
+          "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform", "he_normal": "HeNormal",
+          "lecun_uniform": "LecunUniform", "lecun_normal": "LecunNormal",
+          "random_uniform": "RandomUniform", "random_normal": "RandomNormal",
+          "truncated_normal": "TruncatedNormal", "orthogonal": "Orthogonal",
+          "identity": "Identity", "zeros": "Zeros", "ones": "Ones", "constant": "Constant"}
+
+
+def get(identifier: Any) -> Initializer | None:
+    """An initializer from a name (``"he_normal"`` or ``"HeNormal"``), a Keras-style config dict
+    (``{"class_name": "HeNormal", "config": {"seed": 1}}``) or an initializer (returned as is).
+    None gives None, as in Keras."""
+    if identifier is None or isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        name = _SNAKE.get(identifier, identifier)
+        if name not in _CLASSES:
+            raise ValueError(f"unknown initializer {identifier!r}; known: "
+                             f"{', '.join(sorted(_SNAKE))}")
+        return _CLASSES[name]()
+    if isinstance(identifier, dict):
+        if "class_name" not in identifier:
+            raise ValueError("an initializer config needs 'class_name' (and 'config')")
+        cls_name = _SNAKE.get(identifier["class_name"], identifier["class_name"])
+        if cls_name not in _CLASSES:
+            raise ValueError(f"unknown initializer {identifier['class_name']!r}")
+        return _CLASSES[cls_name].from_config(dict(identifier.get("config", {})))
+    raise TypeError(f"cannot build an initializer from {identifier!r}: give a name, a config "
+                    "dict or an Initializer")
