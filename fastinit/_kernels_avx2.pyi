@@ -1,34 +1,8 @@
-"""Type stubs for a compiled kernel module (the code is fastinit/_kernels.pxi)."""
-import enum
-
-import numpy as np
-
-class Kind(enum.IntEnum):
-    KIND_RAW = 0
-    KIND_UNIFORM = 1
-    KIND_NORMAL = 2
-    KIND_TRUNCATED_NORMAL = 3
-
-class TruncatedMethod(enum.IntEnum):
-    TN_NORMAL = 0
-    TN_UNIFORM = 1
-    TN_EXPONENTIAL = 2
-
-def fill(
-    out: np.ndarray,
-    kind: int,
-    shape: tuple[int, ...],
-    starts: tuple[int, ...],
-    key: int,
-    stream: int,
-    params: tuple[float | int, ...],
-    begin: int = 0,
-    end: int = -1,
-    streaming: bool = False,
-) -> None: ...
-def philox_block(
-    counter: tuple[int, int, int, int] | list[int], key: tuple[int, int] | list[int]
-) -> tuple[int, int, int, int]: ...
-
-PHILOX_PATH: str
-CFLAGS: str
+"""Type stubs for a compiled kernel module: the same interface as _kernels_baseline (the code is
+fastinit/_kernels.pxi), without cpu_level()."""
+from fastinit._kernels_baseline import CFLAGS as CFLAGS
+from fastinit._kernels_baseline import PHILOX_PATH as PHILOX_PATH
+from fastinit._kernels_baseline import Kind as Kind
+from fastinit._kernels_baseline import TruncatedMethod as TruncatedMethod
+from fastinit._kernels_baseline import fill as fill
+from fastinit._kernels_baseline import philox_block as philox_block
