@@ -312,3 +312,17 @@ def test_only_xavier_keeps_tanh_activations_healthy():
                for name, fill in experiment.SCHEMES.items()}
     assert healthy == {"xavier_uniform_ (gain 5/3)": True, "normal_(0, 1)": False,
                        "zeros_": False}
+
+
+@needs_torch
+def test_orthogonal_and_sparse_against_torch():
+    ours = init.orthogonal_(np.empty((200, 150), np.float32), gain=1.5, generator=2)
+    t = torch.empty(200, 150)
+    torch.nn.init.orthogonal_(t, gain=1.5, generator=torch.Generator().manual_seed(2))
+    assert stats.ks_2samp(ours.ravel(), t.numpy().ravel()).pvalue > ALPHA
+    ours = init.sparse_(np.empty((300, 100), np.float32), 0.2, std=0.3, generator=2)
+    torch.manual_seed(2)
+    t = torch.empty(300, 100)
+    torch.nn.init.sparse_(t, 0.2, std=0.3)
+    assert ((ours == 0).sum(axis=0) == (t.numpy() == 0).sum(axis=0)).all()
+    assert stats.ks_2samp(ours[ours != 0], t.numpy()[t.numpy() != 0]).pvalue > ALPHA
