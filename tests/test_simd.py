@@ -57,11 +57,30 @@ def test_every_level_gives_the_same_bits(method, dtype):
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("method", METHODS)
 def test_streaming_stores_give_the_same_bits(level, method, dtype, monkeypatch):
+    from fastinit import _threads
+
     with _simd.using_level(level):
         plain = _outputs(method, dtype)
+        # Stream every threaded fill, and thread every fill above 1000 elements.
         monkeypatch.setattr(_generator, "STREAMING_BYTES", 0)
-        streamed = _outputs(method, dtype)
+        monkeypatch.setattr(_threads, "MIN_ELEMENTS_PER_THREAD", 1000)
+        with fi.threads(2):
+            streamed = _outputs(method, dtype)
     for a, b in zip(plain, streamed):
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_streaming_kernel_path_gives_the_same_bits(level, dtype):
+    """The kernels' streaming path itself, on unaligned ranges."""
+    module = _simd.load(level)
+    params = (0.0, 1.0, -np.inf, np.inf, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    for kind in (module.Kind.KIND_UNIFORM, module.Kind.KIND_NORMAL):
+        a = np.empty(10_007, dtype)
+        b = np.empty(10_007, dtype)
+        module.fill(a, kind, (10_007,), (0,), 99, 5, params)
+        module.fill(b[:3], kind, (10_007,), (0,), 99, 5, params, 0, 3, True)
+        module.fill(b, kind, (10_007,), (0,), 99, 5, params, 3, 10_007, True)
         assert a.tobytes() == b.tobytes()
 
 
