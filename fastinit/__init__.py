@@ -1,7 +1,7 @@
 """fastinit: fast, reproducible random fills for neural-network weight initialization.
 
 Philox4x32-10 words turned into uniform, normal and truncated-normal floats by typed Cython
-kernels, written straight into float32/float64 buffers.  The value at each index of a fill is a
+kernels, written straight into float32, float64, float16 and bfloat16 buffers.  The value at each index of a fill is a
 pure function of (seed, call, index): the same on any machine, chunking or region.
 
 >>> import numpy as np, fastinit as fi

@@ -27,6 +27,12 @@ _BIT_GENERATOR = "Philox4x32-10"
 # not paid back, so single-threaded fills always use plain stores.
 STREAMING_BYTES = 16 << 20
 _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
+# random(): u is clamped to the largest value below 1 of the dtype, which only acts for float16
+# and bfloat16 (their rounding could otherwise reach 1).
+_BELOW_ONE = {"float32": 1.0 - 2.0**-24, "float64": 1.0 - 2.0**-53, "float16": 1.0 - 2.0**-11,
+               "bfloat16": 1.0 - 2.0**-8}
+_RANDOM_PARAMS = {name: ((0.0, 1.0, 0.0, below) + _NO_TRUNCATION, None)
+                  for name, below in _BELOW_ONE.items()}
 
 
 def _key_from_seed_sequence(seed_seq: np.random.SeedSequence) -> int:
@@ -191,6 +197,11 @@ class Generator:
         if out is None:
             out = np.empty(block, dtype=dt)
         kernels = _simd.kernels
+        target = out
+        if post is not None and v.is_half(dt):
+            # Array parameters with a 2-byte dtype: draw and map in float32 as the kernels do,
+            # then round once.
+            out = np.empty(block, np.float32)
         total = out.size
         if total < _threads.MIN_ELEMENTS_PER_THREAD:
             kernels.fill(out, kind, shape, starts, self._key, stream, params)   # the common case
@@ -203,8 +214,11 @@ class Generator:
             _threads.run(fill_range, total)
         if post is not None:
             post(out)
+        if out is not target:
+            target[...] = out.astype(dt)
+            out = target
         if scalar and out.ndim == 0:
-            return out.item()
+            return float(out.astype(np.float64)) if v.is_half(dt) else out.item()
         return out
 
     # -- methods ----------------------------------------------------------------------------------
@@ -232,7 +246,7 @@ class Generator:
         ----------
         size : int or tuple of ints, optional
             Output shape; None returns a single Python float.
-        dtype : {np.float64, np.float32}, optional
+        dtype : {np.float64, np.float32, np.float16, "bfloat16"}, optional
             Output dtype; defaults to ``out.dtype`` when out is given, else float64.
         out : ndarray, optional
             C-contiguous, aligned, writable array of that dtype (np.memmap included) to fill in
@@ -246,7 +260,7 @@ class Generator:
         float or ndarray
         """
         return self._fill("random", Kind.KIND_UNIFORM, size, dtype, out, region,
-                          lambda dt, shape, index: ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION, None))
+                          lambda dt, shape, index: _RANDOM_PARAMS[dt.name])
 
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None,
                 out: np.ndarray | None = None, *, region: Any = None) -> Any:
@@ -287,9 +301,12 @@ class Generator:
                 raise OverflowError("uniform: range exceeds valid bounds: high - low must be finite")
             if np.any(width < 0):
                 raise ValueError("uniform: high - low < 0; need low <= high")
+            cdt = v.compute_dtype(dt)
             with np.errstate(over="ignore"):
-                shift, scale = lo_.astype(dt), width.astype(dt)
-            if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale))):
+                shift, scale = lo_.astype(cdt), width.astype(cdt)
+                in_range = all(np.all(np.isfinite(x.astype(dt).astype(np.float64)))
+                               for x in (lo_, hi_, width))
+            if not in_range:
                 raise OverflowError(f"uniform: low, high or high - low exceed the {dt} range")
             lo_in = v.inward(lo_, dt, "up")
             hi_ex = v.largest_below(hi_, dt)
@@ -461,11 +478,13 @@ def _uniform_map_cached(low: float, high: float, dt: np.dtype,
         raise OverflowError("uniform: range exceeds valid bounds: high - low must be finite")
     if width < 0:
         raise ValueError("uniform: high - low < 0; need low <= high")
-    shift, scale = v.to_dtype(low, dt), v.to_dtype(width, dt)
-    if math.isinf(shift) or math.isinf(scale):
+    if any(math.isinf(v.to_dtype(x, dt)) for x in (low, high, width)):
         raise OverflowError(f"uniform: low, high or high - low exceed the {dt} range")
+    cdt = v.compute_dtype(dt)        # float16/bfloat16 are computed in float32
+    shift, scale = v.to_dtype(low, cdt), v.to_dtype(width, cdt)
     if width == 0:
-        return shift, scale, shift, shift
+        low_d = v.to_dtype(low, dt)
+        return low_d, 0.0, low_d, low_d
     lo_in, hi_ex = v.inward(low, dt, "up"), v.largest_below(high, dt)
     if lo_in > hi_ex:
         raise ValueError(f"uniform: [low, high) holds no {dt} value; widen the interval "
@@ -517,8 +536,10 @@ def _affine_post(shape, index, dt, shift, scale, lo, hi):
     The array-parameter path: the kernel drew the standard variate; the same arithmetic as the
     kernels' scalar path (multiply, add, clamp, each rounded in ``dt``) maps it.
     """
+    cdt = v.compute_dtype(dt)
+
     def block(p):
-        return np.broadcast_to(np.asarray(p, dtype=dt), shape)[index]
+        return np.broadcast_to(np.asarray(p).astype(cdt), shape)[index]
 
     def post(out: np.ndarray) -> None:
         np.multiply(out, block(scale), out=out)

@@ -11,7 +11,7 @@
 # in them: log, sin and cos are our own polynomials).  Nothing here validates: _generator.py has
 # done it before the call.  The stream is specified in README.md ("The random stream").
 
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport sqrt, sqrtf
 
@@ -28,6 +28,10 @@ cdef extern from *:
     #endif
     """
     const char* FASTINIT_CFLAGS
+
+
+cdef extern from "numpy/ndarraytypes.h":
+    enum: NPY_HALF
 
 
 cdef extern from "_select.h" nogil:
@@ -58,6 +62,10 @@ cpdef enum Kind:
     KIND_UNIFORM = 1
     KIND_NORMAL = 2
     KIND_TRUNCATED_NORMAL = 3
+
+cdef enum:
+    HALF_FLOAT16 = 1
+    HALF_BFLOAT16 = 2
 
 cpdef enum TruncatedMethod:
     # Truncated-normal methods (chosen in _truncnorm.py from a and b alone).
@@ -92,7 +100,8 @@ ctypedef void (*transform_fn)(void* dst, const uint32_t* words, Py_ssize_t n, ui
 ctypedef struct Kernel:
     transform_fn transform
     int words_per_sample     # 1, 2 or 4; a block (4 words) always holds whole samples
-    int itemsize
+    int itemsize             # of the output
+    int half                 # 0; HALF_FLOAT16 or HALF_BFLOAT16: float32 transform, rounded on store
 
 
 # ------------------------------------------------------------------------------------------------
@@ -541,6 +550,41 @@ cdef void _truncated_normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint
 
 
 # ------------------------------------------------------------------------------------------------
+# Half precision (README: "float16 and bfloat16"): float32 values rounded to nearest-even on store
+# ------------------------------------------------------------------------------------------------
+
+cdef inline uint16_t _f32_to_f16(float f) noexcept nogil:
+    # IEEE binary16, round to nearest-even, branch-free so the store loop vectorizes.  Magnitudes
+    # that would round to infinity saturate at 65504 (the largest float16) instead.
+    cdef uint32_t x = _f32_bits(f)
+    cdef uint32_t sign = (x >> 16) & 0x8000
+    cdef uint32_t a = x & 0x7FFFFFFF
+    # Normal results: rebias the exponent (-112 << 23), add half an ulp minus one plus the kept
+    # bit's oddness (ties to even), drop 13 mantissa bits.
+    cdef uint32_t normal = (a + 0xC8000FFFU + ((a >> 13) & 1)) >> 13
+    # Subnormal results (|f| < 2**-14): adding 0.5 makes the float unit do the rounding; the
+    # mantissa then holds the float16 subnormal's bits.
+    cdef uint32_t subnormal = _f32_bits(_bits_f32(a) + <float>0.5) - 0x3F000000
+    cdef uint32_t h = subnormal if a < 0x38800000 else normal
+    h = 0x7BFF if a >= 0x477FF000 else h         # 65520 and above would round to infinity
+    return <uint16_t>(h | sign)
+
+cdef inline uint16_t _f32_to_bf16(float f) noexcept nogil:
+    # bfloat16 is float32's top half: round to nearest-even at bit 16 (no NaN ever reaches here).
+    cdef uint32_t b = _f32_bits(f)
+    return <uint16_t>((b + 0x7FFF + ((b >> 16) & 1)) >> 16)
+
+cdef void _store_half(uint16_t* dst, const float* src, Py_ssize_t n, int half) noexcept nogil:
+    cdef Py_ssize_t i
+    if half == HALF_FLOAT16:
+        for i in range(n):
+            dst[i] = _f32_to_f16(src[i])
+    else:
+        for i in range(n):
+            dst[i] = _f32_to_bf16(src[i])
+
+
+# ------------------------------------------------------------------------------------------------
 # The chunk driver and the region walk
 # ------------------------------------------------------------------------------------------------
 
@@ -565,7 +609,14 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
         m = <int64_t>(stop_aligned - start)
         fastinit_philox_words(words, start * k.words_per_sample // 4,
                               m * k.words_per_sample // 4, p.key, p.stream)
-        if start >= first and stop_aligned == stop and not p.streaming:
+        if k.half:
+            # float32 values into the L1 scratch, then rounded once into the 2-byte output.
+            k.transform(scratch, words, m, start, p)
+            copy_from = start if start > first else first
+            _store_half(<uint16_t*>(out + (copy_from - first) * 2),
+                        (<float*>scratch) + (copy_from - start), <Py_ssize_t>(stop - copy_from),
+                        k.half)
+        elif start >= first and stop_aligned == stop and not p.streaming:
             k.transform(out + (start - first) * k.itemsize, words, m, start, p)
         elif start >= first and stop_aligned == stop:
             k.transform(scratch, words, m, start, p)
@@ -580,9 +631,18 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
         start = stop_aligned
 
 
-cdef Kernel _select_kernel(int kind, int itemsize, int method) except *:
+cdef Kernel _select_kernel(int kind, int itemsize, int method, int half) except *:
     cdef Kernel k
+    if half:
+        # The float32 kernels compute; fill_range rounds their values into the 2-byte output.
+        if kind == KIND_RAW:
+            raise ValueError("raw words have no half-precision form")
+        k = _select_kernel(kind, 4, method, 0)
+        k.itemsize = 2
+        k.half = half
+        return k
     k.itemsize = itemsize
+    k.half = 0
     if kind == KIND_RAW and itemsize == 4:
         k.transform, k.words_per_sample = _raw_u32, 1
     elif kind == KIND_UNIFORM and itemsize == 4:
@@ -625,6 +685,7 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
     cdef Py_ssize_t stride[MAX_NDIM]
     cdef Py_ssize_t index[MAX_NDIM]
     cdef Py_ssize_t d, j, run, r, offset, take, rest
+    cdef int half
     cdef uint64_t flat
     cdef char* base = <char*>cnp.PyArray_DATA(out)
 
@@ -639,7 +700,11 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
     p.key = key
     p.stream = stream
     p.streaming = streaming
-    k = _select_kernel(kind, <int>cnp.PyArray_ITEMSIZE(out), p.method)
+    # 2-byte outputs: float16, or bfloat16 (the only other one the caller lets through).
+    half = 0
+    if cnp.PyArray_ITEMSIZE(out) == 2:
+        half = HALF_FLOAT16 if cnp.PyArray_TYPE(out) == NPY_HALF else HALF_BFLOAT16
+    k = _select_kernel(kind, <int>cnp.PyArray_ITEMSIZE(out), p.method, half)
     if begin == end:
         return
     if nd == 0:

@@ -13,10 +13,31 @@ from typing import Any
 
 import numpy as np
 
-SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+_HINT = "use np.float32, np.float64, np.float16 or bfloat16"
 
 # Regions and sizes index the counter with 64-bit integers; retries use bits 56..63 (README).
 MAX_ELEMENTS = 1 << 56
+
+
+def bfloat16() -> np.dtype:
+    """ml_dtypes' bfloat16, imported only when asked for."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise ImportError("bfloat16 needs the ml_dtypes package: pip install fastinit[bf16] "
+                          "(or pip install ml_dtypes)") from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def is_half(dt: np.dtype) -> bool:
+    """float16 or bfloat16: computed in float32, rounded to nearest-even once when stored."""
+    return dt.itemsize == 2
+
+
+def compute_dtype(dt: np.dtype) -> np.dtype:
+    """The precision the kernels compute a dtype in."""
+    return np.dtype(np.float32) if is_half(dt) else dt
 
 
 def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
@@ -26,19 +47,20 @@ def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
             dtype = out.dtype
         else:
             return np.dtype(np.float64)
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return bfloat16()
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"{method}: {dtype!r} is not a dtype; use np.float32 or np.float64") from exc
+        raise TypeError(f"{method}: {dtype!r} is not a dtype; {_HINT}") from exc
     if dt.kind == "f" and dt.isnative and dt in SUPPORTED_DTYPES:
+        return dt
+    if dt.name == "bfloat16":
         return dt
     if dt.kind == "f" and not dt.isnative and dt.newbyteorder() in SUPPORTED_DTYPES:
         raise TypeError(f"{method}: dtype {dt.str} is byte-swapped (non-native byte order); "
-                        "fill a native array and .byteswap() it, or pass np.float32/np.float64")
-    if dt == np.float16 or dt.name == "bfloat16":
-        raise TypeError(f"{method}: dtype {dt.name} is not supported yet; use np.float32 or "
-                        "np.float64 and cast")
-    raise TypeError(f"{method}: unsupported dtype {dt}; use np.float32 or np.float64")
+                        f"fill a native array and .byteswap() it, or {_HINT}")
+    raise TypeError(f"{method}: unsupported dtype {dt}; {_HINT}")
 
 
 def normalize_size(size: Any) -> tuple[int, ...] | None:
@@ -137,9 +159,12 @@ def to_dtype(x: float, dt: np.dtype) -> float:
     """A Python float rounded to ``dt`` (nearest-even; +-inf past the range), without warnings."""
     if dt.itemsize == 8:
         return x
-    if abs(x) >= _F32_OVERFLOW:
-        return math.copysign(math.inf, x)
-    return _F32.unpack(_F32.pack(x))[0]
+    if dt.itemsize == 4:
+        if abs(x) >= _F32_OVERFLOW:
+            return math.copysign(math.inf, x)
+        return _F32.unpack(_F32.pack(x))[0]
+    with np.errstate(over="ignore"):
+        return float(np.array(x, np.float64).astype(dt).astype(np.float64))
 
 
 def _next(d: float, dt: np.dtype, up: bool) -> float:
@@ -147,6 +172,10 @@ def _next(d: float, dt: np.dtype, up: bool) -> float:
     toward = math.inf if up else -math.inf
     if dt.itemsize == 8 or d == toward:
         return math.nextafter(d, toward)
+    if dt.itemsize == 2:
+        with np.errstate(over="ignore"):
+            step = np.nextafter(np.array(d, np.float64).astype(dt), np.array(toward).astype(dt))
+        return float(step.astype(np.float64))
     if d == 0:
         return math.copysign(2.0**-149, toward)
     bits = _I32.unpack(_F32.pack(d))[0]          # sign-magnitude: step the magnitude
@@ -167,10 +196,10 @@ def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
             raise ValueError(f"{name}: scale < 0 (or NaN); scale must be >= 0")
         if not math.isfinite(scale):
             raise ValueError(f"{name}: scale must be finite")
-        loc_d, scale_d = to_dtype(loc, dt), to_dtype(scale, dt)
-        if math.isinf(loc_d) or math.isinf(scale_d):
+        if math.isinf(to_dtype(loc, dt)) or math.isinf(to_dtype(scale, dt)):
             raise ValueError(f"{name}: loc or scale exceed the {dt} range")
-        return loc_d, scale_d
+        cdt = compute_dtype(dt)
+        return to_dtype(loc, cdt), to_dtype(scale, cdt)
     loc, scale = np.asarray(loc, np.float64), np.asarray(scale, np.float64)
     if not np.all(np.isfinite(loc)):
         raise ValueError(f"{name}: loc must be finite (it is NaN or inf)")
@@ -179,10 +208,12 @@ def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
     if not np.all(np.isfinite(scale)):
         raise ValueError(f"{name}: scale must be finite")
     with np.errstate(over="ignore"):
-        loc_d, scale_d = loc.astype(dt), scale.astype(dt)
-    if not (np.all(np.isfinite(loc_d)) and np.all(np.isfinite(scale_d))):
+        in_range = (np.all(np.isfinite(loc.astype(dt).astype(np.float64)))
+                    and np.all(np.isfinite(scale.astype(dt).astype(np.float64))))
+    if not in_range:
         raise ValueError(f"{name}: loc or scale exceed the {dt} range")
-    return loc_d, scale_d
+    cdt = compute_dtype(dt)
+    return loc.astype(cdt), scale.astype(cdt)
 
 
 def inward(values: Any, dt: np.dtype, direction: str) -> Any:
@@ -200,9 +231,12 @@ def inward(values: Any, dt: np.dtype, direction: str) -> Any:
     values = np.asarray(values, np.float64)
     with np.errstate(over="ignore"):
         d = values.astype(dt)
+        up = np.nextafter(d, np.array(np.inf).astype(dt))
+        down = np.nextafter(d, np.array(-np.inf).astype(dt))
+    d64 = d.astype(np.float64)
     if direction == "up":
-        return np.where(d < values, np.nextafter(d, dt.type(np.inf)), d)
-    return np.where(d > values, np.nextafter(d, dt.type(-np.inf)), d)
+        return np.where(d64 < values, up, d)
+    return np.where(d64 > values, down, d)
 
 
 def largest_below(values: Any, dt: np.dtype) -> Any:
@@ -213,4 +247,5 @@ def largest_below(values: Any, dt: np.dtype) -> Any:
     values = np.asarray(values, np.float64)
     with np.errstate(over="ignore"):
         d = values.astype(dt)
-    return np.where(d >= values, np.nextafter(d, dt.type(-np.inf)), d)
+        down = np.nextafter(d, np.array(-np.inf).astype(dt))
+    return np.where(d.astype(np.float64) >= values, down, d)

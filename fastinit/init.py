@@ -1,6 +1,7 @@
 """torch.nn.init on NumPy arrays: the same names, arguments, defaults, formulas and errors.
 
-Every function fills a writable C-contiguous float32/float64 ndarray in place and returns it.
+Every function fills a writable C-contiguous float32, float64, float16 or bfloat16 ndarray in place
+and returns it.
 Randomness comes from ``generator``: a :class:`fastinit.Generator`, an int seed (the same seed gives
 the same array), or None for a module-level default Generator that :func:`fastinit.seed` reseeds
 (as ``torch.manual_seed`` does torch's).  Each call uses one stream number of that Generator
@@ -109,7 +110,7 @@ def uniform_(arr: np.ndarray, a: float = 0.0, b: float = 1.0, generator: Any = N
     Parameters
     ----------
     arr : ndarray
-        float32 or float64, C-contiguous and writable; filled in place and returned.
+        float32, float64, float16 or bfloat16, C-contiguous and writable; filled in place.
     a, b : float
         Bounds, ``a <= b``.
     generator : fastinit.Generator, int or None

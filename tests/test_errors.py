@@ -59,7 +59,7 @@ def bad_outs():
         ("misaligned", misaligned, ValueError, "aligned"),
         ("byte-swapped", base.astype(">f4"), TypeError, "byte-swapped"),
         ("int32", np.full(8, 7, np.int32), TypeError, "wrong type|unsupported"),
-        ("float16", np.full(8, 7, np.float16), TypeError, "not supported yet"),
+        ("int16", np.full(8, 7, np.int16), TypeError, "wrong type|unsupported"),
         ("list", [7.0] * 8, TypeError, "numpy.ndarray"),
     ]
 
@@ -75,7 +75,8 @@ def test_bad_out(method, what, out, exc, match):
 
 
 @pytest.mark.parametrize("dtype, match", [(np.int32, "unsupported dtype"),
-                                          (np.float16, "not supported yet"),
+                                          (np.int16, "unsupported dtype"),
+                                          (">f2", "byte-swapped"),
                                           (np.complex64, "unsupported dtype"),
                                           (">f8", "byte-swapped"),
                                           ("nonsense", "not a dtype")])
