@@ -6,7 +6,7 @@ from these per-module flags only, never from the build machine's CPU: no -march=
 built here runs on any x86-64 (or aarch64) machine.
 
 - ``_kernels_baseline``: the architecture's baseline (SSE2 on x86-64); the only module elsewhere.
-- ``_kernels_avx2``: AVX2 + FMA (x86-64 only).
+- ``_kernels_avx2``: AVX2 + FMA + F16C (x86-64 only).
 - ``_kernels_avx512``: AVX-512 F/DQ/BW/VL (x86-64 only).
 
 Flags shared by every level:
@@ -36,8 +36,9 @@ MSVC_FLAGS = ["/O2", "/fp:precise"]
 # Per-level instruction-set flags: (unix, msvc).
 LEVEL_FLAGS = {
     "baseline": ([], []),
-    "avx2": (["-mavx2", "-mfma"], ["/arch:AVX2"]),
-    "avx512": (["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+    "avx2": (["-mavx2", "-mfma", "-mf16c"], ["/arch:AVX2"]),
+    "avx512": (["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma",
+                "-mf16c"],
                ["/arch:AVX512"]),
 }
 
@@ -76,7 +77,8 @@ extensions = [
         include_dirs=[np.get_include(), "fastinit"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["fastinit/_kernels.pxi", "fastinit/_philox.h", "fastinit/_philox.pxd",
-                 "fastinit/_store.h", "fastinit/_cpu.h", "fastinit/_select.h"],
+                 "fastinit/_store.h", "fastinit/_cpu.h", "fastinit/_select.h",
+                 "fastinit/_half.h"],
     )
     for level in LEVELS
 ]
