@@ -4,14 +4,19 @@ import pytest
 import fastinit as fi
 
 SIZES = [1_000, 1_000_000, 64_000_000]
-DTYPES = [np.float32, np.float64]
+DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)]
+try:
+    import ml_dtypes
+    DTYPES.append(np.dtype(ml_dtypes.bfloat16))
+except ImportError:
+    pass
 
 
 def pytest_generate_tests(metafunc):
     if "size" in metafunc.fixturenames:
         metafunc.parametrize("size", SIZES, ids=[f"{s:.0e}" for s in SIZES])
     if "dtype" in metafunc.fixturenames:
-        metafunc.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+        metafunc.parametrize("dtype", DTYPES, ids=[dt.name for dt in DTYPES])
 
 
 @pytest.fixture

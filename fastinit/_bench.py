@@ -17,6 +17,7 @@ from typing import Callable, TextIO
 import numpy as np
 
 import fastinit
+from fastinit import _validate
 
 
 def numpy_truncated_normal(rng: np.random.Generator, out: np.ndarray, a: float = -2.0,
@@ -57,6 +58,25 @@ def _torch_fills(size: int, dtype: str):
     }
 
 
+def _numpy_fills(nrng: np.random.Generator, out: np.ndarray) -> dict:
+    """NumPy's way to each fill; float16/bfloat16 (which NumPy cannot draw) through a float32
+    array and a cast, as NumPy users do."""
+    if out.dtype.itemsize != 2:
+        return {"uniform": lambda: nrng.random(out=out, dtype=out.dtype),
+                "normal": lambda: nrng.standard_normal(out=out, dtype=out.dtype),
+                "truncated_normal": lambda: numpy_truncated_normal(nrng, out)}
+    tmp = np.empty(out.shape, np.float32)
+
+    def cast(fill):
+        def run():
+            fill()
+            out[...] = tmp
+        return run
+    return {"uniform": cast(lambda: nrng.random(out=tmp, dtype=np.float32)),
+            "normal": cast(lambda: nrng.standard_normal(out=tmp, dtype=np.float32)),
+            "truncated_normal": cast(lambda: numpy_truncated_normal(nrng, tmp))}
+
+
 def _torch_version() -> str | None:
     try:
         import torch
@@ -78,18 +98,17 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
         rng = fastinit.default_rng(0)
         nrng = np.random.default_rng(0)
         for dtype in dtypes:
-            dt = np.dtype(dtype)
+            dt = _validate.resolve_dtype(dtype, None, "bench")
             ours = np.empty(size, dt)
             theirs = np.empty(size, dt)
             torch_fills = _torch_fills(size, dtype)
             t_memset = _best_time(lambda: theirs.fill(0), repeats)
+            numpy_fills = _numpy_fills(nrng, theirs)
             cases = {
-                "uniform": (lambda: rng.random(out=ours),
-                            lambda: nrng.random(out=theirs, dtype=dt)),
-                "normal": (lambda: rng.standard_normal(out=ours),
-                           lambda: nrng.standard_normal(out=theirs, dtype=dt)),
+                "uniform": (lambda: rng.random(out=ours), numpy_fills["uniform"]),
+                "normal": (lambda: rng.standard_normal(out=ours), numpy_fills["normal"]),
                 "truncated_normal": (lambda: rng.truncated_normal(a=-2.0, b=2.0, out=ours),
-                                     lambda: numpy_truncated_normal(nrng, theirs)),
+                                     numpy_fills["truncated_normal"]),
             }
             for name, (fast, numpy_fill) in cases.items():
                 with fastinit.threads(1):

@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="elements per fill (default 2**24)")
     bench.add_argument("--repeats", type=_positive_int, default=5,
                        help="timed runs per cell; the best is reported (default 5)")
-    bench.add_argument("--dtype", choices=["float32", "float64", "all"], default="all")
+    bench.add_argument("--dtype", choices=["float32", "float64", "float16", "bfloat16", "all"],
+                       default=None, help="one dtype, or all four (default: float32 and float64)")
     bench.add_argument("--threads", type=_positive_int, default=None,
                        help="threads for the multithreaded column (default: all available)")
     bench.add_argument("--simd", choices=["baseline", "avx2", "avx512"], default=None,
@@ -33,12 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "bench":
         from fastinit._bench import main as bench_main
-        dtypes = ["float32", "float64"] if args.dtype == "all" else [args.dtype]
+        dtypes = {None: ["float32", "float64"],
+                  "all": ["float32", "float64", "float16", "bfloat16"]}.get(args.dtype,
+                                                                       [args.dtype])
         try:
             return bench_main(size=args.size, repeats=args.repeats, dtypes=dtypes,
                               as_json=args.json, stream=sys.stdout, threads=args.threads,
                               simd=args.simd)
-        except RuntimeError as exc:          # e.g. --simd avx512 on a CPU without it
+        except (RuntimeError, ImportError) as exc:   # --simd avx512 on an older CPU, no ml_dtypes
             print(f"fastinit bench: error: {exc}", file=sys.stderr)
             return 2
     return 2  # pragma: no cover - argparse rejects unknown commands
