@@ -26,8 +26,9 @@ __version__ = "0.1.0"
 
 from fastinit import init, initializers  # noqa: E402  (they need Generator, imported above)
 from fastinit.init import seed  # noqa: E402
+from fastinit.io import fill_npy, npy_stats  # noqa: E402
 __all__ = ["Generator", "default_rng", "get_num_threads", "set_num_threads", "threads",
-           "show_config", "init", "initializers", "seed", "__version__"]
+           "show_config", "init", "initializers", "seed", "fill_npy", "npy_stats", "__version__"]
 
 
 def default_rng(seed: Any = None) -> Generator:

@@ -1,8 +1,18 @@
-"""The ``fastinit`` command line: ``fastinit bench`` (also ``python -m fastinit bench``)."""
+"""The ``fastinit`` command line (also ``python -m fastinit``).
+
+- ``fastinit bench``: fastinit against NumPy (and torch) side by side.
+- ``fastinit init weights.npy --shape 50000 16384 --init he_normal --dtype bfloat16 --seed 7``:
+  create and fill a ``.npy`` file of any size with bounded memory.
+- ``fastinit info weights.npy``: shape, dtype, mean, std, min, max and the fraction of values at
+  min and max, streamed.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
+
+_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def _positive_int(text: str) -> int:
@@ -12,9 +22,38 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _bytes(text: str) -> int:
+    """``65536``, ``64M``, ``1G``, ``512KiB`` ..."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1] if t and t[-1] in _SUFFIXES else ""
+    try:
+        value = int(float(t[: len(t) - len(unit)]) * _SUFFIXES[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (try 64M)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _region(text: str) -> tuple[slice, ...]:
+    """``0:1024,512:`` -> (slice(0, 1024), slice(512, None))."""
+    out = []
+    for part in text.split(","):
+        bits = part.strip().split(":")
+        if len(bits) != 2:
+            raise argparse.ArgumentTypeError(f"region axes are start:stop, got {part!r}")
+        try:
+            out.append(slice(*(int(b) if b.strip() else None for b in bits)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a start:stop: {part!r}") from None
+    return tuple(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastinit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fastinit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+
     bench = sub.add_parser("bench", help="fastinit against NumPy (and torch) side by side")
     bench.add_argument("--size", type=_positive_int, default=1 << 24,
                        help="elements per fill (default 2**24)")
@@ -27,11 +66,128 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--simd", choices=["baseline", "avx2", "avx512"], default=None,
                        help="kernel level to time (default: the best this CPU runs)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    init = sub.add_parser("init", help="create and fill a .npy weight file of any size")
+    init.add_argument("path", help="the .npy file to write")
+    init.add_argument("--shape", type=int, nargs="+", required=True, help="the tensor's shape")
+    init.add_argument("--init", required=True,
+                      help="initializer: he_normal, glorot_uniform, lecun_normal, "
+                           "variance_scaling, random_normal, truncated_normal, random_uniform, "
+                           "orthogonal, identity, zeros, ones, constant, ...")
+    init.add_argument("--dtype", default="float32",
+                      choices=["float32", "float64", "float16", "bfloat16"])
+    init.add_argument("--seed", type=int, default=None,
+                      help="seed (default: drawn from the OS and recorded for --resume)")
+    init.add_argument("--scale", type=float, help="variance scale (variance-scaling inits)")
+    init.add_argument("--mode", choices=["fan_in", "fan_out", "fan_avg", "fan_geo_avg"],
+                      help="fan mode (variance-scaling inits)")
+    init.add_argument("--distribution",
+                      help="truncated_normal, untruncated_normal or uniform (variance scaling)")
+    init.add_argument("--gain", type=float, help="gain (orthogonal, identity)")
+    init.add_argument("--mean", type=float, help="mean (random_normal, truncated_normal)")
+    init.add_argument("--stddev", type=float, help="stddev (random_normal, truncated_normal)")
+    init.add_argument("--minval", type=float, help="low bound (random_uniform)")
+    init.add_argument("--maxval", type=float, help="high bound (random_uniform)")
+    init.add_argument("--value", type=float, help="the value (constant)")
+    init.add_argument("--region", type=_region, default=None,
+                      help="write only this block of the tensor, e.g. 0:1024,512: (a shard)")
+    init.add_argument("--threads", type=_positive_int, default=None,
+                      help="threads (default: the cores available)")
+    init.add_argument("--chunk-size", type=_bytes, default=None,
+                      help="memory per chunk, e.g. 64M (default 64 MiB)")
+    init.add_argument("--resume", action="store_true",
+                      help="finish an interrupted fill of PATH (same arguments)")
+    init.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="statistics of a .npy file, streamed")
+    info.add_argument("path")
+    info.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
 
+# Options that only some initializers take, and which ones.
+_OPTIONS = {
+    "scale": "VarianceScaling", "mode": "VarianceScaling", "distribution": "VarianceScaling",
+    "gain": ("Orthogonal", "Identity"), "mean": ("RandomNormal", "TruncatedNormal"),
+    "stddev": ("RandomNormal", "TruncatedNormal"), "minval": "RandomUniform",
+    "maxval": "RandomUniform", "value": "Constant",
+}
+
+
+def initializer_from_args(args: argparse.Namespace) -> Any:
+    """The initializer the ``init`` options describe (ValueError for what does not fit)."""
+    from fastinit import initializers as ini
+
+    base = ini.get(args.init)
+    assert base is not None
+    config = base.get_config()
+    cls_name = type(base).__name__
+    given = {k: getattr(args, k) for k in _OPTIONS if getattr(args, k) is not None}
+    if isinstance(base, ini.VarianceScaling):
+        # A preset with --scale/--mode/--distribution becomes the variance scaling it stands for.
+        vs = {"scale": base.scale, "mode": base.mode, "distribution": base.distribution,
+              "seed": None}
+        if any(k in given for k in ("scale", "mode", "distribution")):
+            config, cls_name = vs, "VarianceScaling"
+    for key, value in given.items():
+        owners = _OPTIONS[key]
+        if cls_name not in (owners if isinstance(owners, tuple) else (owners,)):
+            raise ValueError(f"--{key} does not apply to --init {args.init}")
+        config[key] = value
+    if "seed" in config:
+        config["seed"] = args.seed
+    elif args.seed is not None:
+        raise ValueError(f"--seed does not apply to --init {args.init} (it draws nothing)")
+    return ini.get({"class_name": cls_name, "config": config})
+
+
+def _init_command(args: argparse.Namespace) -> int:
+    import time
+
+    import fastinit
+    from fastinit import io
+
+    obj = initializer_from_args(args)
+    if args.threads:
+        fastinit.set_num_threads(args.threads)
+    chunk = args.chunk_size or io.DEFAULT_CHUNK_BYTES
+    what = f"{args.path}: shape {tuple(args.shape)}"
+    if args.region is not None:
+        what += f", region {args.region}"
+    print(f"fastinit init {what}, {args.dtype}, {obj!r}, chunks of {chunk / 2**20:g} MiB, "
+          f"{fastinit.get_num_threads()} threads" + (", resuming" if args.resume else ""),
+          flush=True)
+    t0 = time.perf_counter()
+    result = io.fill_npy(args.path, args.shape, obj, args.dtype, chunk_bytes=chunk,
+                         progress=not args.no_progress, resume=args.resume, region=args.region)
+    seconds = time.perf_counter() - t0
+    seed = result["initializer"]["config"].get("seed")
+    print(f"wrote {result['bytes'] / 2**30:.3f} GiB in {seconds:.2f} s "
+          f"({result['bytes'] / seconds / 1e9:.2f} GB/s)" + (f", seed {seed}" if seed is not None
+                                                             else ""))
+    return 0
+
+
+def _info_command(args: argparse.Namespace) -> int:
+    import json
+
+    from fastinit import io
+
+    stats = io.npy_stats(args.path)
+    if args.json:
+        print(json.dumps({**stats, "shape": list(stats["shape"])}))
+        return 0
+    print(f"{stats['path']}: shape {stats['shape']}, dtype {stats['dtype']}")
+    for key in ("mean", "std", "min", "max"):
+        print(f"  {key:<5} {stats[key]:.8g}")
+    print(f"  at min {stats['fraction_at_min']:.3g}, at max {stats['fraction_at_max']:.3g} "
+          "(fraction of values)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "bench":
         from fastinit._bench import main as bench_main
         dtypes = {None: ["float32", "float64"],
@@ -44,4 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, ImportError) as exc:   # --simd avx512 on an older CPU, no ml_dtypes
             print(f"fastinit bench: error: {exc}", file=sys.stderr)
             return 2
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    command = {"init": _init_command, "info": _info_command}[args.command]
+    try:
+        return command(args)
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as exc:
+        print(f"fastinit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fastinit {args.command}: interrupted; fastinit init --resume finishes it",
+              file=sys.stderr)
+        return 130

@@ -18,7 +18,8 @@ def test_kernel_stubs_match_the_extension(level):
     # hooks of an editable install), type-checks it and compares the stub with the built module.
     result = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", f"fastinit._kernels_{level}",
-         "--allowlist", str(ROOT / "tests" / "stubtest_allowlist.txt")],
+         "--allowlist", str(ROOT / "tests" / "stubtest_allowlist.txt"),
+         "--mypy-config-file", str(ROOT / "pyproject.toml")],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr

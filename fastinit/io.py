@@ -1,0 +1,312 @@
+"""Weight files larger than memory: ``.npy`` files filled chunk by chunk, and streamed statistics.
+
+:func:`fill_npy` creates a ``.npy`` file with ``numpy.lib.format.open_memmap`` and fills it one
+chunk at a time, each chunk through its own short-lived memory map, so the resident memory stays
+of the order of ``chunk_bytes`` however large the file.  Each chunk is the matching block of the
+initializer's output (``init(shape, dtype, out=chunk, region=block)``), so the file is bit-identical
+to filling the same shape in memory with the same seed.
+
+Resuming: while a fill runs, a small JSON file ``<path>.fastinit-progress`` records what is being
+filled (shape, dtype, initializer config with its seed, chunking) and how many chunks are written
+and flushed.  ``fill_npy(..., resume=True)`` after an interruption checks that record against its
+arguments and fills only the chunks that are missing; the values are the same as an uninterrupted
+fill.  The record is removed when the fill completes.
+
+Any ``np.memmap`` or other writable C-contiguous buffer also works directly with ``out=``::
+
+    mm = np.lib.format.open_memmap("w.npy", mode="w+", dtype=np.float32, shape=(n, m))
+    fi.default_rng(0).normal(0, 0.02, size=mm.shape, out=mm)
+
+bfloat16 has no ``.npy`` type code: its files say ``|V2`` (two raw bytes), as ``np.save`` writes
+them; read them with ``np.load(path).view(ml_dtypes.bfloat16)``.  :func:`npy_stats` does so, and
+reads the file in blocks (no memory map), so its memory stays bounded too.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from fastinit import _validate as v
+from fastinit import initializers
+
+__all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES"]
+
+DEFAULT_CHUNK_BYTES = 64 << 20
+PROGRESS_SUFFIX = ".fastinit-progress"
+
+
+def _as_initializer(init: Any, seed: int | None) -> initializers.Initializer:
+    """An initializer object (name, config dict or object), with ``seed`` if given."""
+    obj = initializers.get(init)
+    if obj is None:
+        raise TypeError("fill_npy: init is required (an initializer, a name or a config dict)")
+    config = obj.get_config()
+    if seed is not None:
+        if "seed" not in config:
+            raise ValueError(f"fill_npy: {type(obj).__name__} takes no seed")
+        config["seed"] = seed
+    return type(obj).from_config(config)
+
+
+class _Chunks:
+    """Contiguous blocks of ``shape`` (in C order) of at most ``chunk_bytes``, as regions,
+    computed on demand (a file may have millions of chunks).
+
+    The trailing axes that fit in a chunk are taken whole; the axis before them is cut into slabs
+    of ``per`` indices; the leading axes are walked one index at a time.
+    """
+
+    def __init__(self, shape: tuple[int, ...], itemsize: int, chunk_bytes: int) -> None:
+        self.shape = shape
+        k = len(shape)                                   # shape[k:] is taken whole
+        while k > 0 and math.prod(shape[k - 1:]) * itemsize <= chunk_bytes:
+            k -= 1
+        self.k = k
+        if math.prod(shape) == 0:
+            self.count, self.per, self.slabs = 0, 1, 0
+        elif k == 0:
+            self.count, self.per, self.slabs = 1, 1, 1
+        else:
+            self.per = max(1, chunk_bytes // (math.prod(shape[k:]) * itemsize))
+            self.slabs = -(-shape[k - 1] // self.per)
+            self.count = math.prod(shape[: k - 1]) * self.slabs
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[slice, ...]:
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        if self.k == 0:
+            return tuple(slice(0, d) for d in self.shape)
+        lead, slab = divmod(index, self.slabs)
+        lead_index = np.unravel_index(lead, self.shape[: self.k - 1]) if self.k > 1 else ()
+        start = slab * self.per
+        stop = min(start + self.per, self.shape[self.k - 1])
+        return (tuple(slice(int(i), int(i) + 1) for i in lead_index) + (slice(start, stop),)
+                + tuple(slice(0, d) for d in self.shape[self.k:]))
+
+
+def _flat_offset(region: tuple[slice, ...], shape: tuple[int, ...]) -> int:
+    offset, stride = 0, 1
+    for sl, d in zip(reversed(region), reversed(shape)):
+        offset += sl.start * stride
+        stride *= d
+    return offset
+
+
+class _Progress:
+    """A tqdm bar in bytes when tqdm is installed and wanted; silent otherwise."""
+
+    def __init__(self, total: int, wanted: bool, desc: str) -> None:
+        self.bar = None
+        if wanted:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc=desc, dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any = np.float32,
+             *, seed: int | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+             progress: bool = True, resume: bool = False, region: Any = None,
+             _stop_after: int | None = None) -> dict[str, Any]:
+    """Create the ``.npy`` file ``path`` and fill it with an initializer, chunk by chunk.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.npy`` file to write (replaced unless ``resume``).
+    shape : sequence of int
+        The full shape of the tensor.
+    init : Initializer, str or dict
+        An initializer object, a name (``"he_normal"``) or a config dict
+        (``{"class_name": "RandomNormal", "config": {"stddev": 0.02}}``); see
+        :mod:`fastinit.initializers`.
+    dtype : dtype
+        float32, float64, float16 or bfloat16.
+    seed : int, optional
+        Seeds the initializer (overriding its own).  Without any seed one is drawn from the OS
+        and recorded, so an interrupted fill can still be resumed.
+    chunk_bytes : int
+        The most memory one chunk maps (default 64 MiB).
+    progress : bool
+        A progress bar (bytes, rate, ETA) when tqdm is installed (``fastinit[progress]``).
+    resume : bool
+        Continue an interrupted fill of ``path`` with the same arguments: only the missing chunks
+        are filled.  Without a progress record there is nothing to resume: a ValueError.
+    region : slice or tuple of slices, optional
+        Write only this block of the tensor ``shape`` (a shard file of the block's shape).
+
+    Returns
+    -------
+    dict
+        ``path``, ``shape`` (of the file), ``dtype``, ``bytes``, ``seconds``, ``gb_per_s``,
+        ``chunks`` and ``initializer`` (its config).
+    """
+    path = Path(path)
+    dt = v.resolve_dtype(dtype, None, "fill_npy")
+    full = tuple(int(d) for d in shape)
+    if any(d < 0 for d in full):
+        raise ValueError(f"fill_npy: negative dimension in shape {full}")
+    if not isinstance(chunk_bytes, int) or chunk_bytes < dt.itemsize:
+        raise ValueError(f"fill_npy: chunk_bytes must be an int >= {dt.itemsize}")
+    if region is None:
+        starts, block = (0,) * len(full), full
+    else:
+        starts, block = v.normalize_region(region, full)
+    record_path = path.with_name(path.name + PROGRESS_SUFFIX)
+
+    obj = _as_initializer(init, seed)
+    params: dict[str, Any] = obj.get_config()
+    config: dict[str, Any] = {"class_name": type(obj).__name__, "config": params}
+    if "seed" in params and params["seed"] is None:
+        params["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+        obj = type(obj).from_config(params)
+    record: dict[str, Any] = {"shape": list(full), "starts": list(starts), "block": list(block),
+              "dtype": dt.name, "initializer": config, "chunk_bytes": chunk_bytes}
+
+    regions = _Chunks(block, dt.itemsize, chunk_bytes)
+    done = 0
+    if resume:
+        if not record_path.exists() or not path.exists():
+            raise ValueError(f"fill_npy: nothing to resume at {path} (no {record_path.name})")
+        saved = json.loads(record_path.read_text())
+        done = saved.pop("chunks_done")
+        if seed is None and "seed" in saved["initializer"]["config"]:
+            # The recorded seed is the fill's seed when none is given now.
+            params["seed"] = saved["initializer"]["config"]["seed"]
+            obj = type(obj).from_config(params)
+        if saved != json.loads(json.dumps(record)):
+            raise ValueError(f"fill_npy: {path} was being filled with other arguments: "
+                             f"{saved}; resume with those")
+    else:
+        nbytes = math.prod(block) * dt.itemsize
+        free = shutil.disk_usage(path.parent if str(path.parent) else ".").free
+        if nbytes > free:
+            raise OSError(f"fill_npy: {path} needs {nbytes / 2**30:.2f} GiB but the disk has "
+                          f"{free / 2**30:.2f} GiB free")
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=dt, shape=block)
+        del mm                         # header written, file sized (sparse); chunks map their own
+        record["chunks_done"] = 0
+        record_path.write_text(json.dumps(record))
+
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            np.lib.format.read_array_header_1_0(f)
+        else:
+            np.lib.format.read_array_header_2_0(f)
+        header_bytes = f.tell()
+
+    bar = _Progress(math.prod(block) * dt.itemsize, progress, path.name)
+    if done:                                                  # chunks are in order
+        bar.update((_flat_offset(regions[done], block) if done < len(regions)
+                    else math.prod(block)) * dt.itemsize)
+    t0 = time.perf_counter()
+    written = 0
+    try:
+        for index in range(done, len(regions)):
+            local = regions[index]
+            chunk_shape = tuple(r.stop - r.start for r in local)
+            offset = header_bytes + _flat_offset(local, block) * dt.itemsize
+            mm = np.memmap(path, dtype=dt, mode="r+", offset=offset, shape=chunk_shape)
+            global_region = tuple(slice(s + r.start, s + r.stop) for s, r in zip(starts, local))
+            obj(full, dt, out=mm, region=global_region)
+            mm.flush()
+            del mm
+            chunk_nbytes = math.prod(chunk_shape) * dt.itemsize
+            written += chunk_nbytes
+            bar.update(chunk_nbytes)
+            record["chunks_done"] = index + 1
+            record_path.write_text(json.dumps(record))
+            if _stop_after is not None and index + 1 - done >= _stop_after:
+                raise KeyboardInterrupt("fill_npy stopped for a test")
+    finally:
+        bar.close()
+    record_path.unlink()
+    seconds = time.perf_counter() - t0
+    return {"path": str(path), "shape": block, "dtype": dt.name, "bytes": written,
+            "seconds": seconds, "gb_per_s": written / seconds / 1e9 if seconds > 0 else math.inf,
+            "chunks": len(regions), "initializer": config}
+
+
+def _header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """(shape, dtype, fortran_order, header length) of a ``.npy`` file; ``|V2`` (bfloat16 as
+    np.save writes it) is read as bfloat16."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dt = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dt = np.lib.format.read_array_header_2_0(f)
+        offset = f.tell()
+    if dt.kind == "V" and dt.itemsize == 2:
+        dt = v.bfloat16()
+    return tuple(shape), dt, fortran, offset
+
+
+def _blocks(path: str | os.PathLike, dt: np.dtype, offset: int, count: int,
+            chunk_elements: int) -> Iterator[np.ndarray]:
+    """The file's values as float64 blocks, read (not mapped) so that memory stays bounded."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        done = 0
+        while done < count:
+            n = min(chunk_elements, count - done)
+            raw = f.read(n * dt.itemsize)
+            if len(raw) != n * dt.itemsize:
+                raise OSError(f"{path} is shorter than its header says")
+            yield np.frombuffer(raw, dtype=dt).astype(np.float64)
+            done += n
+
+
+def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+              on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Shape, dtype, mean, std, min, max and the fraction of values at min and at max of a
+    ``.npy`` file, in one streaming pass of bounded memory (float64 accumulation)."""
+    shape, dt, _, offset = _header(path)
+    n = math.prod(shape)
+    count, mean, m2 = 0, 0.0, 0.0
+    lo, hi = math.inf, -math.inf
+    chunk_elements = max(1, chunk_bytes // 8)
+    for block in _blocks(path, dt, offset, n, chunk_elements):
+        # Chan et al.'s pairwise update of count, mean and sum of squared deviations.
+        b_count = block.size
+        b_mean = float(block.mean())
+        b_m2 = float(((block - b_mean) ** 2).sum())
+        delta = b_mean - mean
+        total = count + b_count
+        mean += delta * b_count / total
+        m2 += b_m2 + delta * delta * count * b_count / total
+        count = total
+        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+        if on_chunk is not None:
+            on_chunk(b_count * dt.itemsize)
+    at_lo = at_hi = 0
+    if n:
+        for block in _blocks(path, dt, offset, n, chunk_elements):
+            at_lo += int((block == lo).sum())
+            at_hi += int((block == hi).sum())
+    return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n,
+            "mean": mean if n else math.nan, "std": math.sqrt(m2 / n) if n else math.nan,
+            "min": lo if n else math.nan, "max": hi if n else math.nan,
+            "fraction_at_min": at_lo / n if n else math.nan,
+            "fraction_at_max": at_hi / n if n else math.nan}

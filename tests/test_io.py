@@ -1,0 +1,185 @@
+"""Files larger than memory: fill_npy, resume, bounded memory, info, and the command line."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastinit as fi
+from fastinit import io
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+
+
+def _load(path):
+    a = np.load(path)
+    return a.view(ml_dtypes.bfloat16) if a.dtype.kind == "V" else a
+
+
+@pytest.mark.parametrize("shape, dtype, chunk_bytes", [
+    ((300, 200), "float32", 10_000),          # slabs of rows
+    ((7, 50, 33), "float64", 1_000),          # a row is larger than a chunk: walk the lead axis
+    ((1000,), "float16", 256),
+    ((64, 3, 5, 5), "bfloat16", 1 << 20),     # one chunk
+])
+def test_file_equals_the_in_memory_fill(tmp_path, shape, dtype, chunk_bytes):
+    path = tmp_path / "w.npy"
+    result = io.fill_npy(path, shape, "glorot_normal", dtype, seed=11, chunk_bytes=chunk_bytes,
+                         progress=False)
+    expected = fi.initializers.GlorotNormal(seed=11)(shape, fi._validate.resolve_dtype(
+        dtype, None, "test"))
+    got = _load(path)
+    assert got.shape == shape and got.dtype == expected.dtype
+    assert got.tobytes() == expected.tobytes()
+    assert result["bytes"] == expected.nbytes
+    assert not (tmp_path / ("w.npy" + io.PROGRESS_SUFFIX)).exists()
+
+
+@pytest.mark.parametrize("shape, chunk_bytes", [((300, 200), 10_000), ((7, 50, 33), 1_000),
+                                               ((5, 4, 3, 2), 7), ((10,), 100), ((0, 5), 8)])
+def test_chunks_cover_the_array_once_in_order(shape, chunk_bytes):
+    chunks = io._Chunks(shape, 8, chunk_bytes)
+    covered = np.zeros(shape, np.int64)
+    position = 0
+    for index in range(len(chunks)):
+        region = chunks[index]
+        block = covered[region]
+        assert block.nbytes <= max(chunk_bytes, 8 * shape[-1] if len(shape) else 8)
+        assert io._flat_offset(region, shape) == position          # contiguous, in order
+        position += block.size
+        covered[region] += 1
+    assert (covered == 1).all() and position == covered.size
+
+
+def test_a_shard_file_is_the_block_of_the_full_init(tmp_path):
+    path = tmp_path / "shard.npy"
+    io.fill_npy(path, (40, 30), {"class_name": "RandomNormal", "config": {"stddev": 0.02}},
+                seed=5, chunk_bytes=512, progress=False, region=np.s_[10:30, 5:25])
+    full = fi.initializers.RandomNormal(stddev=0.02, seed=5)((40, 30))
+    np.testing.assert_array_equal(np.load(path), full[10:30, 5:25])
+
+
+def test_an_interrupted_fill_resumes_without_changing_a_value(tmp_path):
+    path = tmp_path / "w.npy"
+    args = dict(shape=(500, 64), init="he_uniform", dtype="float32", chunk_bytes=8192,
+                progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        io.fill_npy(path, **args, _stop_after=3)            # no seed: one is drawn and recorded
+    record = json.loads((tmp_path / ("w.npy" + io.PROGRESS_SUFFIX)).read_text())
+    assert record["chunks_done"] == 3
+    seed = record["initializer"]["config"]["seed"]
+    written = np.load(path)[:48].copy()                       # 3 chunks of 16 rows
+    with pytest.raises(ValueError, match="other arguments"):
+        io.fill_npy(path, **{**args, "shape": (500, 65)}, resume=True)
+    io.fill_npy(path, **args, resume=True)
+    expected = fi.initializers.HeUniform(seed=seed)((500, 64))
+    got = np.load(path)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got[:48], written)
+    assert not (tmp_path / ("w.npy" + io.PROGRESS_SUFFIX)).exists()
+
+
+def test_resume_needs_an_interrupted_fill(tmp_path):
+    with pytest.raises(ValueError, match="nothing to resume"):
+        io.fill_npy(tmp_path / "none.npy", (4, 4), "zeros", resume=True, progress=False)
+
+
+def test_memory_stays_bounded_while_filling_a_file_many_chunks_large(tmp_path):
+    # 256 MiB written in 4 MiB chunks; peak RSS may grow by a few chunks, not by the file.
+    code = textwrap.dedent(f"""
+        import resource, sys
+        import numpy as np
+        from fastinit import io
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        io.fill_npy({str(tmp_path / 'big.npy')!r}, (4096, 16384), "he_normal", "float32",
+                    seed=1, chunk_bytes=4 << 20, progress=False)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print((after - before) * 1024)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    growth = int(result.stdout)
+    assert growth < 48 << 20, f"peak RSS grew by {growth / 2**20:.0f} MiB for 4 MiB chunks"
+    assert os.path.getsize(tmp_path / "big.npy") >= 256 << 20
+
+
+def test_npy_stats_streams_the_right_numbers(tmp_path):
+    x = fi.default_rng(3).truncated_normal(0.5, 2.0, -1.0, 1.0, size=(300, 70), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    stats = io.npy_stats(tmp_path / "x.npy", chunk_bytes=4096)
+    x64 = x.astype(np.float64)
+    assert stats["shape"] == (300, 70) and stats["dtype"] == "float32"
+    assert stats["mean"] == pytest.approx(x64.mean(), rel=1e-12)
+    assert stats["std"] == pytest.approx(x64.std(), rel=1e-12)
+    assert (stats["min"], stats["max"]) == (x64.min(), x64.max())
+    assert stats["fraction_at_min"] == (x64 == x64.min()).mean()
+
+
+# -- the command line --------------------------------------------------------------------------
+
+def _cli(*args, pre=""):
+    code = pre + "import sys; from fastinit.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True)
+
+
+def test_cli_init_then_info(tmp_path):
+    path = tmp_path / "w.npy"
+    result = _cli("init", path, "--shape", 300, 128, "--init", "he_normal", "--dtype", "bfloat16",
+                  "--seed", 7, "--chunk-size", "16K")
+    assert result.returncode == 0, result.stderr
+    assert "HeNormal(seed=7)" in result.stdout and "GB/s" in result.stdout
+    assert "100%" in result.stderr                         # the tqdm bar (bytes, rate, ETA)
+    expected = fi.initializers.HeNormal(seed=7)((300, 128), "bfloat16")
+    assert _load(path).tobytes() == expected.tobytes()
+    info = _cli("info", path, "--json")
+    assert info.returncode == 0, info.stderr
+    stats = json.loads(info.stdout)
+    assert stats["shape"] == [300, 128] and stats["dtype"] == "bfloat16"
+    assert stats["max"] == float(expected.astype(np.float64).max())
+
+
+def test_cli_variance_scaling_options_and_region(tmp_path):
+    path = tmp_path / "w.npy"
+    result = _cli("init", path, "--shape", 40, 30, "--init", "he_normal", "--mode", "fan_out",
+                  "--distribution", "uniform", "--seed", 2, "--region", "10:30,:20",
+                  "--no-progress", "--threads", 1)
+    assert result.returncode == 0, result.stderr
+    init = fi.initializers.VarianceScaling(2.0, "fan_out", "uniform", seed=2)
+    np.testing.assert_array_equal(np.load(path), init((40, 30))[10:30, :20])
+    assert result.stderr == ""
+
+
+def test_cli_without_tqdm_prints_no_bar(tmp_path):
+    result = _cli("init", tmp_path / "w.npy", "--shape", 100, 10, "--init", "zeros",
+                  pre="import sys; sys.modules['tqdm'] = None; ")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--init", "he_gaussian"], "unknown initializer 'he_gaussian'"),
+    (["--init", "he_normal", "--gain", "2"], "--gain does not apply"),
+    (["--init", "zeros", "--seed", "3"], "--seed does not apply"),
+    (["--init", "variance_scaling", "--distribution", "normal"], "ambiguous"),
+])
+def test_cli_errors_are_one_line(tmp_path, args, message):
+    result = _cli("init", tmp_path / "w.npy", "--shape", 4, 4, *args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "w.npy").exists()
+
+
+def test_cli_refuses_a_file_larger_than_the_disk(tmp_path):
+    result = _cli("init", tmp_path / "w.npy", "--shape", 10**8, 10**8, "--init", "zeros")
+    assert result.returncode == 2 and "GiB free" in result.stderr
+    assert not (tmp_path / "w.npy").exists()
+
+
+def test_cli_bfloat16_without_ml_dtypes_names_the_extra(tmp_path):
+    result = _cli("init", tmp_path / "w.npy", "--shape", 4, 4, "--init", "ones", "--dtype",
+                  "bfloat16", pre="import sys; sys.modules['ml_dtypes'] = None; ")
+    assert result.returncode == 2 and "pip install fastinit[bf16]" in result.stderr
