@@ -26,6 +26,9 @@ _BIT_GENERATOR = "Philox4x32-10"
 # 0-25% on two threads but costs 6-21% on one, where the extra copy out of the scratch buffer is
 # not paid back, so single-threaded fills always use plain stores.
 STREAMING_BYTES = 16 << 20
+# progress=True shows a bar for fills at least this large, updated every PROGRESS_STEP_BYTES.
+PROGRESS_BYTES = 256 << 20
+PROGRESS_STEP_BYTES = 64 << 20
 _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
 # random(): u is clamped to the largest value below 1 of the dtype, which only acts for float16
 # and bfloat16 (their rounding could otherwise reach 1).
@@ -151,7 +154,7 @@ class Generator:
     # -- the fill machinery -----------------------------------------------------------------------
 
     def _fill(self, name: str, kind: int, size: Any, dtype: Any, out: Any, region: Any,
-              make_params, arrays: tuple = ()):
+              make_params, arrays: tuple = (), progress: bool = False):
         """Validate, take a stream number, fill; the one path every method goes through.
 
         ``make_params(dt)`` validates the scalar parameters and returns the kernel parameters.
@@ -208,10 +211,15 @@ class Generator:
         else:
             streaming = out.nbytes >= STREAMING_BYTES and _threads.get_num_threads() > 1
             key = self._key
+            buffer = out
 
             def fill_range(begin: int, end: int) -> None:
-                kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming)
-            _threads.run(fill_range, total)
+                kernels.fill(buffer, kind, shape, starts, key, stream, params, begin, end,
+                             streaming)
+            if progress and out.nbytes >= PROGRESS_BYTES:
+                _fill_with_progress(fill_range, total, out.itemsize, name)
+            else:
+                _threads.run(fill_range, total)
         if post is not None:
             post(out)
         if out is not target:
@@ -233,8 +241,8 @@ class Generator:
                           lambda dt, shape, index: ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION, None))
 
     def random(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None, *,
-               region: Any = None) -> Any:
-        """random(size=None, dtype=np.float64, out=None, *, region=None)
+               region: Any = None, progress: bool = False) -> Any:
+        """random(size=None, dtype=np.float64, out=None, *, region=None, progress=False)
 
         Floats uniform on the half-open interval [0.0, 1.0).
 
@@ -254,17 +262,21 @@ class Generator:
         region : slice or tuple of slices, optional
             Fill only this block of the full ``size``: the result equals
             ``random(size)[region]`` bit for bit, computed without the rest.
+        progress : bool, optional
+            Show a progress bar (bytes, rate, ETA) for fills of 256 MiB and more, when tqdm is
+            installed (``fastinit[progress]``).  The values do not change.
 
         Returns
         -------
         float or ndarray
         """
         return self._fill("random", Kind.KIND_UNIFORM, size, dtype, out, region,
-                          lambda dt, shape, index: _RANDOM_PARAMS[dt.name])
+                          lambda dt, shape, index: _RANDOM_PARAMS[dt.name], progress=progress)
 
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None,
-                out: np.ndarray | None = None, *, region: Any = None) -> Any:
-        """uniform(low=0.0, high=1.0, size=None, dtype=np.float64, out=None, *, region=None)
+                out: np.ndarray | None = None, *, region: Any = None,
+                progress: bool = False) -> Any:
+        """uniform(low=0.0, high=1.0, size=None, dtype=np.float64, out=None, *, region=None, progress=False)
 
         Samples uniform on [low, high): ``low + (high - low) * u`` with u from :meth:`random`,
         computed in the output dtype and clamped so that the result is never below ``low`` and
@@ -275,7 +287,7 @@ class Generator:
         low, high : float or array_like of floats
             Bounds, finite, ``low <= high`` (``low == high`` returns ``low``).  Arrays broadcast
             against size as in NumPy.
-        size, dtype, out, region
+        size, dtype, out, region, progress
             As in :meth:`random`.
 
         Raises
@@ -320,11 +332,12 @@ class Generator:
 
         arrays = _array_params(("low", low_a), ("high", high_a))
         return self._fill("uniform", Kind.KIND_UNIFORM, size, dtype, out, region, params,
-                          arrays)
+                          arrays, progress=progress)
 
     def standard_normal(self, size: Any = None, dtype: Any = None,
-                        out: np.ndarray | None = None, *, region: Any = None) -> Any:
-        """standard_normal(size=None, dtype=np.float64, out=None, *, region=None)
+                        out: np.ndarray | None = None, *, region: Any = None,
+                        progress: bool = False) -> Any:
+        """standard_normal(size=None, dtype=np.float64, out=None, *, region=None, progress=False)
 
         Samples from the standard normal distribution N(0, 1), by Box-Muller with both outputs.
 
@@ -335,15 +348,16 @@ class Generator:
 
         Parameters
         ----------
-        size, dtype, out, region
+        size, dtype, out, region, progress
             As in :meth:`random`.
         """
-        return self.normal(0.0, 1.0, size, dtype, out, region=region, _name="standard_normal")
+        return self.normal(0.0, 1.0, size, dtype, out, region=region, progress=progress,
+                           _name="standard_normal")
 
     def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None, dtype: Any = None,
-               out: np.ndarray | None = None, *, region: Any = None,
+               out: np.ndarray | None = None, *, region: Any = None, progress: bool = False,
                _name: str = "normal") -> Any:
-        """normal(loc=0.0, scale=1.0, size=None, dtype=np.float64, out=None, *, region=None)
+        """normal(loc=0.0, scale=1.0, size=None, dtype=np.float64, out=None, *, region=None, progress=False)
 
         Samples from N(loc, scale**2): ``loc + scale * z`` with z from :meth:`standard_normal`,
         computed in the output dtype.
@@ -356,7 +370,7 @@ class Generator:
             Mean, finite.
         scale : float or array_like of floats
             Standard deviation, finite and >= 0.
-        size, dtype, out, region
+        size, dtype, out, region, progress
             As in :meth:`random`.
 
         Raises
@@ -375,12 +389,13 @@ class Generator:
                     _affine_post(shape, index, dt, shift, scale_d, -np.inf, np.inf))
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
-        return self._fill(_name, Kind.KIND_NORMAL, size, dtype, out, region, params, arrays)
+        return self._fill(_name, Kind.KIND_NORMAL, size, dtype, out, region, params, arrays,
+                          progress=progress)
 
     def truncated_normal(self, loc: Any = 0.0, scale: Any = 1.0, a: float = -2.0, b: float = 2.0,
                          size: Any = None, dtype: Any = None, out: np.ndarray | None = None, *,
-                         region: Any = None) -> Any:
-        """truncated_normal(loc=0.0, scale=1.0, a=-2.0, b=2.0, size=None, dtype=np.float64, out=None, *, region=None)
+                         region: Any = None, progress: bool = False) -> Any:
+        """truncated_normal(loc=0.0, scale=1.0, a=-2.0, b=2.0, size=None, dtype=np.float64, out=None, *, region=None, progress=False)
 
         Samples from N(loc, scale**2) truncated to [loc + a*scale, loc + b*scale].
 
@@ -398,7 +413,7 @@ class Generator:
             As in :meth:`normal`.
         a, b : float
             Truncation bounds in units of scale, ``a < b``; may be infinite.
-        size, dtype, out, region
+        size, dtype, out, region, progress
             As in :meth:`random`.
 
         Raises
@@ -445,7 +460,7 @@ class Generator:
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
         return self._fill("truncated_normal", Kind.KIND_TRUNCATED_NORMAL, size, dtype, out,
-                          region, params, arrays)
+                          region, params, arrays, progress=progress)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -459,6 +474,21 @@ def _restore(key: int, stream: int, seed_seq: np.random.SeedSequence) -> Generat
 def _signs(*values: float) -> tuple[float, ...]:
     """Part of the cache keys below: 0.0 == -0.0, but they are different bounds."""
     return tuple(math.copysign(1.0, x) for x in values)
+
+
+def _fill_with_progress(fill_range, total: int, itemsize: int, name: str) -> None:
+    """Fill 0..total in steps of PROGRESS_STEP_BYTES (each step threaded) under a tqdm bar."""
+    from fastinit.io import _Progress
+
+    bar = _Progress(total * itemsize, True, name)
+    step = max(_threads.ALIGN_ELEMENTS, PROGRESS_STEP_BYTES // itemsize)
+    try:
+        for begin in range(0, total, step):
+            end = min(begin + step, total)
+            _threads.run(lambda lo, hi: fill_range(begin + lo, begin + hi), end - begin)
+            bar.update((end - begin) * itemsize)
+    finally:
+        bar.close()
 
 
 def _uniform_map_scalar(low: float, high: float, dt: np.dtype) -> tuple[float, float, float, float]:

@@ -183,3 +183,20 @@ def test_cli_bfloat16_without_ml_dtypes_names_the_extra(tmp_path):
     result = _cli("init", tmp_path / "w.npy", "--shape", 4, 4, "--init", "ones", "--dtype",
                   "bfloat16", pre="import sys; sys.modules['ml_dtypes'] = None; ")
     assert result.returncode == 2 and "pip install fastinit[bf16]" in result.stderr
+
+
+# -- progress bars on large in-memory fills ---------------------------------------------------
+
+@pytest.mark.parametrize("method", ["random", "standard_normal", "truncated_normal"])
+def test_progress_bar_on_large_fills_changes_nothing(method, monkeypatch, capsys):
+    from fastinit import _generator
+    monkeypatch.setattr(_generator, "PROGRESS_BYTES", 1 << 20)
+    monkeypatch.setattr(_generator, "PROGRESS_STEP_BYTES", 100_000)
+    plain = getattr(fi.default_rng(4), method)(size=(700, 1001), dtype=np.float32)
+    capsys.readouterr()
+    shown = getattr(fi.default_rng(4), method)(size=(700, 1001), dtype=np.float32, progress=True)
+    assert "100%" in capsys.readouterr().err
+    assert plain.tobytes() == shown.tobytes()
+    monkeypatch.setitem(sys.modules, "tqdm", None)            # without tqdm: silent
+    quiet = getattr(fi.default_rng(4), method)(size=(700, 1001), dtype=np.float32, progress=True)
+    assert capsys.readouterr().err == "" and quiet.tobytes() == plain.tobytes()
