@@ -30,12 +30,13 @@ STREAMING_BYTES = 16 << 20
 PROGRESS_BYTES = 256 << 20
 PROGRESS_STEP_BYTES = 64 << 20
 _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
-# random(): u is clamped to the largest value below 1 of the dtype, which only acts for float16
-# and bfloat16 (their rounding could otherwise reach 1).
-_BELOW_ONE = {"float32": 1.0 - 2.0**-24, "float64": 1.0 - 2.0**-53, "float16": 1.0 - 2.0**-11,
-               "bfloat16": 1.0 - 2.0**-8}
-_RANDOM_PARAMS = {name: ((0.0, 1.0, 0.0, below) + _NO_TRUNCATION, None)
-                  for name, below in _BELOW_ONE.items()}
+
+
+@functools.lru_cache(maxsize=8)
+def _random_params(dt: np.dtype) -> tuple:
+    """random()'s kernel parameters: u clamped to the largest value below 1 of the dtype, which
+    only acts for float16 and bfloat16 (their rounding could otherwise reach 1)."""
+    return (0.0, 1.0, 0.0, v.largest_below(1.0, dt)) + _NO_TRUNCATION, None
 
 
 def _key_from_seed_sequence(seed_seq: np.random.SeedSequence) -> int:
@@ -271,7 +272,7 @@ class Generator:
         float or ndarray
         """
         return self._fill("random", Kind.KIND_UNIFORM, size, dtype, out, region,
-                          lambda dt, shape, index: _RANDOM_PARAMS[dt.name], progress=progress)
+                          lambda dt, shape, index: _random_params(dt), progress=progress)
 
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None,
                 out: np.ndarray | None = None, *, region: Any = None,

@@ -15,6 +15,7 @@ import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 _HINT = "use np.float32, np.float64, np.float16 or bfloat16"
+_NATIVE = frozenset(SUPPORTED_DTYPES)
 
 # Regions and sizes index the counter with 64-bit integers; retries use bits 56..63 (README).
 MAX_ELEMENTS = 1 << 56
@@ -42,6 +43,8 @@ def compute_dtype(dt: np.dtype) -> np.dtype:
 
 def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
     """The output dtype: ``dtype`` if given, else out's dtype, else float64."""
+    if dtype is None and type(out) is np.ndarray and out.dtype in _NATIVE:
+        return out.dtype                                   # the common case, first
     if dtype is None:
         if out is not None and isinstance(out, np.ndarray):
             dtype = out.dtype
@@ -97,6 +100,8 @@ def check_out(out: Any, dtype: np.dtype, method: str) -> np.ndarray:
         raise TypeError(f"{method}: supplied output array has the wrong type: expected "
                         f"{dtype}, got {out.dtype}{hint}")
     flags = out.flags
+    if flags.carray:                     # C-contiguous, aligned and writeable: the common case
+        return out
     if not flags.c_contiguous:
         raise ValueError(f"{method}: out must be C-contiguous; pass np.ascontiguousarray(out) "
                          "and copy back, or fill a contiguous buffer")
