@@ -200,31 +200,16 @@ class Generator:
         stream = self._take_stream()
         if out is None:
             out = np.empty(block, dtype=dt)
-        kernels = _simd.kernels
         target = out
         if post is not None and v.is_half(dt):
             # Array parameters with a 2-byte dtype: draw and map in float32 as the kernels do,
             # then round once.
             out = np.empty(block, np.float32)
-        total = out.size
-        if total < _threads.MIN_ELEMENTS_PER_THREAD:
-            kernels.fill(out, kind, shape, starts, self._key, stream, params)   # the common case
-        else:
-            streaming = out.nbytes >= STREAMING_BYTES and _threads.get_num_threads() > 1
-            key = self._key
-            buffer = out
-
-            def fill_range(begin: int, end: int) -> None:
-                kernels.fill(buffer, kind, shape, starts, key, stream, params, begin, end,
-                             streaming)
-            if progress and out.nbytes >= PROGRESS_BYTES:
-                _fill_with_progress(fill_range, total, out.itemsize, name)
-            else:
-                _threads.run(fill_range, total)
+        _fill_buffer(out, kind, shape, starts, self._key, stream, params, progress, name)
         if post is not None:
             post(out)
         if out is not target:
-            target[...] = out.astype(dt)
+            np.copyto(target, out, casting="unsafe")      # round to nearest-even, once
             out = target
         if scalar and out.ndim == 0:
             return float(out.astype(np.float64)) if v.is_half(dt) else out.item()
@@ -475,6 +460,27 @@ def _restore(key: int, stream: int, seed_seq: np.random.SeedSequence) -> Generat
 def _signs(*values: float) -> tuple[float, ...]:
     """Part of the cache keys below: 0.0 == -0.0, but they are different bounds."""
     return tuple(math.copysign(1.0, x) for x in values)
+
+
+def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tuple[int, ...],
+                 key: int, stream: int, params: tuple, progress: bool, name: str) -> None:
+    """Run the kernels of the current SIMD level over ``out``: on the calling thread for small
+    fills, split over the thread pool for large ones (streaming stores when multithreaded and
+    large), in steps under a progress bar when asked."""
+    kernels = _simd.kernels
+    total = out.size
+    if total < _threads.MIN_ELEMENTS_PER_THREAD:
+        kernels.fill(out, kind, shape, starts, key, stream, params)       # the common case
+        return
+    streaming = out.nbytes >= STREAMING_BYTES and _threads.get_num_threads() > 1
+
+    def fill_range(begin: int, end: int) -> None:
+        kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming)
+
+    if progress and out.nbytes >= PROGRESS_BYTES:
+        _fill_with_progress(fill_range, total, out.itemsize, name)
+    else:
+        _threads.run(fill_range, total)
 
 
 def _fill_with_progress(fill_range, total: int, itemsize: int, name: str) -> None:
