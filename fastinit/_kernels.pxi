@@ -375,7 +375,7 @@ cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first
 # order.  Retries are batched: the chunk's rejected samples draw their attempt-t blocks together,
 # through the same vectorized Philox and transforms as attempt 0.
 
-cdef void _tn_proposals_f32(float* x, int32_t* ok, const uint32_t* w, Py_ssize_t m,
+cdef void _tn_proposals_f32(float* x, float* ok, const uint32_t* w, Py_ssize_t m,
                             const FillParams* p) noexcept nogil:
     # Proposal k from words 2k (x) and 2k+1 (acceptance): x in [a, b], accepted when
     # 2 * E >= penalty(x), E = -log(1 - u) ~ Exp(1).  One loop per method, so each vectorizes.
@@ -403,7 +403,7 @@ cdef void _tn_proposals_f32(float* x, int32_t* ok, const uint32_t* w, Py_ssize_t
             x[k] = v
             ok[k] = (v <= b) & (e2 >= penalty)
 
-cdef void _tn_proposals_f64(double* x, int64_t* ok, const uint32_t* w, Py_ssize_t m,
+cdef void _tn_proposals_f64(double* x, double* ok, const uint32_t* w, Py_ssize_t m,
                             const FillParams* p) noexcept nogil:
     # Proposal k from words 4k, 4k+1 (x) and 4k+2, 4k+3 (acceptance).
     cdef double v, e2, penalty
@@ -423,44 +423,56 @@ cdef void _tn_proposals_f64(double* x, int64_t* ok, const uint32_t* w, Py_ssize_
             x[k] = v
             ok[k] = (v <= p.b) & (e2 >= penalty)
 
-cdef void _tn_normal_ok_f32(const float* z, int32_t* ok, Py_ssize_t m,
-                            const FillParams* p) noexcept nogil:
-    cdef float a = <float>p.a
-    cdef float b = <float>p.b
+cdef void _tn_candidates(real* x, real* ok, const uint32_t* w, Py_ssize_t m,
+                         const FillParams* p) noexcept nogil:
+    # m candidates from the words at w, with ok[k] = 1 where candidate k is accepted: Box-Muller
+    # normals inside [a, b] for the normal method, else the proposals.
+    cdef real a = <real>p.a
+    cdef real b = <real>p.b
     cdef Py_ssize_t k
-    for k in range(m):
-        ok[k] = (z[k] >= a) & (z[k] <= b)
+    if p.method == TN_NORMAL:
+        if real is float:
+            _standard_normal_f32(x, w, m)
+        else:
+            _standard_normal_f64(x, w, m)
+        for k in range(m):
+            ok[k] = (x[k] >= a) & (x[k] <= b)
+    elif real is float:
+        _tn_proposals_f32(x, ok, w, m, p)
+    else:
+        _tn_proposals_f64(x, ok, w, m, p)
 
-cdef void _tn_normal_ok_f64(const double* z, int64_t* ok, Py_ssize_t m,
+cdef Py_ssize_t _rejected(real* ok, Py_ssize_t n, int32_t* pending) noexcept nogil:
+    # The positions of the zero flags (0.0 and 1.0 are all-zero and non-zero bit patterns).
+    if real is float:
+        return fastinit_zeros32(<int32_t*>ok, n, pending)
+    else:
+        return fastinit_zeros64(<int64_t*>ok, n, pending)
+
+cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t first,
                             const FillParams* p) noexcept nogil:
-    cdef Py_ssize_t k
-    for k in range(m):
-        ok[k] = (z[k] >= p.a) & (z[k] <= p.b)
-
-cdef void _truncated_normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
-                                const FillParams* p) noexcept nogil:
-    # Candidates per sample: attempt 0 gives one; a retry block gives 4 (normal method: the
-    # Box-Muller outputs of words (0, 1), (2, 3)) or 2 (proposals from words (0, 1), (2, 3)).
-    cdef float* x = <float*>dst
-    cdef int32_t ok[CHUNK]
+    # Candidates per sample: attempt 0 gives one; a retry block gives 4 / 32 bits per candidate:
+    # float32 4 (normal method: the Box-Muller outputs of words (0, 1), (2, 3)) or 2 (proposals
+    # from words (0, 1), (2, 3)); float64 2 (Box-Muller of words (0, 1 | 2, 3)) or 1 (the
+    # proposal from words (0, 1 | 2, 3)).
+    cdef real ok[CHUNK]
     cdef int32_t pending[CHUNK]          # samples still rejected, as offsets into x
     cdef uint64_t blocks[RETRY_BATCH]
     cdef uint32_t rw[4 * RETRY_BATCH]
-    cdef float cand[4 * RETRY_BATCH]
-    cdef int32_t cand_ok[4 * RETRY_BATCH]
+    cdef real cand[4 * RETRY_BATCH]
+    cdef real cand_ok[4 * RETRY_BATCH]
     cdef Py_ssize_t i, r, c, base, count, m, still
-    cdef int per_block = 4 if p.method == TN_NORMAL else 2
-    cdef float x32
-    cdef int32_t found
+    cdef int words_per_candidate = (1 if p.method == TN_NORMAL else 2) * (1 if real is float
+                                                                          else 2)
+    cdef int per_block = 4 // words_per_candidate
+    cdef real v, found
+    cdef real a = <real>p.a
+    cdef real b = <real>p.b
     cdef uint64_t t
-    if p.method == TN_NORMAL:
-        # Attempt 0 is the normal stream itself: where it falls in [a, b], truncated_normal and
-        # normal of the same call agree.
-        _standard_normal_f32(x, w, n)
-        _tn_normal_ok_f32(x, ok, n, p)
-    else:
-        _tn_proposals_f32(x, ok, w, n, p)
-    m = fastinit_zeros32(ok, n, pending)
+    # Attempt 0.  With the normal method it is the normal stream itself: where it falls in
+    # [a, b], truncated_normal and normal of the same call agree.
+    _tn_candidates(x, ok, w, n, p)
+    m = _rejected(ok, n, pending)
     t = 1
     while m > 0 and t <= MAX_ATTEMPTS:
         still = 0
@@ -470,22 +482,18 @@ cdef void _truncated_normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint
             for r in range(count):
                 blocks[r] = first + <uint64_t>pending[base + r] + (t << 56)
             fastinit_philox_listed(rw, blocks, count, p.key, p.stream)
-            if p.method == TN_NORMAL:
-                _standard_normal_f32(cand, rw, 4 * count)
-                _tn_normal_ok_f32(cand, cand_ok, 4 * count, p)
-            else:
-                _tn_proposals_f32(cand, cand_ok, rw, 2 * count, p)
+            _tn_candidates(cand, cand_ok, rw, per_block * count, p)
             for r in range(count):
                 # The first accepted candidate, else the last one; branch-free (the outcome is
                 # unpredictable), so it compiles to conditional moves.
                 i = pending[base + r]
                 c = per_block * r + per_block - 1
-                x32 = cand[c]
+                v = cand[c]
                 found = cand_ok[c]
                 for c in range(per_block * r + per_block - 2, per_block * r - 1, -1):
-                    x32 = cand[c] if cand_ok[c] else x32
-                    found = found | cand_ok[c]
-                x[i] = x32
+                    v = cand[c] if cand_ok[c] != 0 else v
+                    found = found + cand_ok[c]
+                x[i] = v
                 pending[still] = i                          # still <= base + r: in place
                 still += (found == 0)
             base += count
@@ -495,63 +503,16 @@ cdef void _truncated_normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint
     # half of its candidates): clamp the last candidate, which keeps the bound promise all the same.
     for r in range(m):
         i = pending[r]
-        x[i] = <float>p.a if x[i] < <float>p.a else (<float>p.b if x[i] > <float>p.b else x[i])
+        x[i] = a if x[i] < a else (b if x[i] > b else x[i])
     _affine_clamp(x, n, p)
+
+cdef void _truncated_normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                                const FillParams* p) noexcept nogil:
+    _truncated_normal(<float*>dst, w, n, first, p)
 
 cdef void _truncated_normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                                 const FillParams* p) noexcept nogil:
-    # As _truncated_normal_f32; a retry block gives 2 candidates (normal method: the Box-Muller
-    # outputs of words (0, 1 | 2, 3)) or 1 (the proposal from words (0, 1 | 2, 3)).
-    cdef double* x = <double*>dst
-    cdef int64_t ok[CHUNK]
-    cdef int32_t pending[CHUNK]
-    cdef uint64_t blocks[RETRY_BATCH]
-    cdef uint32_t rw[4 * RETRY_BATCH]
-    cdef double cand[2 * RETRY_BATCH]
-    cdef int64_t cand_ok[2 * RETRY_BATCH]
-    cdef Py_ssize_t i, r, c, base, count, m, still
-    cdef int per_block = 2 if p.method == TN_NORMAL else 1
-    cdef double x64
-    cdef int64_t found
-    cdef uint64_t t
-    if p.method == TN_NORMAL:
-        _standard_normal_f64(x, w, n)
-        _tn_normal_ok_f64(x, ok, n, p)
-    else:
-        _tn_proposals_f64(x, ok, w, n, p)
-    m = fastinit_zeros64(ok, n, pending)
-    t = 1
-    while m > 0 and t <= MAX_ATTEMPTS:
-        still = 0
-        base = 0
-        while base < m:
-            count = m - base if m - base < RETRY_BATCH else RETRY_BATCH
-            for r in range(count):
-                blocks[r] = first + <uint64_t>pending[base + r] + (t << 56)
-            fastinit_philox_listed(rw, blocks, count, p.key, p.stream)
-            if p.method == TN_NORMAL:
-                _standard_normal_f64(cand, rw, 2 * count)
-                _tn_normal_ok_f64(cand, cand_ok, 2 * count, p)
-            else:
-                _tn_proposals_f64(cand, cand_ok, rw, count, p)
-            for r in range(count):
-                i = pending[base + r]
-                c = per_block * r + per_block - 1
-                x64 = cand[c]
-                found = cand_ok[c]
-                for c in range(per_block * r + per_block - 2, per_block * r - 1, -1):
-                    x64 = cand[c] if cand_ok[c] else x64
-                    found = found | cand_ok[c]
-                x[i] = x64
-                pending[still] = i
-                still += (found == 0)
-            base += count
-        m = still
-        t += 1
-    for r in range(m):
-        i = pending[r]
-        x[i] = p.a if x[i] < p.a else (p.b if x[i] > p.b else x[i])
-    _affine_clamp(x, n, p)
+    _truncated_normal(<double*>dst, w, n, first, p)
 
 
 # ------------------------------------------------------------------------------------------------
