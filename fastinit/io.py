@@ -126,8 +126,8 @@ class _Progress:
 
 def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any = np.float32,
              *, seed: int | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-             progress: bool = True, resume: bool = False, region: Any = None,
-             _stop_after: int | None = None) -> dict[str, Any]:
+             progress: bool = True, resume: bool = False,
+             region: Any = None) -> dict[str, Any]:
     """Create the ``.npy`` file ``path`` and fill it with an initializer, chunk by chunk.
 
     Parameters
@@ -237,8 +237,6 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
             bar.update(chunk_nbytes)
             record["chunks_done"] = index + 1
             record_path.write_text(json.dumps(record))
-            if _stop_after is not None and index + 1 - done >= _stop_after:
-                raise KeyboardInterrupt("fill_npy stopped for a test")
     finally:
         bar.close()
     record_path.unlink()

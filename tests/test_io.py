@@ -62,12 +62,23 @@ def test_a_shard_file_is_the_block_of_the_full_init(tmp_path):
     np.testing.assert_array_equal(np.load(path), full[10:30, 5:25])
 
 
+class HeUniform(fi.initializers.HeUniform):
+    """fastinit's HeUniform, interrupted (as by Ctrl-C) at its fourth chunk."""
+    calls = 0
+
+    def __call__(self, *args, **kwargs):
+        type(self).calls += 1
+        if type(self).calls == 4:
+            raise KeyboardInterrupt
+        return super().__call__(*args, **kwargs)
+
+
 def test_an_interrupted_fill_resumes_without_changing_a_value(tmp_path):
     path = tmp_path / "w.npy"
-    args = dict(shape=(500, 64), init="he_uniform", dtype="float32", chunk_bytes=8192,
-                progress=False)
+    args = dict(shape=(500, 64), dtype="float32", chunk_bytes=8192, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        io.fill_npy(path, **args, _stop_after=3)            # no seed: one is drawn and recorded
+        io.fill_npy(path, init=HeUniform(), **args)         # no seed: one is drawn and recorded
+    args["init"] = "he_uniform"
     record = json.loads((tmp_path / ("w.npy" + io.PROGRESS_SUFFIX)).read_text())
     assert record["chunks_done"] == 3
     seed = record["initializer"]["config"]["seed"]
