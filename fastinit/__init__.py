@@ -1,8 +1,11 @@
 """fastinit: fast, reproducible random fills for neural-network weight initialization.
 
 Philox4x32-10 words turned into uniform, normal and truncated-normal floats by typed Cython
-kernels, written straight into float32, float64, float16 and bfloat16 buffers.  The value at each index of a fill is a
-pure function of (seed, call, index): the same on any machine, chunking or region.
+kernels, written straight into float32, float64, float16 and bfloat16 buffers.  The value at each
+index of a fill is a pure function of (seed, call, index): the same on any machine, SIMD level,
+thread count, chunking or region.  On top: torch.nn.init-style functions (``fastinit.init``),
+Keras/JAX-style initializers (``fastinit.initializers``) and ``.npy`` files larger than memory
+(``fastinit.fill_npy``).
 
 >>> import numpy as np, fastinit as fi
 >>> rng = fi.default_rng(42)
@@ -22,11 +25,12 @@ except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source
         "`pip install .`)."
     ) from exc
 
-__version__ = "0.1.0"
-
-from fastinit import init, initializers  # noqa: E402  (they need Generator, imported above)
+# The layers above the Generator (they import it, so they come after it).
+from fastinit import init, initializers  # noqa: E402
 from fastinit.init import seed  # noqa: E402
 from fastinit.io import fill_npy, npy_stats  # noqa: E402
+
+__version__ = "0.1.0"
 __all__ = ["Generator", "default_rng", "get_num_threads", "set_num_threads", "threads",
            "show_config", "init", "initializers", "seed", "fill_npy", "npy_stats", "__version__"]
 
