@@ -373,24 +373,23 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
-class Zeros(Constant):
+class _Fixed(Constant):
+    _VALUE = 0.0
+
+    def __init__(self) -> None:
+        super().__init__(self._VALUE)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class Zeros(_Fixed):
     """Every element 0."""
 
-    def __init__(self) -> None:
-        super().__init__(0.0)
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-
-class Ones(Constant):
+class Ones(_Fixed):
     """Every element 1."""
-
-    def __init__(self) -> None:
-        super().__init__(1.0)
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
+    _VALUE = 1.0
 
 
 def _target(shape: tuple[int, ...], dtype: Any, out: np.ndarray | None, region: Any,
