@@ -3,7 +3,7 @@
  * "Parallel random numbers: as easy as 1, 2, 3", SC11 (2011).
  *
  * This header holds only what Cython cannot say well: the 32x32->64-bit multiply of each round.
- * Everything that turns words into floats lives in _kernels.pyx.
+ * Everything that turns words into floats lives in _kernels.pxi.
  *
  * Stream layout (the public promise, see README.md): block j of call s is
  *     philox4x32_10(counter = (j & 0xffffffff, j >> 32, s & 0xffffffff, s >> 32), key = (k0, k1))
