@@ -60,6 +60,8 @@ class BuildExt(build_ext):
         msvc = self.compiler.compiler_type == "msvc"
         for ext in self.extensions:
             level = ext.name.rsplit("_", 1)[-1]
+            if level not in LEVEL_FLAGS:
+                continue                         # fastinit._streams: the compiler's defaults
             flags = (MSVC_FLAGS if msvc else UNIX_FLAGS) + LEVEL_FLAGS[level][1 if msvc else 0]
             ext.extra_compile_args = flags + list(ext.extra_compile_args)
             # Recorded in the module for fastinit.show_config().
@@ -77,10 +79,14 @@ extensions = [
         include_dirs=[np.get_include(), "fastinit"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["fastinit/_kernels.pxi", "fastinit/_philox.h", "fastinit/_philox.pxd",
+                 "fastinit/_streams.pxd",
                  "fastinit/_store.h", "fastinit/_cpu.h", "fastinit/_select.h",
                  "fastinit/_half.h"],
     )
     for level in LEVELS
+] + [
+    # Not per level: no kernels in it, and every level's fill_out takes its counters.
+    Extension("fastinit._streams", ["fastinit/_streams.pyx"]),
 ]
 
 setup(

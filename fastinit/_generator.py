@@ -1,15 +1,15 @@
 """The Generator: seeding, stream numbers, validation and dispatch to the kernels.
 
 Data flows one way: seed -> key -> stream number -> kernel -> buffer.  Each call of any method
-takes the next stream number (under a lock, so concurrent callers never share one) and then fills
-without holding any lock.  The value at a multi-index of a call depends on (key, stream, shape,
+takes the next stream number (atomically, from a _streams.StreamCounter, so concurrent callers
+never share one) and then fills without holding any lock.  The value at a multi-index of a call depends on (key, stream, shape,
 multi-index) only; see README.md, "The random stream".
 """
 from __future__ import annotations
 
 import functools
 import math
-import threading
+import struct
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from fastinit import _simd, _threads
 from fastinit import _validate as v
 from fastinit._kernels_baseline import Kind
+from fastinit._streams import StreamCounter
 from fastinit._truncnorm import plan as _truncated_plan
 
 _BIT_GENERATOR = "Philox4x32-10"
@@ -29,6 +30,9 @@ STREAMING_BYTES = 16 << 20
 # progress=True shows a bar for fills at least this large, updated every PROGRESS_STEP_BYTES.
 PROGRESS_BYTES = 256 << 20
 PROGRESS_STEP_BYTES = 64 << 20
+# The kernels' kinds of fill as plain ints: each use of an IntEnum member costs ~0.1 us per call.
+_RAW, _UNIFORM, _NORMAL, _TRUNCATED_NORMAL = (int(k) for k in (
+    Kind.KIND_RAW, Kind.KIND_UNIFORM, Kind.KIND_NORMAL, Kind.KIND_TRUNCATED_NORMAL))
 _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
 
 
@@ -81,9 +85,8 @@ class Generator:
             seed_seq = self._seed_sequence(seed)
             key = _key_from_seed_sequence(seed_seq)
         self._key = key
-        self._stream = 0
+        self._streams = StreamCounter(0)
         self._seed_seq = seed_seq
-        self._lock = threading.Lock()
 
     # -- seeding and state ------------------------------------------------------------------------
 
@@ -116,7 +119,8 @@ class Generator:
 
         Setting it (a dict as returned) continues the stream from there.
         """
-        return {"bit_generator": _BIT_GENERATOR, "key": self._key, "stream": self._stream}
+        return {"bit_generator": _BIT_GENERATOR, "key": self._key,
+                "stream": self._streams.value}
 
     @state.setter
     def state(self, value: dict[str, Any]) -> None:
@@ -128,8 +132,7 @@ class Generator:
         if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) \
                 or not 0 <= int(stream) < 2**64:
             raise ValueError(f"state['stream'] must be an int in [0, 2**64), got {stream!r}")
-        with self._lock:
-            self._key, self._stream = key, int(stream)
+        self._key, self._streams = key, StreamCounter(int(stream))
 
     def spawn(self, n_children: int) -> list[Generator]:
         """Independent child generators, from ``SeedSequence.spawn`` as in NumPy.
@@ -139,18 +142,10 @@ class Generator:
         return [Generator(child) for child in self._seed_seq.spawn(n_children)]
 
     def __repr__(self) -> str:
-        return f"Generator({_BIT_GENERATOR}, key=0x{self._key:016x}, stream={self._stream})"
+        return f"Generator({_BIT_GENERATOR}, key=0x{self._key:016x}, stream={self._streams.value})"
 
     def __reduce__(self):
-        return (_restore, (self._key, self._stream, self._seed_seq))
-
-    def _take_stream(self) -> int:
-        with self._lock:
-            stream = self._stream
-            if stream >= 2**64:
-                raise OverflowError("this generator has used all 2**64 stream numbers")
-            self._stream = stream + 1
-        return stream
+        return (_restore, (self._key, self._streams.value, self._seed_seq))
 
     # -- the fill machinery -----------------------------------------------------------------------
 
@@ -162,7 +157,14 @@ class Generator:
         ``arrays`` holds (name, array) pairs of array-valued parameters; with any of them, the
         kernel draws the standard variate and ``make_params`` returns the map to apply after.
         """
-        dt = np.dtype(np.uint32) if kind == Kind.KIND_RAW else v.resolve_dtype(dtype, out,
+        if (size is None and dtype is None and region is None and not arrays and out is not None
+                and _simd.kernels.fill_out(out, kind, self._key, self._streams, make_params,
+                                           _threads.MIN_ELEMENTS_PER_THREAD)):
+            # The common call, out= alone on a buffer for one thread (torch-style init, refills
+            # in a loop), checked and filled in one compiled step: the general path below would
+            # find nothing more to check, at ~1 us of Python per call.
+            return out
+        dt = np.dtype(np.uint32) if kind == _RAW else v.resolve_dtype(dtype, out,
                                                                                    name)
         requested = v.normalize_size(size)
         if requested is None and out is not None:
@@ -197,7 +199,7 @@ class Generator:
                 raise ValueError(f"{name}: out.shape {out.shape} does not match {what} {block}")
 
         params, post = make_params(dt, shape, index)   # validates; raises before anything changes
-        stream = self._take_stream()
+        stream = self._streams.take()
         if out is None:
             out = np.empty(block, dtype=dt)
         target = out
@@ -223,7 +225,7 @@ class Generator:
 
         Returns a Python int when ``size`` is None.
         """
-        return self._fill("random_raw", Kind.KIND_RAW, size, None, out, region,
+        return self._fill("random_raw", _RAW, size, None, out, region,
                           lambda dt, shape, index: ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION, None))
 
     def random(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None, *,
@@ -256,7 +258,7 @@ class Generator:
         -------
         float or ndarray
         """
-        return self._fill("random", Kind.KIND_UNIFORM, size, dtype, out, region,
+        return self._fill("random", _UNIFORM, size, dtype, out, region,
                           lambda dt, shape, index: _random_params(dt), progress=progress)
 
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None,
@@ -317,7 +319,7 @@ class Generator:
                     _affine_post(shape, index, dt, shift, scale, lo_in, hi_ex))
 
         arrays = _array_params(("low", low_a), ("high", high_a))
-        return self._fill("uniform", Kind.KIND_UNIFORM, size, dtype, out, region, params,
+        return self._fill("uniform", _UNIFORM, size, dtype, out, region, params,
                           arrays, progress=progress)
 
     def standard_normal(self, size: Any = None, dtype: Any = None,
@@ -368,14 +370,14 @@ class Generator:
         scale_a = v.as_scalar_or_array(scale, "scale")
 
         def params(dt, shape, index):
-            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, _name)
             if not arrays:
-                return (float(shift), float(scale_d), -math.inf, math.inf) + _NO_TRUNCATION, None
+                return _normal_params_scalar(loc_a, scale_a, dt, _name), None
+            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, _name)
             return ((0.0, 1.0, -math.inf, math.inf) + _NO_TRUNCATION,
                     _affine_post(shape, index, dt, shift, scale_d, -np.inf, np.inf))
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
-        return self._fill(_name, Kind.KIND_NORMAL, size, dtype, out, region, params, arrays,
+        return self._fill(_name, _NORMAL, size, dtype, out, region, params, arrays,
                           progress=progress)
 
     def truncated_normal(self, loc: Any = 0.0, scale: Any = 1.0, a: float = -2.0, b: float = 2.0,
@@ -421,7 +423,7 @@ class Generator:
         loc_a = v.as_scalar_or_array(loc, "loc")
         scale_a = v.as_scalar_or_array(scale, "scale")
         for bname, bound in (("a", a), ("b", b)):
-            if np.ndim(bound) != 0:
+            if type(bound) is not float and np.ndim(bound) != 0:
                 raise TypeError(f"truncated_normal: {bname} must be a scalar")
         a, b = float(a), float(b)
 
@@ -445,7 +447,7 @@ class Generator:
                     _affine_post(shape, index, dt, shift, scale_d, lo_d, hi_d))
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
-        return self._fill("truncated_normal", Kind.KIND_TRUNCATED_NORMAL, size, dtype, out,
+        return self._fill("truncated_normal", _TRUNCATED_NORMAL, size, dtype, out,
                           region, params, arrays, progress=progress)
 
 
@@ -453,13 +455,14 @@ class Generator:
 
 def _restore(key: int, stream: int, seed_seq: np.random.SeedSequence) -> Generator:
     gen = Generator(seed_seq)
-    gen._key, gen._stream = key, stream
+    gen._key, gen._streams = key, StreamCounter(stream)
     return gen
 
 
-def _signs(*values: float) -> tuple[float, ...]:
-    """Part of the cache keys below: 0.0 == -0.0, but they are different bounds."""
-    return tuple(math.copysign(1.0, x) for x in values)
+# The exact bytes of scalar parameters, part of the cache keys below: 0.0 == -0.0 (so they hash
+# alike), but they are different parameters.  One pack is cheaper than a copysign per value.
+_BITS2 = struct.Struct("<2d").pack
+_BITS4 = struct.Struct("<4d").pack
 
 
 def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tuple[int, ...],
@@ -500,12 +503,12 @@ def _fill_with_progress(fill_range, total: int, itemsize: int, name: str) -> Non
 
 def _uniform_map_scalar(low: float, high: float, dt: np.dtype) -> tuple[float, float, float, float]:
     """uniform's (shift, scale, lo, hi) for scalar bounds: the array path's checks on floats."""
-    return _uniform_map_cached(low, high, dt, _signs(low, high))
+    return _uniform_map_cached(low, high, dt, _BITS2(low, high))
 
 
 @functools.lru_cache(maxsize=256)
 def _uniform_map_cached(low: float, high: float, dt: np.dtype,
-                        signs: tuple[float, ...]) -> tuple[float, float, float, float]:
+                        bits: bytes) -> tuple[float, float, float, float]:
     # A pure function of its arguments, cached because initializers call it with the same
     # bounds for layer after layer.  Invalid input raises, and errors are not cached.
     if math.isnan(low) or math.isnan(high):
@@ -529,6 +532,18 @@ def _uniform_map_cached(low: float, high: float, dt: np.dtype,
     return shift, scale, lo_in, hi_ex
 
 
+def _normal_params_scalar(loc: float, scale: float, dt: np.dtype, name: str) -> tuple:
+    """The kernel parameters of normal for scalar loc and scale."""
+    return _normal_params_cached(loc, scale, dt, name, _BITS2(loc, scale))
+
+
+@functools.lru_cache(maxsize=256)
+def _normal_params_cached(loc: float, scale: float, dt: np.dtype, name: str,
+                          bits: bytes) -> tuple:
+    shift, scale_d = v.check_loc_scale(loc, scale, dt, name)
+    return (shift, scale_d, -math.inf, math.inf) + _NO_TRUNCATION
+
+
 _EMPTY_TRUNCATION = ("truncated_normal: [loc + a*scale, loc + b*scale] holds no {dt} value; "
                      "widen it or use float64")
 
@@ -543,12 +558,12 @@ def _check_truncation(a: float, b: float) -> None:
 def _truncated_params_scalar(loc: float, scale: float, a: float, b: float,
                              dt: np.dtype) -> tuple:
     """The kernel parameters of truncated_normal for scalar loc and scale."""
-    return _truncated_params_cached(loc, scale, a, b, dt, _signs(loc, scale, a, b))
+    return _truncated_params_cached(loc, scale, a, b, dt, _BITS4(loc, scale, a, b))
 
 
 @functools.lru_cache(maxsize=256)
 def _truncated_params_cached(loc: float, scale: float, a: float, b: float, dt: np.dtype,
-                             signs: tuple[float, ...]) -> tuple:
+                             bits: bytes) -> tuple:
     _check_truncation(a, b)
     shift, scale_d = v.check_loc_scale(loc, scale, dt, "truncated_normal")
     lo_real = loc + scale * a if scale > 0 else loc
@@ -564,7 +579,7 @@ def _truncated_params_cached(loc: float, scale: float, a: float, b: float, dt: n
 
 def _array_params(*named: tuple[str, Any]) -> tuple[tuple[str, np.ndarray], ...]:
     """The (name, array) pairs among the parameters that are arrays."""
-    return tuple((name, val) for name, val in named if isinstance(val, np.ndarray))
+    return tuple([(name, val) for name, val in named if type(val) is not float])
 
 
 def _affine_post(shape, index, dt, shift, scale, lo, hi):

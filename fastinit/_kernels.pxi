@@ -17,6 +17,7 @@ from libc.math cimport sqrt, sqrtf
 
 cimport numpy as cnp
 
+from fastinit._streams cimport StreamCounter
 from fastinit._philox cimport (fastinit_philox4x32_10, fastinit_philox_words,
                                fastinit_philox_listed, FASTINIT_PHILOX_PATH)
 
@@ -632,6 +633,21 @@ cdef Kernel _select_kernel(int kind, int itemsize, int method, int half) except 
     return k
 
 
+cdef int _prepare(FillParams* p, Kernel* k, cnp.ndarray out, int kind, uint64_t key,
+                  uint64_t stream, tuple params, bint streaming) except -1:
+    (p.shift, p.scale, p.lo, p.hi, p.method, p.a, p.b, p.alpha, p.c, p.d2, p.m2,
+     p.width) = params
+    p.key = key
+    p.stream = stream
+    p.streaming = streaming
+    # 2-byte outputs: float16, or bfloat16 (the only other one the caller lets through).
+    cdef int half = 0
+    if cnp.PyArray_ITEMSIZE(out) == 2:
+        half = HALF_FLOAT16 if cnp.PyArray_TYPE(out) == NPY_HALF else HALF_BFLOAT16
+    k[0] = _select_kernel(kind, <int>cnp.PyArray_ITEMSIZE(out), p.method, half)
+    return 0
+
+
 def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t key,
          uint64_t stream, tuple params, Py_ssize_t begin=0, Py_ssize_t end=-1,
          bint streaming=False):
@@ -663,16 +679,7 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
         end = size
     if not 0 <= begin <= end <= size:
         raise ValueError(f"element range {begin}..{end} is not inside 0..{size}")
-    (p.shift, p.scale, p.lo, p.hi, p.method, p.a, p.b, p.alpha, p.c, p.d2, p.m2,
-     p.width) = params
-    p.key = key
-    p.stream = stream
-    p.streaming = streaming
-    # 2-byte outputs: float16, or bfloat16 (the only other one the caller lets through).
-    half = 0
-    if cnp.PyArray_ITEMSIZE(out) == 2:
-        half = HALF_FLOAT16 if cnp.PyArray_TYPE(out) == NPY_HALF else HALF_BFLOAT16
-    k = _select_kernel(kind, <int>cnp.PyArray_ITEMSIZE(out), p.method, half)
+    _prepare(&p, &k, out, kind, key, stream, params, streaming)
     if begin == end:
         return
     if nd == 0:
@@ -722,6 +729,40 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
                 d -= 1
         if p.streaming:
             fastinit_store_fence()
+
+
+def fill_out(object out, int kind, uint64_t key, StreamCounter streams, object make_params,
+             Py_ssize_t max_elements):
+    """The common call, ``out=`` alone, in one step: check ``out``, take a stream number, fill.
+
+    Returns False, having taken nothing, unless ``out`` is an exact ndarray of native float16,
+    float32 or float64, C-contiguous, aligned and writable, with fewer than ``max_elements``
+    elements (larger fills go to the thread pool); the caller then takes the general path.
+    ``make_params(dtype, shape, ())`` validates the scalar parameters and returns
+    ``(params, None)`` (see ``fill``) before anything changes.
+    """
+    cdef cnp.ndarray arr
+    cdef int typenum
+    cdef FillParams p
+    cdef Kernel k
+    cdef uint64_t stream
+    cdef Py_ssize_t size
+    if type(out) is not cnp.ndarray:
+        return False
+    arr = <cnp.ndarray>out
+    typenum = cnp.PyArray_TYPE(arr)
+    size = cnp.PyArray_SIZE(arr)
+    if (not cnp.PyArray_ISCARRAY(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
+            or (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE and typenum != NPY_HALF)
+            or size >= max_elements):
+        return False
+    params, _ = make_params(out.dtype, out.shape, ())
+    streams.take_into(&stream)
+    _prepare(&p, &k, arr, kind, key, stream, params, False)
+    if size:
+        with nogil:
+            fill_range(<char*>cnp.PyArray_DATA(arr), size, 0, &k, &p)
+    return True
 
 
 def philox_block(counter, key):

@@ -1,7 +1,11 @@
 """Type stubs for a compiled kernel module (the code is fastinit/_kernels.pxi)."""
 import enum
 
+from collections.abc import Callable
+
 import numpy as np
+
+from fastinit._streams import StreamCounter
 
 class Kind(enum.IntEnum):
     KIND_RAW = 0
@@ -26,6 +30,16 @@ def fill(
     end: int = -1,
     streaming: bool = False,
 ) -> None: ...
+def fill_out(
+    out: object,
+    kind: int,
+    key: int,
+    streams: StreamCounter,
+    make_params: Callable[
+        [np.dtype, tuple[int, ...], tuple[()]], tuple[tuple[float | int, ...], object]
+    ],
+    max_elements: int,
+) -> bool: ...
 def philox_block(
     counter: tuple[int, int, int, int] | list[int], key: tuple[int, int] | list[int]
 ) -> tuple[int, int, int, int]: ...

@@ -15,7 +15,13 @@ import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 _HINT = "use np.float32, np.float64, np.float16 or bfloat16"
-_NATIVE = frozenset(SUPPORTED_DTYPES)
+# The dtypes numpy itself knows (bfloat16 comes from ml_dtypes).
+NATIVE_DTYPES = frozenset(SUPPORTED_DTYPES)
+
+# dtype=np.float32 and the like, without building a dtype from the type each call.
+_DTYPE_OF_TYPE: dict[type, np.dtype] = {
+    np.float32: SUPPORTED_DTYPES[0], np.float64: SUPPORTED_DTYPES[1],
+    np.float16: SUPPORTED_DTYPES[2], float: SUPPORTED_DTYPES[1]}
 
 # Regions and sizes index the counter with 64-bit integers; retries use bits 56..63 (README).
 MAX_ELEMENTS = 1 << 56
@@ -43,8 +49,10 @@ def compute_dtype(dt: np.dtype) -> np.dtype:
 
 def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
     """The output dtype: ``dtype`` if given, else out's dtype, else float64."""
-    if dtype is None and type(out) is np.ndarray and out.dtype in _NATIVE:
-        return out.dtype                                   # the common case, first
+    if dtype is None and type(out) is np.ndarray and out.dtype in NATIVE_DTYPES:
+        return out.dtype                                   # the common cases, first
+    if type(dtype) is type and dtype in _DTYPE_OF_TYPE:
+        return _DTYPE_OF_TYPE[dtype]
     if dtype is None:
         if out is not None and isinstance(out, np.ndarray):
             dtype = out.dtype
@@ -70,6 +78,8 @@ def normalize_size(size: Any) -> tuple[int, ...] | None:
     """``size`` as a shape tuple (None stays None), as NumPy reads it."""
     if size is None:
         return None
+    if type(size) is int and 0 <= size < MAX_ELEMENTS:
+        return (size,)                                     # the common case, first
     if isinstance(size, (tuple, list)):
         dims = tuple(size)
     else:
@@ -144,6 +154,8 @@ def normalize_region(region: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ..
 
 def as_scalar_or_array(value: Any, name: str) -> float | np.ndarray:
     """A Python float for scalars, a float64 array for array-likes."""
+    if type(value) is float:             # the common case, without building an array
+        return value
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real number or an array of them, got {arr.dtype}")

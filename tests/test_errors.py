@@ -69,9 +69,11 @@ def bad_outs():
 @pytest.mark.parametrize("what, out, exc, match", bad_outs(), ids=[c[0] for c in bad_outs()])
 def test_bad_out(method, what, out, exc, match):
     before = np.array(out, copy=True)
+    rng = fi.default_rng(0)
     with pytest.raises(exc, match=match):
-        getattr(fi.default_rng(0), method)(out=out)
+        getattr(rng, method)(out=out)
     np.testing.assert_array_equal(np.asarray(out), before)
+    assert rng.state["stream"] == 0, "a failed call must not use a stream number"
 
 
 @pytest.mark.parametrize("dtype, match", [(np.int32, "unsupported dtype"),

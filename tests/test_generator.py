@@ -56,6 +56,35 @@ def test_out_fills_in_place_and_matches_the_allocating_call(method, dtype):
     np.testing.assert_array_equal(out, call(fi.default_rng(6), method, size=(17, 3), dtype=dtype))
 
 
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "random_raw"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (5,), (2, 0, 3), (70001,)],
+                         ids=["0d", "empty", "small", "empty2d", "threaded"])
+def test_out_alone_matches_the_allocating_call_for_every_shape(method, dtype, shape):
+    # out= alone on a small buffer is checked and filled in one compiled step, larger ones go
+    # through the thread pool: both give the allocating call's values and use one stream number.
+    out = np.full(shape, 7, dtype)
+    rng = fi.default_rng(8)
+    assert call(rng, method, out=out) is out
+    assert rng.state["stream"] == 1
+    expected = np.asarray(call(fi.default_rng(8), method, size=shape, dtype=dtype))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_the_last_stream_number_is_usable_and_then_calls_fail_cleanly():
+    rng = fi.default_rng(3)
+    rng.state = {**rng.state, "stream": 2**64 - 1}
+    out = np.zeros(4, np.float32)
+    rng.random(out=out)
+    assert out.any() and rng.state["stream"] == 2**64
+    for fill in (lambda: rng.random(out=out), lambda: rng.random(4)):
+        before = out.copy()
+        with pytest.raises(OverflowError, match="2\\*\\*64 stream numbers"):
+            fill()
+        np.testing.assert_array_equal(out, before)
+    assert rng.state["stream"] == 2**64
+
+
 def test_out_dtype_sets_the_default_dtype():
     w = np.empty((4, 4), np.float32)
     fi.default_rng(0).uniform(-0.1, 0.1, out=w)
@@ -103,12 +132,20 @@ def test_repr():
     assert "Philox4x32-10" in r and "0x0000000000000abc" in r and "stream=0" in r
 
 
-def test_concurrent_calls_take_distinct_streams():
+@pytest.mark.parametrize("style", ["size", "out"])
+def test_concurrent_calls_take_distinct_streams(style):
+    # Four threads, 50 calls each, on one generator: every call gets its own stream number.
+    # out= on a small buffer is the compiled one-step path; size= the general one.
     rng = fi.default_rng(13)
     results = {}
 
     def worker(t):
-        results[t] = [rng.random(1000, dtype=np.float32) for _ in range(50)]
+        if style == "size":
+            results[t] = [rng.random(1000, dtype=np.float32) for _ in range(50)]
+        else:
+            results[t] = [np.empty(1000, np.float32) for _ in range(50)]
+            for buf in results[t]:
+                rng.random(out=buf)
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
     for t in threads:

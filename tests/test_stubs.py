@@ -12,12 +12,13 @@ pytest.importorskip("mypy.stubtest")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("level", _simd.built_levels())
-def test_kernel_stubs_match_the_extension(level):
+@pytest.mark.parametrize("module", [f"_kernels_{level}" for level in _simd.built_levels()]
+                         + ["_streams"])
+def test_extension_stubs_match_the_extension(module):
     # Run from the repository root: mypy finds the package there (it does not follow the import
     # hooks of an editable install), type-checks it and compares the stub with the built module.
     result = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", f"fastinit._kernels_{level}",
+        [sys.executable, "-m", "mypy.stubtest", f"fastinit.{module}",
          "--allowlist", str(ROOT / "tests" / "stubtest_allowlist.txt"),
          "--mypy-config-file", str(ROOT / "pyproject.toml")],
         capture_output=True, text=True, cwd=ROOT,
