@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -54,6 +55,34 @@ def test_split_covers_the_range_once():
         assert ranges[0][0] == 0 and ranges[-1][1] == total
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
         assert all(lo < hi for lo, hi in ranges)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_run_fills_every_piece_once_across_threads(n_threads):
+    total = 10 * _threads.MIN_ELEMENTS_PER_THREAD + 777
+    seen = []
+    threads_used = set()
+
+    def fill_range(begin, end):
+        seen.append((begin, end))
+        threads_used.add(threading.get_ident())
+
+    with fi.threads(n_threads):
+        _threads.run(fill_range, total)
+    seen.sort()
+    assert len(seen) == min(n_threads * _threads.PIECES_PER_THREAD, 10)
+    assert seen[0][0] == 0 and seen[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(seen, seen[1:]))
+    assert 1 <= len(threads_used) <= n_threads
+
+
+def test_an_error_in_a_piece_reaches_the_caller():
+    def fill_range(begin, end):
+        if begin > 0:
+            raise RuntimeError("piece failed")
+
+    with fi.threads(2), pytest.raises(RuntimeError, match="piece failed"):
+        _threads.run(fill_range, 4 * _threads.MIN_ELEMENTS_PER_THREAD)
 
 
 def test_set_num_threads_and_context_manager():
