@@ -3,8 +3,9 @@
 Each fill writes into a preallocated buffer (out=) so that every library is timed on the same work:
 fastinit on one thread and on all of them, NumPy's Generator (Ziggurat normals; a rejection loop
 for the truncated normal, since NumPy has none), torch on one thread when importable, and
-``a.fill(0)`` on the same buffer as the memory-bandwidth yardstick.  The best of ``repeats`` runs
-is kept and ratios are reported, so machines of different speed give comparable figures.
+``a.fill(0)`` on the same buffer as the memory-bandwidth yardstick.  The contenders of a row run
+in turn, round after round, and the best of ``repeats`` runs of each is kept; ratios are
+reported, so machines of different speed give comparable figures.
 """
 from __future__ import annotations
 
@@ -32,14 +33,25 @@ def numpy_truncated_normal(rng: np.random.Generator, out: np.ndarray, a: float =
     return out
 
 
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()   # warm up: page in the buffer, load code
-    best = float("inf")
+def _best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The best of ``repeats`` runs of each function, taken in turn (one run of each per round),
+    so that a slow spell of a shared machine slows every contender alike."""
+    for fn in fns.values():
+        fn()   # warm up: page in the buffers, load code
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best
+
+
+def _on_threads(fn: Callable[[], object], n: int) -> Callable[[], None]:
+    def run() -> None:
+        with fastinit.threads(n):
+            fn()
+    return run
 
 
 def _torch_fills(size: int, dtype: str):
@@ -102,7 +114,6 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
             ours = np.empty(size, dt)
             theirs = np.empty(size, dt)
             torch_fills = _torch_fills(size, dtype)
-            t_memset = _best_time(lambda: theirs.fill(0), repeats)
             numpy_fills = _numpy_fills(nrng, theirs)
             cases = {
                 "uniform": (lambda: rng.random(out=ours), numpy_fills["uniform"]),
@@ -111,15 +122,16 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
                                      numpy_fills["truncated_normal"]),
             }
             for name, (fast, numpy_fill) in cases.items():
-                with fastinit.threads(1):
-                    t_one = _best_time(fast, repeats)
+                contenders = {"one": _on_threads(fast, 1), "numpy": numpy_fill,
+                              "memset": lambda: theirs.fill(0)}
                 if threads > 1:
-                    with fastinit.threads(threads):
-                        t_all = _best_time(fast, repeats)
-                else:
-                    t_all = t_one
-                t_numpy = _best_time(numpy_fill, repeats)
-                t_torch = _best_time(torch_fills[name], repeats) if torch_fills else None
+                    contenders["all"] = _on_threads(fast, threads)
+                if torch_fills:
+                    contenders["torch"] = torch_fills[name]
+                best = _best_times(contenders, repeats)
+                t_one, t_numpy, t_memset = best["one"], best["numpy"], best["memset"]
+                t_all = best.get("all", t_one)
+                t_torch = best.get("torch")
                 nbytes = size * dt.itemsize
                 rows.append({
                     "fill": name, "dtype": dtype, "size": size,

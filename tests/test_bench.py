@@ -1,0 +1,62 @@
+"""The main job, ``python -m fastinit bench``: it runs, covers its matrix and reports ratios.
+
+No timing is asserted (timings belong in benchmarks/); only that every cell was measured and
+that the ratios are the ratios of the times reported beside them.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastinit import _bench, _simd
+
+FILLS = ["uniform", "normal", "truncated_normal"]
+
+
+def _bench_json(*args):
+    result = subprocess.run(
+        [sys.executable, "-m", "fastinit", "bench", "--size", "140000", "--repeats", "2",
+         "--json", *args],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_bench_json_has_every_fill_and_dtype_with_consistent_ratios():
+    pytest.importorskip("ml_dtypes")
+    result = _bench_json("--dtype", "all", "--threads", "2")
+    machine = result["machine"]
+    assert machine["simd"] == _simd.level and machine["threads"] == 2
+    rows = {(r["fill"], r["dtype"]): r for r in result["rows"]}
+    assert set(rows) == {(f, d) for f in FILLS
+                         for d in ("float32", "float64", "float16", "bfloat16")}
+    for r in rows.values():
+        for key in ("fastinit_1_thread_s", "fastinit_threads_s", "numpy_s", "memset_s"):
+            assert r[key] > 0
+        assert r["vs_numpy"] == pytest.approx(r["numpy_s"] / r["fastinit_1_thread_s"])
+        assert r["threads_vs_memset"] == pytest.approx(r["memset_s"] / r["fastinit_threads_s"])
+        if r["torch_s"] is not None:
+            assert r["vs_torch"] == pytest.approx(r["torch_s"] / r["fastinit_1_thread_s"])
+
+
+@pytest.mark.parametrize("level", _simd.available_levels())
+def test_bench_table_names_the_level_it_timed(level):
+    result = subprocess.run(
+        [sys.executable, "-m", "fastinit", "bench", "--size", "5000", "--repeats", "1",
+         "--dtype", "float32", "--threads", "1", "--simd", level],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"SIMD {level} " in result.stdout
+    assert sum(line.startswith(tuple(FILLS)) for line in result.stdout.splitlines()) == 3
+
+
+@pytest.mark.parametrize("a, b", [(-2.0, 2.0), (0.5, 1.0)])
+def test_numpy_reference_truncated_normal_stays_in_bounds(a, b):
+    out = np.empty(20_000, np.float32)
+    _bench.numpy_truncated_normal(np.random.default_rng(0), out, a, b)
+    assert out.min() >= a and out.max() <= b
+    assert len(np.unique(out)) > 19_000      # redrawn, not clamped to the bounds
