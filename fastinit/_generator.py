@@ -2,8 +2,8 @@
 
 Data flows one way: seed -> key -> stream number -> kernel -> buffer.  Each call of any method
 takes the next stream number (atomically, from a _streams.StreamCounter, so concurrent callers
-never share one) and then fills without holding any lock.  The value at a multi-index of a call depends on (key, stream, shape,
-multi-index) only; see README.md, "The random stream".
+never share one) and then fills without holding any lock.  The value at a multi-index of a call
+depends on (key, stream, shape, multi-index) only; see README.md, "The random stream".
 """
 from __future__ import annotations
 
@@ -142,7 +142,8 @@ class Generator:
         return [Generator(child) for child in self._seed_seq.spawn(n_children)]
 
     def __repr__(self) -> str:
-        return f"Generator({_BIT_GENERATOR}, key=0x{self._key:016x}, stream={self._streams.value})"
+        return (f"Generator({_BIT_GENERATOR}, key=0x{self._key:016x}, "
+                f"stream={self._streams.value})")
 
     def __reduce__(self):
         return (_restore, (self._key, self._streams.value, self._seed_seq))
@@ -157,15 +158,14 @@ class Generator:
         ``arrays`` holds (name, array) pairs of array-valued parameters; with any of them, the
         kernel draws the standard variate and ``make_params`` returns the map to apply after.
         """
-        if (size is None and dtype is None and region is None and not arrays and out is not None
+        if (out is not None and size is None and dtype is None and region is None and not arrays
                 and _simd.kernels.fill_out(out, kind, self._key, self._streams, make_params,
                                            _threads.MIN_ELEMENTS_PER_THREAD)):
-            # The common call, out= alone on a buffer for one thread (torch-style init, refills
-            # in a loop), checked and filled in one compiled step: the general path below would
-            # find nothing more to check, at ~1 us of Python per call.
+            # The common call, out= alone on a float buffer for one thread (torch-style init,
+            # refills in a loop), checked and filled in one compiled step: the general path
+            # below would find nothing more to check, at ~1 us of Python per call.
             return out
-        dt = np.dtype(np.uint32) if kind == _RAW else v.resolve_dtype(dtype, out,
-                                                                                   name)
+        dt = np.dtype(np.uint32) if kind == _RAW else v.resolve_dtype(dtype, out, name)
         requested = v.normalize_size(size)
         if requested is None and out is not None:
             if region is not None:

@@ -735,9 +735,10 @@ def fill_out(object out, int kind, uint64_t key, StreamCounter streams, object m
              Py_ssize_t max_elements):
     """The common call, ``out=`` alone, in one step: check ``out``, take a stream number, fill.
 
-    Returns False, having taken nothing, unless ``out`` is an exact ndarray of native float16,
-    float32 or float64, C-contiguous, aligned and writable, with fewer than ``max_elements``
-    elements (larger fills go to the thread pool); the caller then takes the general path.
+    Returns False, having taken nothing, unless ``kind`` is a float fill (raw words go to uint32
+    buffers) and ``out`` an exact ndarray of native float16, float32 or float64, C-contiguous,
+    aligned and writable, with fewer than ``max_elements`` elements (larger fills go to the
+    thread pool); the caller then takes the general path.
     ``make_params(dtype, shape, ())`` validates the scalar parameters and returns
     ``(params, None)`` (see ``fill``) before anything changes.
     """
@@ -747,7 +748,7 @@ def fill_out(object out, int kind, uint64_t key, StreamCounter streams, object m
     cdef Kernel k
     cdef uint64_t stream
     cdef Py_ssize_t size
-    if type(out) is not cnp.ndarray:
+    if kind == KIND_RAW or type(out) is not cnp.ndarray:
         return False
     arr = <cnp.ndarray>out
     typenum = cnp.PyArray_TYPE(arr)

@@ -76,6 +76,15 @@ def test_bad_out(method, what, out, exc, match):
     assert rng.state["stream"] == 0, "a failed call must not use a stream number"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_random_raw_out_must_be_uint32(dtype):
+    out = np.zeros(8, dtype)
+    rng = fi.default_rng(0)
+    with pytest.raises(TypeError, match="expected uint32"):
+        rng.random_raw(out=out)
+    assert not out.any() and rng.state["stream"] == 0
+
+
 @pytest.mark.parametrize("dtype, match", [(np.int32, "unsupported dtype"),
                                           (np.int16, "unsupported dtype"),
                                           (">f2", "byte-swapped"),
