@@ -8,6 +8,7 @@ built here runs on any x86-64 (or aarch64) machine.
 - ``_kernels_baseline``: the architecture's baseline (SSE2 on x86-64); the only module elsewhere.
 - ``_kernels_avx2``: AVX2 + FMA + F16C (x86-64 only).
 - ``_kernels_avx512``: AVX-512 F/DQ/BW/VL (x86-64 only).
+- ``_streams``: the Generator's stream counter, built once (no kernels in it).
 
 Flags shared by every level:
 

@@ -115,10 +115,10 @@ def run(fill_range: Callable[[int, int], None], total: int) -> None:
     if parts <= 1:
         fill_range(0, total)
         return
-    # A few pieces per thread, each taken by whichever thread is free: waking a pool thread
-    # costs tens of microseconds and the cores need not run at the same speed, so equal fixed
-    # shares leave one thread idle at the end (measured: 1.65-1.7x on two threads at 1M-16M
-    # float32 normals with fixed halves).
+    # A few pieces per thread, each taken by whichever thread is free: a pool thread starts
+    # tens of microseconds after the caller (traced here on 1M float32 normals) and the cores
+    # need not run at the same speed, so equal fixed shares would leave one thread idle at the
+    # end.
     pieces = split(total, min(parts * PIECES_PER_THREAD, total // MIN_ELEMENTS_PER_THREAD))
     lock = threading.Lock()
     taken = 0
