@@ -26,7 +26,7 @@ cdef class StreamCounter:
     def value(self, value):
         value = int(value)
         if not 0 <= value <= (1 << 64):
-            raise ValueError(f"a stream number is in [0, 2**64), got {value}")
+            raise ValueError(f"a stream counter holds [0, 2**64] (2**64: all used), got {value}")
         self.exhausted = value == (1 << 64)
         self.next_stream = 0 if self.exhausted else value
 

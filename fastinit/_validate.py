@@ -15,8 +15,7 @@ import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 _HINT = "use np.float32, np.float64, np.float16 or bfloat16"
-# The dtypes numpy itself knows (bfloat16 comes from ml_dtypes).
-NATIVE_DTYPES = frozenset(SUPPORTED_DTYPES)
+_NATIVE = frozenset(SUPPORTED_DTYPES)
 
 # dtype=np.float32 and the like, without building a dtype from the type each call.
 _DTYPE_OF_TYPE: dict[type, np.dtype] = {
@@ -49,7 +48,7 @@ def compute_dtype(dt: np.dtype) -> np.dtype:
 
 def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
     """The output dtype: ``dtype`` if given, else out's dtype, else float64."""
-    if dtype is None and type(out) is np.ndarray and out.dtype in NATIVE_DTYPES:
+    if dtype is None and type(out) is np.ndarray and out.dtype in _NATIVE:
         return out.dtype                                   # the common cases, first
     if type(dtype) is type and dtype in _DTYPE_OF_TYPE:
         return _DTYPE_OF_TYPE[dtype]
