@@ -154,9 +154,10 @@ class Generator:
               make_params, arrays: tuple = (), progress: bool = False):
         """Validate, take a stream number, fill; the one path every method goes through.
 
-        ``make_params(dt)`` validates the scalar parameters and returns the kernel parameters.
-        ``arrays`` holds (name, array) pairs of array-valued parameters; with any of them, the
-        kernel draws the standard variate and ``make_params`` returns the map to apply after.
+        ``make_params(dt, shape, index)`` validates the parameters and returns ``(params, post)``:
+        the kernel parameters, and None or (with array-valued parameters, listed as (name, array)
+        pairs in ``arrays``) the map to apply after the kernel has drawn the standard variate.
+        ``out=`` alone on a small float buffer is handed whole to the kernels' ``fill_out``.
         """
         if (out is not None and size is None and dtype is None and region is None and not arrays
                 and _simd.kernels.fill_out(out, kind, self._key, self._streams, make_params,
