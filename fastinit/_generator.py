@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fastinit import _simd, _threads
+from fastinit import _simd, _tensors, _threads
 from fastinit import _validate as v
 from fastinit._kernels_baseline import Kind
 from fastinit._streams import StreamCounter
@@ -166,6 +166,19 @@ class Generator:
             # refills in a loop), checked and filled in one compiled step: the general path
             # below would find nothing more to check, at ~1 us of Python per call.
             return out
+        tensor = None
+        if out is not None and type(out) is not np.ndarray and _tensors.is_tensor(out):
+            # A torch tensor: filled through a view of its own memory, returned itself.
+            tensor, shard = out, _tensors.view(out, name)
+            out = shard.array
+            if shard.full_shape is not None:       # a DTensor's local shard
+                if region is not None:
+                    raise ValueError(f"{name}: region= cannot be given with a DTensor out (its "
+                                     "placements give the region)")
+                if size is not None and v.normalize_size(size) != shard.full_shape:
+                    raise ValueError(f"{name}: size {size} does not match the DTensor's global "
+                                     f"shape {shard.full_shape}")
+                size, region = shard.full_shape, shard.region
         dt = np.dtype(np.uint32) if kind == _RAW else v.resolve_dtype(dtype, out, name)
         requested = v.normalize_size(size)
         if requested is None and out is not None:
@@ -212,8 +225,11 @@ class Generator:
         if post is not None:
             post(out)
         if out is not target:
-            np.copyto(target, out, casting="unsafe")      # round to nearest-even, once
+            v.assign(target, out)                       # round to nearest-even, once
             out = target
+        if tensor is not None:
+            _tensors.written(tensor)
+            return tensor
         if scalar and out.ndim == 0:
             return float(out.astype(np.float64)) if v.is_half(dt) else out.item()
         return out
@@ -305,8 +321,7 @@ class Generator:
             cdt = v.compute_dtype(dt)
             with np.errstate(over="ignore"):
                 shift, scale = lo_.astype(cdt), width.astype(cdt)
-                in_range = all(np.all(np.isfinite(x.astype(dt).astype(np.float64)))
-                               for x in (lo_, hi_, width))
+            in_range = all(np.all(np.isfinite(v.round_array(x, dt))) for x in (lo_, hi_, width))
             if not in_range:
                 raise OverflowError(f"uniform: low, high or high - low exceed the {dt} range")
             lo_in = v.inward(lo_, dt, "up")

@@ -26,6 +26,16 @@ _DTYPE_OF_TYPE: dict[type, np.dtype] = {
 MAX_ELEMENTS = 1 << 56
 
 
+# torch.bfloat16 tensors reach the kernels without ml_dtypes, as uint16 views whose dtype carries
+# this tag (NumPy keeps a dtype's metadata through views and reshapes).  Every bfloat16 rounding
+# below is fastinit's own, so this tag and ml_dtypes' bfloat16 give the same bits.
+BFLOAT16_BITS = np.dtype(np.uint16, metadata={"fastinit": "bfloat16"})
+
+# torch dtypes given as dtype=, by name (torch itself is never imported here).
+_TORCH_DTYPES = {"torch.float32": np.float32, "torch.float64": np.float64,
+                 "torch.float16": np.float16, "torch.bfloat16": "bfloat16"}
+
+
 def bfloat16() -> np.dtype:
     """ml_dtypes' bfloat16, imported only when asked for."""
     try:
@@ -34,6 +44,12 @@ def bfloat16() -> np.dtype:
         raise ImportError("bfloat16 needs the ml_dtypes package: pip install fastinit[bf16] "
                           "(or pip install ml_dtypes)") from None
     return np.dtype(ml_dtypes.bfloat16)
+
+
+def is_bfloat16(dt: np.dtype) -> bool:
+    """ml_dtypes' bfloat16, or the uint16 view of a torch.bfloat16 tensor (BFLOAT16_BITS)."""
+    metadata: Any = dt.metadata or {}
+    return dt.itemsize == 2 and (dt.name == "bfloat16" or metadata.get("fastinit") == "bfloat16")
 
 
 def is_half(dt: np.dtype) -> bool:
@@ -55,9 +71,15 @@ def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
     if dtype is None:
         if out is not None and isinstance(out, np.ndarray):
             dtype = out.dtype
+            if is_bfloat16(dtype):
+                return dtype
         else:
             return np.dtype(np.float64)
+    if type(dtype).__module__ == "torch":
+        dtype = _TORCH_DTYPES.get(str(dtype), dtype)
     if isinstance(dtype, str) and dtype == "bfloat16":
+        if isinstance(out, np.ndarray) and is_bfloat16(out.dtype):
+            return out.dtype                               # a torch.bfloat16 tensor's view
         return bfloat16()
     try:
         dt = np.dtype(dtype)
@@ -65,7 +87,7 @@ def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
         raise TypeError(f"{method}: {dtype!r} is not a dtype; {_HINT}") from exc
     if dt.kind == "f" and dt.isnative and dt in SUPPORTED_DTYPES:
         return dt
-    if dt.name == "bfloat16":
+    if is_bfloat16(dt):
         return dt
     if dt.kind == "f" and not dt.isnative and dt.newbyteorder() in SUPPORTED_DTYPES:
         raise TypeError(f"{method}: dtype {dt.str} is byte-swapped (non-native byte order); "
@@ -179,8 +201,63 @@ def to_dtype(x: float, dt: np.dtype) -> float:
         if abs(x) >= _F32_OVERFLOW:
             return math.copysign(math.inf, x)
         return _F32.unpack(_F32.pack(x))[0]
+    return float(round_array(np.float64(x), dt))
+
+
+def round_array(values: Any, dt: np.dtype) -> np.ndarray:
+    """Float64 values rounded to ``dt`` once (nearest-even, +-inf past the range), as float64."""
+    values = np.asarray(values, np.float64)
+    if is_bfloat16(dt):
+        return _round_bfloat16(values)
     with np.errstate(over="ignore"):
-        return float(np.array(x, np.float64).astype(dt).astype(np.float64))
+        return values.astype(dt).astype(np.float64)
+
+
+def _round_bfloat16(x: np.ndarray) -> np.ndarray:
+    """Round float64 to bfloat16 (8 significant bits, float32's exponent range) in one step.
+
+    x is scaled by the power of two that makes its last kept bit the units, rounded half to
+    even (np.rint), and scaled back; both scalings are exact.  Subnormals keep the fixed
+    spacing 2**-133.  (Going through float32 first could round twice.)
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, e = np.frexp(x)
+        k = np.maximum(e - 8, -133)
+        y = np.ldexp(np.rint(np.ldexp(x, -k)), k)
+        return np.where(np.abs(y) >= 2.0**128, np.copysign(np.inf, x), y)
+
+
+def next_array(d: Any, dt: np.dtype, up: bool) -> np.ndarray:
+    """The ``dt`` values next to the ``dt`` values ``d`` (float64), upwards or downwards."""
+    d = np.asarray(d, np.float64)
+    toward = np.inf if up else -np.inf
+    if not is_bfloat16(dt):
+        with np.errstate(over="ignore"):
+            return np.nextafter(d.astype(dt), np.array(toward).astype(dt)).astype(np.float64)
+    # bfloat16 values are the float32 values whose low 16 bits are 0: step the top 16 bits,
+    # which are sign-magnitude like any IEEE format.
+    top = d.astype(np.float32).view(np.uint32) >> 16
+    sign, magnitude = top >> 15, top & 0x7FFF
+    grows = (sign == 0) == up
+    stepped = np.where(grows, magnitude + 1, magnitude - 1)
+    bits = ((sign << 15) | stepped) << 16
+    bits = np.where(magnitude == 0, np.uint32(0x00010000 if up else 0x80010000), bits)
+    result = bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    return np.where(d == toward, d, result)
+
+
+def assign(target: np.ndarray, values: Any) -> None:
+    """``target[...] = values`` rounded once to target's dtype (nearest-even), bfloat16 included.
+
+    For the deterministic inits (constant, eye, dirac, orthogonal) and the one rounding of
+    float32 results into 2-byte outputs.
+    """
+    if is_bfloat16(target.dtype):
+        exact = round_array(values, target.dtype).astype(np.float32)    # exact: bfloat16 values
+        np.copyto(target.view(np.uint16), (exact.view(np.uint32) >> 16).astype(np.uint16))
+    else:
+        with np.errstate(over="ignore"):
+            np.copyto(target, values, casting="unsafe")
 
 
 def _next(d: float, dt: np.dtype, up: bool) -> float:
@@ -189,9 +266,7 @@ def _next(d: float, dt: np.dtype, up: bool) -> float:
     if dt.itemsize == 8 or d == toward:
         return math.nextafter(d, toward)
     if dt.itemsize == 2:
-        with np.errstate(over="ignore"):
-            step = np.nextafter(np.array(d, np.float64).astype(dt), np.array(toward).astype(dt))
-        return float(step.astype(np.float64))
+        return float(next_array(d, dt, up))
     if d == 0:
         return math.copysign(2.0**-149, toward)
     bits = _I32.unpack(_F32.pack(d))[0]          # sign-magnitude: step the magnitude
@@ -223,9 +298,8 @@ def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
         raise ValueError(f"{name}: scale < 0 (or NaN); scale must be >= 0")
     if not np.all(np.isfinite(scale)):
         raise ValueError(f"{name}: scale must be finite")
-    with np.errstate(over="ignore"):
-        in_range = (np.all(np.isfinite(loc.astype(dt).astype(np.float64)))
-                    and np.all(np.isfinite(scale.astype(dt).astype(np.float64))))
+    in_range = (np.all(np.isfinite(round_array(loc, dt)))
+                and np.all(np.isfinite(round_array(scale, dt))))
     if not in_range:
         raise ValueError(f"{name}: loc or scale exceed the {dt} range")
     cdt = compute_dtype(dt)
@@ -244,15 +318,11 @@ def inward(values: Any, dt: np.dtype, direction: str) -> Any:
         if direction == "up":
             return _next(d, dt, up=True) if d < values else d
         return _next(d, dt, up=False) if d > values else d
-    values = np.asarray(values, np.float64)
-    with np.errstate(over="ignore"):
-        d = values.astype(dt)
-        up = np.nextafter(d, np.array(np.inf).astype(dt))
-        down = np.nextafter(d, np.array(-np.inf).astype(dt))
-    d64 = d.astype(np.float64)
+    exact = np.asarray(values, np.float64)
+    rounded = round_array(exact, dt)
     if direction == "up":
-        return np.where(d64 < values, up, d)
-    return np.where(d64 > values, down, d)
+        return np.where(rounded < exact, next_array(rounded, dt, up=True), rounded)
+    return np.where(rounded > exact, next_array(rounded, dt, up=False), rounded)
 
 
 def largest_below(values: Any, dt: np.dtype) -> Any:
@@ -260,8 +330,6 @@ def largest_below(values: Any, dt: np.dtype) -> Any:
     if isinstance(values, float):
         d = to_dtype(values, dt)
         return _next(d, dt, up=False) if d >= values else d
-    values = np.asarray(values, np.float64)
-    with np.errstate(over="ignore"):
-        d = values.astype(dt)
-        down = np.nextafter(d, np.array(-np.inf).astype(dt))
-    return np.where(d.astype(np.float64) >= values, down, d)
+    exact = np.asarray(values, np.float64)
+    rounded = round_array(exact, dt)
+    return np.where(rounded >= exact, next_array(rounded, dt, up=False), rounded)

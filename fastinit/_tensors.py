@@ -1,0 +1,103 @@
+"""torch tensors as fill targets: a zero-copy NumPy view of the tensor's own memory.
+
+The core fills NumPy arrays.  A CPU ``torch.Tensor`` (float32, float64, float16 or bfloat16,
+contiguous, strided) is filled through ``tensor.detach().numpy()``, which shares its storage
+(storage offset included): no copy, no autograd record, and the caller gets its own tensor back.
+bfloat16, which NumPy lacks, is viewed as uint16 words tagged ``BFLOAT16_BITS``, so ml_dtypes is
+not needed.  A ``DTensor`` is filled as its local shard: the view is the local tensor and the
+shard's place in the global shape is returned with it, so the values equal the same block of the
+unsharded fill.
+
+torch is never imported here: an object can only be a tensor if the caller has imported torch.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from fastinit import _validate as v
+
+_DTYPES = "torch.float32, torch.float64, torch.float16 or torch.bfloat16"
+
+
+class TensorView(NamedTuple):
+    """A tensor's memory as an ndarray; for a DTensor shard, also its place in the whole."""
+    array: np.ndarray
+    full_shape: tuple[int, ...] | None      # the global shape of a DTensor, else None
+    region: tuple[slice, ...] | None        # the local shard's block of it, else None
+
+
+def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is a torch.Tensor (False without importing torch when torch is not loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
+def view(tensor: Any, name: str) -> TensorView:
+    """The fill target behind a CPU tensor, or a TypeError/ValueError saying what to do instead.
+
+    Raises before anything is written: TypeError for a meta, CUDA or other non-CPU tensor, a
+    sparse tensor, or an integer, complex or bool dtype (as ``Tensor.numpy()``); ValueError for a
+    non-contiguous tensor (as NumPy's ``out=``).
+    """
+    import torch
+
+    full_shape = region = None
+    dtensor_type = _dtensor_type()
+    if dtensor_type is not None and isinstance(tensor, dtensor_type):
+        full_shape, region = _shard_region(tensor, name)
+        tensor = tensor.to_local()
+    device = tensor.device.type
+    if device == "meta":
+        raise TypeError(f"{name}: the tensor is on the meta device and has no memory to fill; "
+                        "materialize it first (fastinit.torch.materialize(module, seed), or "
+                        "module.to_empty(device='cpu') and then init)")
+    if device != "cpu":
+        raise TypeError(f"{name}: fastinit fills CPU tensors, got one on {tensor.device}; fill a "
+                        f"CPU tensor and move it with .to('{tensor.device}') (no silent copy is "
+                        "made)")
+    if tensor.layout != torch.strided:
+        raise TypeError(f"{name}: cannot fill a {tensor.layout} tensor; use a dense (strided) one")
+    if tensor.dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        raise TypeError(f"{name}: unsupported tensor dtype {tensor.dtype}; use {_DTYPES}")
+    if not tensor.is_contiguous():
+        raise ValueError(f"{name}: the tensor is not contiguous; fill t.contiguous() and copy it "
+                         "back with t.copy_(...), or fill a contiguous tensor")
+    plain = tensor.detach()
+    if plain.dtype == torch.bfloat16:
+        array = plain.view(torch.int16).numpy().view(v.BFLOAT16_BITS)
+    else:
+        array = plain.numpy()
+    return TensorView(array, full_shape, region)
+
+
+def written(tensor: Any) -> None:
+    """Tell autograd that ``tensor`` changed in place (as torch's own in-place fills do), so that
+    a graph that saved it fails loudly instead of using the new values silently."""
+    import torch
+
+    torch.autograd.graph.increment_version(tensor)
+
+
+def _dtensor_type() -> Any:
+    module = sys.modules.get("torch.distributed.tensor")
+    return getattr(module, "DTensor", None) if module is not None else None
+
+
+def _shard_region(tensor: Any, name: str) -> tuple[tuple[int, ...], tuple[slice, ...]]:
+    """The global shape of a DTensor and the block its local shard holds, by torch's own rule
+    for placing shards (even and uneven, any mesh dimension)."""
+    from torch.distributed.tensor import Replicate, Shard
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    for placement in tensor.placements:
+        if type(placement) not in (Shard, Replicate):
+            raise ValueError(f"{name}: DTensor placement {placement} is not supported; fastinit "
+                             "fills Shard(dim) and Replicate() placements")
+    full_shape = tuple(tensor.shape)
+    local_shape, offset = compute_local_shape_and_global_offset(
+        full_shape, tensor.device_mesh, tensor.placements)
+    region = tuple(slice(o, o + n) for o, n in zip(offset, local_shape))
+    return full_shape, region
