@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 try:
-    from fastinit._generator import Generator
+    from fastinit._generator import Generator, stream_for
     from fastinit._threads import get_num_threads, set_num_threads, threads
 except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source tree
     raise ImportError(
@@ -31,7 +31,7 @@ from fastinit.init import seed  # noqa: E402
 from fastinit.io import fill_npy, npy_stats  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Generator", "default_rng", "get_num_threads", "set_num_threads", "threads",
+__all__ = ["Generator", "default_rng", "stream_for", "get_num_threads", "set_num_threads", "threads",
            "show_config", "init", "initializers", "seed", "fill_npy", "npy_stats", "__version__"]
 
 

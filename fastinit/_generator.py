@@ -8,6 +8,7 @@ depends on (key, stream, shape, multi-index) only; see README.md, "The random st
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import struct
 from typing import Any
@@ -43,6 +44,24 @@ def _random_params(dt: np.dtype) -> tuple:
     return (0.0, 1.0, 0.0, v.largest_below(1.0, dt)) + _NO_TRUNCATION, None
 
 
+def stream_for(name: str) -> int:
+    """The stream number of a named tensor: its values depend on (seed, name, index) only.
+
+    ``s = int.from_bytes(sha256(name.encode("utf-8")).digest()[:8], "little")``: the first 8
+    bytes of the SHA-256 of the UTF-8 name, little-endian.  ``Generator(seed, stream=s)`` starts
+    there; torch modules (``fastinit.torch.materialize``) key each parameter and buffer by its
+    fully qualified name this way, so a tensor's values do not depend on construction order or on
+    which other tensors exist.  (README: "Named streams".)
+
+    >>> import fastinit as fi
+    >>> fi.stream_for("lm_head.weight") == fi.stream_for("lm_head.weight")
+    True
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a stream name must be a str, got {type(name).__name__}")
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
+
+
 def _key_from_seed_sequence(seed_seq: np.random.SeedSequence) -> int:
     k0, k1 = (int(w) for w in seed_seq.generate_state(2, np.uint32))
     return k0 | (k1 << 32)
@@ -60,6 +79,9 @@ class Generator:
     key : int, optional
         The 64-bit Philox key itself (``k0 = key & 0xffffffff``, ``k1 = key >> 32``), instead of a
         seed; for reproducing a stream recorded elsewhere.
+    stream : int, optional
+        The stream number of the first call (default 0); each call advances it by one.
+        ``stream=fastinit.stream_for(name)`` gives a named tensor's stream.
 
     Notes
     -----
@@ -75,7 +97,11 @@ class Generator:
     dtype('float32')
     """
 
-    def __init__(self, seed: Any = None, *, key: int | None = None) -> None:
+    def __init__(self, seed: Any = None, *, key: int | None = None, stream: int = 0) -> None:
+        if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)):
+            raise TypeError(f"stream must be an int, got {type(stream).__name__}")
+        if not 0 <= int(stream) < 2**64:
+            raise ValueError(f"stream must be in [0, 2**64), got {stream}")
         if key is not None:
             if seed is not None:
                 raise TypeError("give either seed or key, not both")
@@ -85,7 +111,7 @@ class Generator:
             seed_seq = self._seed_sequence(seed)
             key = _key_from_seed_sequence(seed_seq)
         self._key = key
-        self._streams = StreamCounter(0)
+        self._streams = StreamCounter(int(stream))
         self._seed_seq = seed_seq
 
     # -- seeding and state ------------------------------------------------------------------------

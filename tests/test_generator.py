@@ -161,3 +161,27 @@ def test_concurrent_calls_take_distinct_streams(style):
         expected[g.random(1000, dtype=np.float32).tobytes()] = s
     seen = [expected[a.tobytes()] for arrs in results.values() for a in arrs]
     assert sorted(seen) == list(range(200))
+
+
+def test_stream_for_is_the_documented_hash():
+    import hashlib
+
+    for name in ["", "lm_head.weight", "model.layers.10.mlp.up_proj.weight", "ünïcode"]:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+        expected = int("".join(reversed([digest[i:i + 2] for i in range(0, 16, 2)])), 16)
+        assert fi.stream_for(name) == expected
+    assert fi.stream_for("a.weight") != fi.stream_for("a.bias")
+    with pytest.raises(TypeError, match="str"):
+        fi.stream_for(b"bytes")
+
+
+def test_generator_stream_starts_there_and_advances():
+    s = fi.stream_for("encoder.weight")
+    named = fi.Generator(3, stream=s)
+    moved = fi.Generator(3)
+    moved.state = {**moved.state, "stream": s}
+    assert np.array_equal(named.normal(size=1000), moved.normal(size=1000))
+    assert named.state["stream"] == s + 1
+    for bad, exc in [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), (True, TypeError)]:
+        with pytest.raises(exc, match="stream"):
+            fi.Generator(3, stream=bad)

@@ -1,0 +1,443 @@
+"""torch integration: fast, reproducible init of torch tensors and whole models.
+
+- :func:`fast_init`: a context manager under which existing model code (``nn.Linear(...)``,
+  ``LlamaForCausalLM(cfg)``, ...) initializes its CPU tensors with fastinit's kernels, with the
+  distributions, bounds and fans torch would use for the same calls.
+- :func:`materialize`: allocate and initialize a module built on the meta device, each parameter
+  and buffer keyed by its fully qualified name (values depend on (seed, name, index) only).
+- DTensor parameters are filled as their local shards, equal to the same block of the unsharded
+  init; ``fastinit.init`` functions take DTensors directly.
+
+torch is imported when this module is imported (``import fastinit`` does not import it):
+``pip install fastinit[torch]``.
+
+What the hooks take over, while a :func:`fast_init` block or a :func:`materialize` call runs on
+the calling thread:
+
+- ``Tensor.uniform_(a, b)`` and ``Tensor.normal_(mean, std)``: every ``torch.nn.init`` function
+  that draws through them (``uniform_``, ``normal_``, ``xavier_*``, ``kaiming_*``, ``orthogonal_``'s
+  Gaussian, ``sparse_``'s values) and any model code calling them directly or on ``.data``;
+- ``torch.nn.init.trunc_normal_`` (through ``torch.nn.init._no_grad_trunc_normal_``, which every
+  reference to ``trunc_normal_`` calls, transformers' included): exact rejection sampling, every
+  value in [a, b].
+
+A call falls through to torch unchanged when it passes an explicit ``generator=`` (it asked for
+that generator's stream), when the tensor is not a CPU float32/float64/float16/bfloat16 strided
+tensor (meta tensors included), when autograd would record the in-place op (a leaf that
+requires grad outside ``torch.no_grad()``), or when torch would reject its arguments (so that
+torch's own error is raised).  ``torch.randn``, ``torch.rand``, ``Tensor.random_``,
+``bernoulli_``, ``exponential_``, ``log_normal_``, ``cauchy_``, ``geometric_`` and
+``torch.randperm`` are not taken over.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from fastinit import _tensors
+from fastinit import init as _init
+from fastinit._generator import Generator, stream_for
+
+__all__ = ["fast_init", "materialize"]
+
+_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+# -- which generator fills a tensor ---------------------------------------------------------------
+
+class _Sequential:
+    """fast_init: one Generator; each call it handles takes its next stream number, so the same
+    seed and the same model code give the same bits."""
+
+    def __init__(self, seed: Any) -> None:
+        self.rng = Generator(seed)
+
+    def generator_for(self, tensor: torch.Tensor) -> Generator:
+        return self.rng
+
+
+class _Named:
+    """materialize: the tensor named N draws from ``Generator(seed, stream=stream_for(N))``.
+
+    A tensor is recognized by its memory (data pointer, shape, dtype), so ``param``, ``param.data``
+    and ``param.detach()`` are the same tensor.  Anything else (a temporary such as
+    ``orthogonal_``'s Gaussian matrix, a slice of a parameter) draws from the stream of the name
+    of the module whose init is running.  Each name's generator advances with each fill, so a
+    tensor filled twice gets fresh values the second time, the same on every run.
+    """
+
+    def __init__(self, seed: Any, names: dict[tuple, str]) -> None:
+        self.key = Generator(seed).key
+        self.names = names
+        self.module_name = ""
+        self.generators: dict[str, Generator] = {}
+
+    def generator_for(self, tensor: torch.Tensor) -> Generator:
+        name = self.names.get(_identity(tensor), self.module_name)
+        rng = self.generators.get(name)
+        if rng is None:
+            rng = self.generators[name] = Generator(key=self.key, stream=stream_for(name))
+        return rng
+
+
+def _identity(tensor: torch.Tensor) -> tuple:
+    local = tensor.to_local() if _is_dtensor(tensor) else tensor
+    return (local.data_ptr(), tuple(local.shape), local.dtype)
+
+
+def _is_dtensor(tensor: Any) -> bool:
+    dtensor = _tensors._dtensor_type()
+    return dtensor is not None and isinstance(tensor, dtensor)
+
+
+# -- the hooks ------------------------------------------------------------------------------------
+
+_local = threading.local()          # .sessions: this thread's stack of active sessions
+_install_lock = threading.Lock()
+_installed = 0                      # sessions active in all threads; hooks are in while > 0
+_originals: dict[str, Any] = {}
+
+
+def _session() -> Any:
+    stack = getattr(_local, "sessions", None)
+    return stack[-1] if stack else None
+
+
+def _takes(tensor: Any, generator: Any) -> bool:
+    """Whether fastinit fills this call (see the module docstring for what falls through)."""
+    if generator is not None or not isinstance(tensor, torch.Tensor):
+        return False
+    local = tensor.to_local() if _is_dtensor(tensor) else tensor
+    if local.device.type != "cpu" or local.layout != torch.strided or local.dtype not in _FLOATS:
+        return False
+    return not (tensor.requires_grad and torch.is_grad_enabled())
+
+
+def _fill(tensor: torch.Tensor, fill: Callable[[Any, Generator], Any]) -> None:
+    """``fill(target, generator)`` on the tensor, or on a contiguous copy that is then copied
+    back (values in the tensor's logical C order, as for a contiguous one)."""
+    rng = _session().generator_for(tensor)
+    if tensor.is_contiguous() or _is_dtensor(tensor):
+        fill(tensor, rng)
+        return
+    staging = torch.empty(tensor.shape, dtype=tensor.dtype)
+    fill(staging, rng)
+    with torch.no_grad():
+        tensor.copy_(staging)
+
+
+def _uniform_(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    low = args[0] if len(args) > 0 else kwargs.pop("from", 0.0)
+    high = args[1] if len(args) > 1 else kwargs.pop("to", 1.0)
+    generator = kwargs.pop("generator", None)
+    if (_session() is not None and not kwargs and len(args) <= 2 and _takes(self, generator)
+            and _real(low) and _real(high) and low <= high
+            and math.isfinite(float(high) - float(low))):
+        _fill(self, lambda t, rng: _init.uniform_(t, float(low), float(high), generator=rng))
+        return self
+    return _originals["uniform_"](self, *args, **_restore_kwargs(kwargs, args, low, high,
+                                                                  generator, ("from", "to")))
+
+
+def _normal_(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    mean = args[0] if len(args) > 0 else kwargs.pop("mean", 0.0)
+    std = args[1] if len(args) > 1 else kwargs.pop("std", 1.0)
+    generator = kwargs.pop("generator", None)
+    if (_session() is not None and not kwargs and len(args) <= 2 and _takes(self, generator)
+            and _real(mean) and _real(std) and math.isfinite(float(mean))
+            and 0 <= float(std) < math.inf):
+        _fill(self, lambda t, rng: _init.normal_(t, float(mean), float(std), generator=rng))
+        return self
+    return _originals["normal_"](self, *args, **_restore_kwargs(kwargs, args, mean, std,
+                                                                 generator, ("mean", "std")))
+
+
+def _restore_kwargs(kwargs: dict, args: tuple, first: Any, second: Any, generator: Any,
+                    names: tuple[str, str]) -> dict:
+    """The keyword arguments of a call that falls through, as the caller gave them."""
+    if len(args) < 1:
+        kwargs[names[0]] = first
+    if len(args) < 2:
+        kwargs[names[1]] = second
+    if generator is not None:
+        kwargs["generator"] = generator
+    return kwargs
+
+
+def _no_grad_trunc_normal_(tensor: torch.Tensor, mean: float, std: float, a: float, b: float,
+                           generator: Any = None) -> torch.Tensor:
+    if (_session() is not None and _takes(tensor, generator)
+            and all(_real(x) for x in (mean, std, a, b)) and float(std) > 0 and a < b
+            and all(math.isfinite(float(x)) for x in (mean, std))):
+        _fill(tensor, lambda t, rng: _init.trunc_normal_(t, float(mean), float(std), float(a),
+                                                         float(b), generator=rng))
+        return tensor
+    return _originals["_no_grad_trunc_normal_"](tensor, mean, std, a, b, generator=generator)
+
+
+def _real(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+_HOOKS = {
+    "uniform_": (torch.Tensor, _uniform_),
+    "normal_": (torch.Tensor, _normal_),
+    "_no_grad_trunc_normal_": (torch.nn.init, _no_grad_trunc_normal_),
+}
+
+
+@contextlib.contextmanager
+def _active(session: Any) -> Iterator[Any]:
+    """Install the hooks (once, for all threads) and make ``session`` this thread's."""
+    global _installed
+    with _install_lock:
+        if _installed == 0:
+            for name, (owner, hook) in _HOOKS.items():
+                _originals[name] = getattr(owner, name)
+                _originals["own " + name] = name in vars(owner)
+                setattr(owner, name, hook)
+        _installed += 1
+    stack = getattr(_local, "sessions", None)
+    if stack is None:
+        stack = _local.sessions = []
+    stack.append(session)
+    try:
+        yield session
+    finally:
+        stack.pop()
+        with _install_lock:
+            _installed -= 1
+            if _installed == 0:
+                for name, (owner, _) in _HOOKS.items():
+                    if _originals["own " + name]:
+                        setattr(owner, name, _originals[name])
+                    else:
+                        delattr(owner, name)        # torch.Tensor inherits it from TensorBase
+
+
+def _check_seed(seed: Any, where: str, allow_none: bool) -> None:
+    if seed is None and allow_none:
+        return
+    if isinstance(seed, np.random.SeedSequence):
+        return
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{where}: seed must be an int or a numpy.random.SeedSequence, got "
+                        f"{type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{where}: seed must be >= 0, got {seed}")
+
+
+# -- public API -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def fast_init(seed: int | np.random.SeedSequence | None = None) -> Iterator[Generator]:
+    """Context manager: model code inside initializes CPU tensors with fastinit's kernels.
+
+    >>> import torch, fastinit.torch
+    >>> with fastinit.torch.fast_init(seed=0):
+    ...     layer = torch.nn.Linear(1024, 1024)       # kaiming_uniform_(a=sqrt(5)), by fastinit
+
+    Every ``torch.nn.init`` function and ``Tensor.uniform_`` / ``normal_`` call on a CPU float
+    tensor made on this thread is filled by fastinit with the arguments torch received, so the
+    distributions, bounds and fans are torch's; ``trunc_normal_`` is exact.  Each such call takes
+    the next stream number of ``Generator(seed)``: the same seed and the same code give the same
+    bits on every run and thread count, and torch's global RNG is neither used nor advanced by
+    them.  What falls through to torch is listed in this module's docstring.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.SeedSequence or None
+        None draws fresh entropy (not reproducible).
+
+    Yields
+    ------
+    Generator
+        The generator the calls draw from (its ``state`` says how many calls it handled).
+    """
+    _check_seed(seed, "fast_init", allow_none=True)
+    with _active(_Sequential(seed)) as session:
+        yield session.rng
+
+
+def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
+                device: Any = "cpu", dtype: torch.dtype | None = None,
+                init_fn: Callable[[torch.nn.Module, str], None] | None = None) -> torch.nn.Module:
+    """Allocate and initialize a module built on the meta device, keyed by parameter names.
+
+    ``materialize(model, seed)`` gives every parameter and buffer on the meta device CPU storage
+    (``to_empty``, untouched, so that the filling threads touch the memory first) and runs the
+    module's own init on it:
+
+    - a transformers model: its ``_init_weights`` through ``init_weights()`` (which also ties
+      the weights and recomputes rotary tables);
+    - any other module: ``reset_parameters()`` (or ``_reset_parameters()``) of every submodule,
+      children first, as during construction;
+    - or ``init_fn(module, name)`` on every submodule, children first, instead (``name`` is the
+      submodule's qualified name, "" for the root); it fills in place and returns None.
+
+    Random fills of the tensor named N (its fully qualified name, the first one for tied
+    weights) draw from ``Generator(seed, stream=fastinit.stream_for(N))``: its values depend
+    only on (seed, N, index), not on construction order or on which other modules exist.  A
+    temporary (``orthogonal_``'s Gaussian) or a slice draws from the stream of the name of the
+    module being initialized.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Built under ``torch.device("meta")``; its parameters must all be on the meta device
+        (buffers may already be on the CPU, as ``accelerate.init_empty_weights`` leaves them).
+    seed : int or numpy.random.SeedSequence
+    device : "cpu"
+        fastinit fills on the CPU; move the module afterwards with ``.to(device)``.
+    dtype : torch.dtype, optional
+        Floating-point parameters and buffers are made this dtype (e.g. torch.bfloat16) before
+        they are filled, so they are filled directly in it.
+    init_fn : callable, optional
+        ``init_fn(module, name) -> None``, replacing the module's own init.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module`` itself, on the CPU and initialized.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments, a module with parameters off the meta device, a submodule with parameters
+        but no ``reset_parameters`` (pass ``init_fn``), or a float buffer no init code computed.
+        If the init code raises, its exception propagates with a note naming the module and its
+        parameters, and every tensor of ``module`` is put back on the meta device: nothing
+        half-initialized is left looking ready.
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"materialize: expected a torch.nn.Module, got {type(module).__name__}")
+    _check_seed(seed, "materialize", allow_none=False)
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"materialize: fastinit fills on the CPU; use device='cpu' and move the "
+                         f"module with .to({str(device)!r}) afterwards")
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or dtype not in _FLOATS):
+        raise TypeError(f"materialize: dtype must be one of {', '.join(map(str, _FLOATS))}, "
+                        f"got {dtype!r}")
+    if init_fn is not None and not callable(init_fn):
+        raise TypeError(f"materialize: init_fn must be callable, got {type(init_fn).__name__}")
+    off_meta = [n for n, p in module.named_parameters() if not p.is_meta]
+    if off_meta:
+        raise ValueError(f"materialize: the module's parameters must be on the meta device "
+                         f"(build it under torch.device('meta')); {off_meta[0]!r} is on "
+                         f"{module.get_parameter(off_meta[0]).device}")
+
+    if dtype is not None:
+        module.to(dtype)                      # floating-point tensors only; cheap on meta
+    real_buffers = {(m, n): b for m in module.modules() for n, b in m._buffers.items()
+                    if b is not None and not b.is_meta}
+    module.to_empty(device="cpu")
+    for (owner, name), buffer in real_buffers.items():
+        owner._buffers[name] = buffer
+    fresh_buffers = [(n, b) for n, b in module.named_buffers()
+                     if all(b is not r for r in real_buffers.values())]
+    for _, buffer in fresh_buffers:
+        # NaN marks a float buffer that no init code computes; integers start at 0.
+        buffer.fill_(math.nan if buffer.is_floating_point() else 0)
+
+    names: dict[tuple, str] = {}
+    for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+        if tensor.numel():
+            names.setdefault(_identity(tensor), name)
+    session = _Named(seed, names)
+    try:
+        with _active(session), torch.no_grad():
+            _run_init(module, session, init_fn)
+        for name, buffer in fresh_buffers:
+            if buffer.is_floating_point() and torch.isnan(buffer).any():
+                raise ValueError(f"materialize: buffer {name!r} was not computed by the module's "
+                                 "init code (a non-persistent buffer made in __init__ is lost on "
+                                 "the meta device); compute it in reset_parameters() or pass "
+                                 "init_fn=")
+    except BaseException as exc:
+        failed = session.module_name
+        owned = [f"{failed}.{n}" if failed else n
+                 for n, _ in module.get_submodule(failed).named_parameters(recurse=False)]
+        exc.add_note(f"fastinit.torch.materialize: while initializing module {failed!r}"
+                     + (f" (parameters {', '.join(owned)})" if owned else "")
+                     + "; the module was put back on the meta device")
+        module.to_empty(device="meta")
+        raise
+    return module
+
+
+def _run_init(module: torch.nn.Module, session: _Named,
+              init_fn: Callable[[torch.nn.Module, str], None] | None) -> None:
+    """Run the module's init (or init_fn) with ``session.module_name`` naming the submodule
+    whose code runs, for temporaries and for error messages."""
+    modules = list(module.named_modules())
+    if init_fn is not None:
+        for name, sub in _post_order(module):
+            session.module_name = name
+            result = init_fn(sub, name)
+            if result is not None:
+                raise TypeError(f"materialize: init_fn must fill the module's tensors in place "
+                                f"and return None; it returned a {type(result).__name__} for "
+                                f"module {name!r}")
+        return
+    pretrained = _transformers_pretrained()
+    if pretrained is not None and isinstance(module, pretrained):
+        _init_transformers(module, modules, session, pretrained)
+        return
+    for name, sub in _post_order(module):
+        own = [n for n, _ in sub.named_parameters(recurse=False)]
+        reset = getattr(sub, "reset_parameters", None) or getattr(sub, "_reset_parameters", None)
+        session.module_name = name
+        if callable(reset):
+            reset()
+        elif own:
+            full = [f"{name}.{n}" if name else n for n in own]
+            raise ValueError(f"materialize: module {name!r} ({type(sub).__name__}) has "
+                             f"parameters {full} but no reset_parameters(); pass init_fn= to "
+                             "initialize them")
+
+
+def _post_order(module: torch.nn.Module, prefix: str = "") -> list[tuple[str, torch.nn.Module]]:
+    """(name, module), each module after its children, as construction initializes them (a
+    parent's reset, like nn.Transformer's, overrides its children's)."""
+    order: list[tuple[str, torch.nn.Module]] = []
+    for child_name, child in module.named_children():
+        order += _post_order(child, f"{prefix}.{child_name}" if prefix else child_name)
+    order.append((prefix, module))
+    return order
+
+
+def _transformers_pretrained() -> Any:
+    import sys
+
+    if "transformers" not in sys.modules:
+        return None
+    from transformers import PreTrainedModel
+    return PreTrainedModel
+
+
+def _init_transformers(model: Any, modules: list, session: _Named, pretrained: type) -> None:
+    """transformers' own init (``init_weights``: ``_init_weights`` on every module, then tied
+    weights), with the module being initialized recorded for the session."""
+    names = {id(m): n for n, m in modules}
+    wrapped = []
+    for sub in (m for _, m in modules if isinstance(m, pretrained)):
+        original = sub._initialize_weights
+
+        def initialize(mod: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
+            session.module_name = names.get(id(mod), "")
+            _original(mod, *args, **kwargs)
+        sub._initialize_weights = initialize            # an instance attribute: this model only
+        wrapped.append(sub)
+    for _, sub in modules:                              # init everything, as a fresh model
+        if "_is_hf_initialized" in vars(sub):
+            del sub._is_hf_initialized
+    try:
+        model.init_weights()
+    finally:
+        for sub in wrapped:
+            del sub._initialize_weights
