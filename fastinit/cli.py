@@ -57,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="fastinit against NumPy (and torch) side by side")
     bench.add_argument("--size", type=_positive_int, default=1 << 24,
                        help="elements per fill (default 2**24)")
-    bench.add_argument("--repeats", type=_positive_int, default=5,
-                       help="timed runs per cell; the best is reported (default 5)")
+    bench.add_argument("--repeats", type=_positive_int, default=None,
+                       help="timed runs per cell; the best is reported (default 5; with --model, "
+                            "rounds of fresh processes, default 2)")
     bench.add_argument("--dtype", choices=["float32", "float64", "float16", "bfloat16", "all"],
                        default=None, help="one dtype, or all four (default: float32 and float64)")
     bench.add_argument("--threads", type=_positive_int, default=None,
@@ -66,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--simd", choices=["baseline", "avx2", "avx512"], default=None,
                        help="kernel level to time (default: the best this CPU runs)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument("--model", choices=["tinyllama", "small"], default=None,
+                       help="instead of the fills, initialize a whole Llama-shaped transformers "
+                            "model (tinyllama: 1.1 B parameters, several minutes; small: 20 M) in "
+                            "float32 and bfloat16: construction, fast_init, meta + materialize, "
+                            "trunc_normal_ (needs torch and transformers)")
 
     init = sub.add_parser("init", help="create and fill a .npy weight file of any size")
     init.add_argument("path", help="the .npy file to write")
@@ -188,13 +194,24 @@ def _info_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bench" and args.model:
+        from fastinit import _bench_model
+        import fastinit
+        dtypes = {None: ["float32", "bfloat16"], "all": ["float32", "bfloat16"]}.get(
+            args.dtype, [args.dtype])
+        try:
+            return _bench_model.main(args.model, dtypes, args.threads or fastinit.get_num_threads(),
+                                     args.json, sys.stdout, rounds=args.repeats or 2)
+        except (RuntimeError, ImportError) as exc:
+            print(f"fastinit bench --model: error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "bench":
         from fastinit._bench import main as bench_main
         dtypes = {None: ["float32", "float64"],
                   "all": ["float32", "float64", "float16", "bfloat16"]}.get(args.dtype,
                                                                        [args.dtype])
         try:
-            return bench_main(size=args.size, repeats=args.repeats, dtypes=dtypes,
+            return bench_main(size=args.size, repeats=args.repeats or 5, dtypes=dtypes,
                               as_json=args.json, stream=sys.stdout, threads=args.threads,
                               simd=args.simd)
         except (RuntimeError, ImportError) as exc:   # --simd avx512 on an older CPU, no ml_dtypes

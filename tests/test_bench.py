@@ -60,3 +60,28 @@ def test_numpy_reference_truncated_normal_stays_in_bounds(a, b):
     _bench.numpy_truncated_normal(np.random.default_rng(0), out, a, b)
     assert out.min() >= a and out.max() <= b
     assert len(np.unique(out)) > 19_000      # redrawn, not clamped to the bounds
+
+
+def test_bench_model_times_every_case_and_reports_their_ratios():
+    """``bench --model small``: every case ran (each in its own process) and the table's ratios
+    are the ratios of the times it reports.  No timing is asserted."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from fastinit import _bench_model
+
+    result = subprocess.run(
+        [sys.executable, "-m", "fastinit", "bench", "--model", "small", "--dtype", "bfloat16",
+         "--threads", "2", "--repeats", "1", "--json"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["machine"]["threads"] == 2
+    assert data["model"]["parameters"] == _bench_model._parameter_count("small")
+    (row,) = data["rows"]
+    t = row["seconds"]
+    assert row["dtype"] == "bfloat16"
+    assert set(t) == {"floor", "construct", "fast_init", "reset_parameters", "materialize",
+                      "torch_2sigma", "fastinit_2sigma", "torch_default", "fastinit_default"}
+    assert all(seconds > 0 for seconds in t.values())
+    table = _bench_model.format_table(data)
+    assert f"{t['construct'] / t['materialize']:.2f}x construction" in table
+    assert f"{t['torch_2sigma'] / t['fastinit_2sigma']:.1f}x torch" in table

@@ -1,0 +1,203 @@
+"""``python -m fastinit bench --model``: initializing a whole transformers model, side by side.
+
+For a Llama-shaped model (TinyLlama-1.1B by default) in float32 and bfloat16, same thread count:
+
+- (a) transformers' own construction, ``LlamaForCausalLM(cfg)``, against the same under
+  ``fastinit.torch.fast_init``;
+- (b) built on the meta device, then ``to_empty`` + every module's ``reset_parameters()`` (torch's
+  way) against ``fastinit.torch.materialize``;
+- (c) ``trunc_normal_(std=0.02)`` over every weight matrix of a ready model, torch against
+  fastinit, at +-2 sigma (a=-0.04, b=0.04) and at torch's default bounds (a=-2, b=2).
+
+Every case runs in a fresh process, so each pays for the memory it first touches the same way: a
+fresh page costs a fault, and on a virtual machine the host may have to back it too, at a rate
+that moves a lot between runs.  The floor row measures that alone: ``fill_(0)`` of the model's
+bytes in a fresh process, on transparent huge pages as fastinit's fills use them.  The cases run
+in ``rounds`` interleaved rounds (one process per case and round) and the best time of each is
+kept.  (c) runs once, on memory already touched, in one process.  Only the operation is timed,
+not the imports.  Ratios come from this one run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any, TextIO
+
+PRESETS: dict[str, dict[str, int]] = {
+    # TinyLlama-1.1B's shape: 1.10 B parameters.
+    "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
+                      num_attention_heads=32, num_key_value_heads=4, vocab_size=32000),
+    # A 20 M-parameter model of the same family, for quick runs and the tests.
+    "small": dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=4,
+                  num_attention_heads=8, num_key_value_heads=2, vocab_size=8000),
+}
+CASES = ["floor", "construct", "fast_init", "reset_parameters", "materialize", "trunc_normal"]
+
+
+def _config(preset: str) -> Any:
+    from transformers import LlamaConfig
+    return LlamaConfig(**PRESETS[preset])
+
+
+def _case(case: str, preset: str, dtype_name: str, threads: int) -> dict[str, float]:
+    """One case, timed in this process; returns {label: seconds}."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    import fastinit
+    import fastinit.torch as ft
+
+    torch.set_num_threads(threads)
+    fastinit.set_num_threads(threads)
+    dtype = getattr(torch, dtype_name)
+    cfg = _config(preset)
+    with torch.device("meta"):
+        meta = LlamaForCausalLM(cfg).to(dtype)
+    nbytes = sum(p.numel() * p.element_size() for p in meta.parameters())
+    t0 = time.perf_counter()
+    if case == "floor":
+        from fastinit import _tensors
+
+        floor = torch.empty(nbytes // 4)
+        _tensors._advise_huge_pages(floor.data_ptr(), nbytes)   # as fastinit's fills do
+        floor.fill_(0.0)
+    elif case in ("construct", "fast_init"):
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(dtype)
+        try:
+            if case == "construct":
+                LlamaForCausalLM(cfg)
+            else:
+                with ft.fast_init(seed=0):
+                    LlamaForCausalLM(cfg)
+        finally:
+            torch.set_default_dtype(previous)
+    elif case == "reset_parameters":
+        meta.to_empty(device="cpu")
+        with torch.no_grad():
+            for module in meta.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+    elif case == "materialize":
+        ft.materialize(meta, seed=0, dtype=dtype)
+    elif case == "trunc_normal":
+        return _trunc_normal_case(meta, dtype)
+    return {case: time.perf_counter() - t0}
+
+
+def _trunc_normal_case(meta: Any, dtype: Any) -> dict[str, float]:
+    """(c): trunc_normal_(std=0.02) over every weight matrix of a ready model, torch and
+    fastinit in turn on the same (already touched) memory."""
+    import torch
+
+    import fastinit
+    import fastinit.torch as ft
+
+    ft.materialize(meta, seed=0, dtype=dtype)
+    weights = [p for p in meta.parameters() if p.dim() == 2]
+    times = {}
+    for label, (a, b) in {"2sigma": (-0.04, 0.04), "default": (-2.0, 2.0)}.items():
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for w in weights:
+                torch.nn.init.trunc_normal_(w, std=0.02, a=a, b=b)
+        times[f"torch_{label}"] = time.perf_counter() - t0
+        rng = fastinit.default_rng(0)
+        t0 = time.perf_counter()
+        for w in weights:
+            fastinit.init.trunc_normal_(w, std=0.02, a=a, b=b, generator=rng)
+        times[f"fastinit_{label}"] = time.perf_counter() - t0
+        lo, hi = min(float(w.min()) for w in weights), max(float(w.max()) for w in weights)
+        if not a <= lo <= hi <= b:                       # the output, checked in the benchmark
+            raise AssertionError(f"trunc_normal_ left [{a}, {b}]: [{lo}, {hi}]")
+    return times
+
+
+def _in_fresh_process(case: str, preset: str, dtype: str, threads: int) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-m", "fastinit._bench_model", case, preset, dtype, str(threads)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if result.returncode != 0:
+        raise RuntimeError(f"bench --model {case} {dtype} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run(preset: str, dtypes: list[str], threads: int, rounds: int = 2) -> dict:
+    """Every case and dtype, each in a fresh process, best of ``rounds`` interleaved rounds
+    ((c) once); a JSON-able dict."""
+    import torch
+
+    import fastinit
+
+    rows = []
+    for dtype in dtypes:
+        times: dict[str, float] = {}
+        for round_ in range(rounds):
+            for case in CASES:
+                if case == "trunc_normal" and round_ > 0:
+                    continue
+                for label, seconds in _in_fresh_process(case, preset, dtype, threads).items():
+                    times[label] = min(seconds, times.get(label, float("inf")))
+        rows.append({"dtype": dtype, "seconds": times})
+    cfg = PRESETS[preset]
+    return {"machine": {"fastinit": fastinit.__version__, "torch": str(torch.__version__),
+                        "threads": threads, "rounds": rounds},
+            "model": {"preset": preset, "config": cfg, "parameters": _parameter_count(preset)},
+            "rows": rows}
+
+
+def _parameter_count(preset: str) -> int:
+    import torch
+    from transformers import LlamaForCausalLM
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in LlamaForCausalLM(_config(preset)).parameters())
+
+
+def format_table(result: dict) -> str:
+    m, model = result["machine"], result["model"]
+    n = m["threads"]
+    lines = [f"fastinit {m['fastinit']}, torch {m['torch']}: a {model['preset']} Llama "
+             f"({model['parameters'] / 1e9:.2f} B parameters), {n} thread{'s' if n > 1 else ''} "
+             "for torch and fastinit alike; each case in a fresh process, best of "
+             f"{m['rounds']} rounds ((c) one), seconds", ""]
+    for row in result["rows"]:
+        t = row["seconds"]
+        construct = t["construct"]
+        entries = [
+            ("first touch of the model's memory (fill_(0)): the floor", t["floor"], None),
+            ("(a) transformers' construction", construct, None),
+            ("(a) the same under fastinit.torch.fast_init", t["fast_init"],
+             f"{construct / t['fast_init']:.2f}x construction"),
+            ("(b) meta, to_empty + reset_parameters()", t["reset_parameters"],
+             f"{construct / t['reset_parameters']:.2f}x construction"),
+            ("(b) meta, fastinit.torch.materialize", t["materialize"],
+             f"{construct / t['materialize']:.2f}x construction, "
+             f"{t['reset_parameters'] / t['materialize']:.2f}x reset_parameters"),
+            ("(c) trunc_normal_ +-2 sigma, torch", t["torch_2sigma"], None),
+            ("(c) trunc_normal_ +-2 sigma, fastinit", t["fastinit_2sigma"],
+             f"{t['torch_2sigma'] / t['fastinit_2sigma']:.1f}x torch"),
+            ("(c) trunc_normal_ a=-2, b=2, torch", t["torch_default"], None),
+            ("(c) trunc_normal_ a=-2, b=2, fastinit", t["fastinit_default"],
+             f"{t['torch_default'] / t['fastinit_default']:.1f}x torch"),
+        ]
+        lines.append(f"{row['dtype']}:")
+        for label, seconds, ratio in entries:
+            lines.append(f"  {label:<58} {seconds:8.2f} s" + (f"   {ratio}" if ratio else ""))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def main(preset: str, dtypes: list[str], threads: int, as_json: bool, stream: TextIO,
+         rounds: int = 2) -> int:
+    result = run(preset, dtypes, threads, rounds)
+    stream.write((json.dumps(result, indent=2) if as_json else format_table(result)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    case_, preset_, dtype_, threads_ = sys.argv[1:5]
+    print(json.dumps(_case(case_, preset_, dtype_, int(threads_))))
