@@ -349,13 +349,13 @@ class Generator:
                 shift, scale = lo_.astype(cdt), width.astype(cdt)
             in_range = all(np.all(np.isfinite(v.round_array(x, dt))) for x in (lo_, hi_, width))
             if not in_range:
-                raise OverflowError(f"uniform: low, high or high - low exceed the {dt} range")
+                raise OverflowError(f"uniform: low, high or high - low exceed the {v.dtype_name(dt)} range")
             lo_in = v.inward(lo_, dt, "up")
             hi_ex = v.largest_below(hi_, dt)
             empty = width == 0
             lo_in, hi_ex = np.where(empty, shift, lo_in), np.where(empty, shift, hi_ex)
             if np.any(lo_in > hi_ex):
-                raise ValueError(f"uniform: [low, high) holds no {dt} value; widen the interval "
+                raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; widen the interval "
                                  "or use float64")
             return ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION,
                     _affine_post(shape, index, dt, shift, scale, lo_in, hi_ex))
@@ -481,7 +481,7 @@ class Generator:
                 hi_real = np.where(scalef > 0, locf + scalef * b, locf)
             lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
             if np.any(lo_d > hi_d):
-                raise ValueError(_EMPTY_TRUNCATION.format(dt=dt))
+                raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
             tp = _truncated_plan(a, b)
             sign = -1.0 if tp.flip else 1.0
             trunc = (tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2, tp.m2, tp.width)
@@ -561,7 +561,7 @@ def _uniform_map_cached(low: float, high: float, dt: np.dtype,
     if width < 0:
         raise ValueError("uniform: high - low < 0; need low <= high")
     if any(math.isinf(v.to_dtype(x, dt)) for x in (low, high, width)):
-        raise OverflowError(f"uniform: low, high or high - low exceed the {dt} range")
+        raise OverflowError(f"uniform: low, high or high - low exceed the {v.dtype_name(dt)} range")
     cdt = v.compute_dtype(dt)        # float16/bfloat16 are computed in float32
     shift, scale = v.to_dtype(low, cdt), v.to_dtype(width, cdt)
     if width == 0:
@@ -569,7 +569,7 @@ def _uniform_map_cached(low: float, high: float, dt: np.dtype,
         return low_d, 0.0, low_d, low_d
     lo_in, hi_ex = v.inward(low, dt, "up"), v.largest_below(high, dt)
     if lo_in > hi_ex:
-        raise ValueError(f"uniform: [low, high) holds no {dt} value; widen the interval "
+        raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; widen the interval "
                          "or use float64")
     return shift, scale, lo_in, hi_ex
 
@@ -612,7 +612,7 @@ def _truncated_params_cached(loc: float, scale: float, a: float, b: float, dt: n
     hi_real = loc + scale * b if scale > 0 else loc
     lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
     if lo_d > hi_d:
-        raise ValueError(_EMPTY_TRUNCATION.format(dt=dt))
+        raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
     tp = _truncated_plan(a, b)
     sign = -1.0 if tp.flip else 1.0
     return (shift, sign * scale_d, lo_d, hi_d, tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2,

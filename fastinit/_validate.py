@@ -52,6 +52,11 @@ def is_bfloat16(dt: np.dtype) -> bool:
     return dt.itemsize == 2 and (dt.name == "bfloat16" or metadata.get("fastinit") == "bfloat16")
 
 
+def dtype_name(dt: np.dtype) -> str:
+    """A dtype's name for messages ("bfloat16" for a torch.bfloat16 tensor's uint16 view too)."""
+    return "bfloat16" if is_bfloat16(dt) else str(dt)
+
+
 def is_half(dt: np.dtype) -> bool:
     """float16 or bfloat16: computed in float32, rounded to nearest-even once when stored."""
     return dt.itemsize == 2
@@ -129,7 +134,7 @@ def check_out(out: Any, dtype: np.dtype, method: str) -> np.ndarray:
         hint = (" (it is byte-swapped: use out.byteswap().view(out.dtype.newbyteorder()))"
                 if out.dtype.newbyteorder() == dtype else "")
         raise TypeError(f"{method}: supplied output array has the wrong type: expected "
-                        f"{dtype}, got {out.dtype}{hint}")
+                        f"{dtype_name(dtype)}, got {dtype_name(out.dtype)}{hint}")
     flags = out.flags
     if flags.carray:                     # C-contiguous, aligned and writeable: the common case
         return out
@@ -288,7 +293,7 @@ def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
         if not math.isfinite(scale):
             raise ValueError(f"{name}: scale must be finite")
         if math.isinf(to_dtype(loc, dt)) or math.isinf(to_dtype(scale, dt)):
-            raise ValueError(f"{name}: loc or scale exceed the {dt} range")
+            raise ValueError(f"{name}: loc or scale exceed the {dtype_name(dt)} range")
         cdt = compute_dtype(dt)
         return to_dtype(loc, cdt), to_dtype(scale, cdt)
     loc, scale = np.asarray(loc, np.float64), np.asarray(scale, np.float64)
@@ -301,7 +306,7 @@ def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
     in_range = (np.all(np.isfinite(round_array(loc, dt)))
                 and np.all(np.isfinite(round_array(scale, dt))))
     if not in_range:
-        raise ValueError(f"{name}: loc or scale exceed the {dt} range")
+        raise ValueError(f"{name}: loc or scale exceed the {dtype_name(dt)} range")
     cdt = compute_dtype(dt)
     return loc.astype(cdt), scale.astype(cdt)
 

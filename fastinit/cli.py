@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="elements per fill (default 2**24)")
     bench.add_argument("--repeats", type=_positive_int, default=None,
                        help="timed runs per cell; the best is reported (default 5; with --model, "
-                            "rounds of fresh processes, default 2)")
+                            "rounds of fresh processes, default 1)")
     bench.add_argument("--dtype", choices=["float32", "float64", "float16", "bfloat16", "all"],
                        default=None, help="one dtype, or all four (default: float32 and float64)")
     bench.add_argument("--threads", type=_positive_int, default=None,
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             args.dtype, [args.dtype])
         try:
             return _bench_model.main(args.model, dtypes, args.threads or fastinit.get_num_threads(),
-                                     args.json, sys.stdout, rounds=args.repeats or 2)
+                                     args.json, sys.stdout, rounds=args.repeats or 1)
         except (RuntimeError, ImportError) as exc:
             print(f"fastinit bench --model: error: {exc}", file=sys.stderr)
             return 2

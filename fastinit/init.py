@@ -137,8 +137,10 @@ def uniform_(arr: Buffer, a: float = 0.0, b: float = 1.0, generator: Any = None,
 
     Parameters
     ----------
-    arr : ndarray
-        float32, float64, float16 or bfloat16, C-contiguous and writable; filled in place.
+    arr : ndarray or torch.Tensor
+        float32, float64, float16 or bfloat16, C-contiguous and writable, filled in place: an
+        ndarray, or a CPU tensor (a parameter, a view, a DTensor's local shard) through its own
+        memory.  It is returned.
     a, b : float
         Bounds, ``a <= b``.
     generator : fastinit.Generator, int or None

@@ -366,6 +366,8 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
                      + (f" (parameters {', '.join(owned)})" if owned else "")
                      + "; the module was put back on the meta device")
         module.to_empty(device="meta")
+        for (owner, name), buffer in real_buffers.items():
+            owner._buffers[name] = buffer            # as it was before the call
         raise
     return module
 
@@ -374,7 +376,6 @@ def _run_init(module: torch.nn.Module, session: _Named,
               init_fn: Callable[[torch.nn.Module, str], None] | None) -> None:
     """Run the module's init (or init_fn) with ``session.module_name`` naming the submodule
     whose code runs, for temporaries and for error messages."""
-    modules = list(module.named_modules())
     if init_fn is not None:
         for name, sub in _post_order(module):
             session.module_name = name
@@ -384,21 +385,28 @@ def _run_init(module: torch.nn.Module, session: _Named,
                                 f"and return None; it returned a {type(result).__name__} for "
                                 f"module {name!r}")
         return
-    pretrained = _transformers_pretrained()
+    _reset(module, "", session, _transformers_pretrained())
+
+
+def _reset(module: torch.nn.Module, name: str, session: _Named, pretrained: Any) -> None:
+    """The module's own init, children first: a transformers model (or one inside another
+    module) by its init_weights(), any other module by reset_parameters()."""
     if pretrained is not None and isinstance(module, pretrained):
-        _init_transformers(module, modules, session, pretrained)
+        _init_transformers(module, name, session, pretrained)
         return
-    for name, sub in _post_order(module):
-        own = [n for n, _ in sub.named_parameters(recurse=False)]
-        reset = getattr(sub, "reset_parameters", None) or getattr(sub, "_reset_parameters", None)
-        session.module_name = name
-        if callable(reset):
-            reset()
-        elif own:
-            full = [f"{name}.{n}" if name else n for n in own]
-            raise ValueError(f"materialize: module {name!r} ({type(sub).__name__}) has "
-                             f"parameters {full} but no reset_parameters(); pass init_fn= to "
-                             "initialize them")
+    for child_name, child in module.named_children():
+        _reset(child, f"{name}.{child_name}" if name else child_name, session, pretrained)
+    own = [n for n, _ in module.named_parameters(recurse=False)]
+    reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters",
+                                                                 None)
+    session.module_name = name
+    if callable(reset):
+        reset()
+    elif own:
+        full = [f"{name}.{n}" if name else n for n in own]
+        raise ValueError(f"materialize: module {name!r} ({type(module).__name__}) has "
+                         f"parameters {full} but no reset_parameters(); pass init_fn= to "
+                         "initialize them")
 
 
 def _post_order(module: torch.nn.Module, prefix: str = "") -> list[tuple[str, torch.nn.Module]]:
@@ -420,9 +428,10 @@ def _transformers_pretrained() -> Any:
     return PreTrainedModel
 
 
-def _init_transformers(model: Any, modules: list, session: _Named, pretrained: type) -> None:
+def _init_transformers(model: Any, prefix: str, session: _Named, pretrained: type) -> None:
     """transformers' own init (``init_weights``: ``_init_weights`` on every module, then tied
     weights), with the module being initialized recorded for the session."""
+    modules = list(model.named_modules(prefix=prefix))
     names = {id(m): n for n, m in modules}
     wrapped = []
     for sub in (m for _, m in modules if isinstance(m, pretrained)):

@@ -417,3 +417,33 @@ print(size, after - before)
     size, grown = map(int, result.stdout.split())
     assert size > 400e6
     assert grown <= 1.05 * size, f"peak grew {grown / size:.3f}x the model's size"
+
+
+def test_a_transformers_model_inside_a_plain_module_gets_its_own_init():
+    cls, config = _transformers_models()["llama"]
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lm = cls(config)
+            self.head = torch.nn.Linear(1000, 10)
+
+    wrapper = _materialized(Wrapper)
+    embed = wrapper.lm.model.embed_tokens.weight.detach()
+    assert float(embed.std()) == pytest.approx(0.02, rel=0.05)        # transformers' normal_
+    assert torch.equal(wrapper.lm.model.norm.weight.detach(), torch.ones(128))
+    assert float(wrapper.head.weight.detach().abs().max()) < 1 / math.sqrt(1000)   # torch's
+    rng = fi.Generator(0, stream=fi.stream_for("lm.model.embed_tokens.weight"))
+    assert np.array_equal(embed.numpy(), fi.init.normal_(np.empty((1000, 128), np.float32),
+                                                         0.0, 0.02, generator=rng))
+
+
+def test_a_failed_materialize_leaves_buffers_that_were_real_as_they_were():
+    with torch.device("meta"):
+        module = Broken()
+    real = torch.arange(5.0)
+    module.register_buffer("kept", real)                 # on the CPU, as accelerate leaves them
+    with pytest.raises(RuntimeError, match="init failed here"):
+        ft.materialize(module, 0)
+    assert module.kept is real and torch.equal(real, torch.arange(5.0))
+    assert all(p.is_meta for p in module.parameters())

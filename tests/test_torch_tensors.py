@@ -265,3 +265,11 @@ def test_a_large_fresh_tensor_is_advised_to_use_huge_pages():
     assert _vma_flags(middle).get("THPeligible") == "0"
     fi.init.normal_(tensor, generator=0)
     assert _vma_flags(middle).get("THPeligible") == "1"
+
+
+def test_errors_about_a_bfloat16_tensor_name_bfloat16():
+    t = torch.empty(10, dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match="holds no bfloat16 value"):
+        fi.default_rng(0).uniform(1.0 + 2**-12, 1.0 + 2**-11, out=t)
+    with pytest.raises(TypeError, match="expected float32, got bfloat16"):
+        fi.default_rng(0).normal(size=10, dtype=np.float32, out=t)
