@@ -153,3 +153,160 @@ def test_threaded_fill_works_in_a_forked_child():
     with ctx.Pool(1) as pool:
         child = pool.map(_child_fill, [None])[0]
     assert child == parent
+
+
+# -- concurrency: thread-count changes while other threads fill (issue: corrupted buffers) --------
+
+def test_fills_are_immune_to_thread_count_changes_in_other_threads():
+    """Three threads fill while a fourth changes the thread count every way it can, for a fixed
+    number of iterations: every call succeeds and every buffer holds exactly its stream."""
+    iterations, size = 60, 5 * _threads.MIN_ELEMENTS_PER_THREAD + 123
+    errors, results = [], {}
+    start = threading.Barrier(4)
+    default = fi.get_num_threads()
+
+    def filler(seed):
+        rng = fi.default_rng(seed)
+        out = np.empty(size, np.float32)
+        digests = []
+        start.wait()
+        for _ in range(iterations):
+            try:
+                rng.normal(0.0, 1.0, out=out)
+            except Exception as exc:          # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+            digests.append(_digest(out))
+        results[seed] = digests
+
+    done = threading.Event()
+
+    def toggler():
+        start.wait()
+        i = 0
+        while not done.is_set():              # for as long as the fillers' iterations last
+            k = 1 + i % 4
+            if i % 2:
+                fi.set_num_threads(k)
+            else:
+                with fi.threads(k):
+                    pass
+            i += 1
+        fi.set_num_threads(default)
+
+    fillers = [threading.Thread(target=filler, args=(s,)) for s in (1, 2, 3)]
+    toggling = threading.Thread(target=toggler)
+    for w in fillers + [toggling]:
+        w.start()
+    for w in fillers:
+        w.join()
+    done.set()
+    toggling.join()
+    assert errors == []
+    for seed, digests in results.items():
+        rng = fi.default_rng(seed)
+        with fi.threads(1):
+            expected = [_digest(rng.normal(0.0, 1.0, size=size, dtype=np.float32))
+                        for _ in range(iterations)]
+        assert digests == expected
+    assert fi.get_num_threads() == default
+
+
+def test_threads_blocks_are_per_thread_and_nest():
+    default = fi.get_num_threads()
+    seen = {}
+    inside = threading.Barrier(3)
+
+    def body(k):
+        with fi.threads(k):
+            with fi.threads(k + 10):
+                seen[(k, "inner")] = fi.get_num_threads()
+            inside.wait()                     # all three are inside their blocks at once
+            seen[(k, "outer")] = fi.get_num_threads()
+
+    threads = [threading.Thread(target=body, args=(k,)) for k in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {(k, w): k + (10 if w == "inner" else 0) for k in (1, 2, 3)
+                    for w in ("inner", "outer")}
+    assert fi.get_num_threads() == default    # no block changed the process default
+
+
+def test_a_failing_fill_returns_only_when_no_helper_is_writing():
+    """A piece fails early; the caller gets the error only after the slow helpers have finished
+    their pieces, and no piece starts after it."""
+    total = 16 * _threads.MIN_ELEMENTS_PER_THREAD
+    running, finished, started_after = [0], [], []
+    lock = threading.Lock()
+    failed = threading.Event()
+
+    def fill_range(begin, end):
+        with lock:
+            if failed.is_set():
+                started_after.append(begin)
+            running[0] += 1
+        try:
+            if begin == 0:
+                failed.set()
+                raise RuntimeError("first piece failed")
+            failed.wait(5)
+            threading.Event().wait(0.05)      # a slow piece, still writing
+            finished.append(begin)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    with fi.threads(4), pytest.raises(RuntimeError, match="first piece failed"):
+        _threads.run(fill_range, total)
+    assert running[0] == 0                    # nothing was still running when the error came
+    assert len(started_after) <= 3            # at most the helpers' pieces already under way
+
+
+def test_large_fills_on_one_thread_are_cut_into_pieces():
+    seen = []
+    total = 3 * _threads.MAX_PIECE_ELEMENTS + 5
+    with fi.threads(1):
+        _threads.run(lambda b, e: seen.append((b, e)), total)
+    assert len(seen) >= 4 and seen[0][0] == 0 and seen[-1][1] == total
+    assert all(e - b <= _threads.MAX_PIECE_ELEMENTS for b, e in seen)
+
+
+_INTERRUPTED_CHILD = r"""
+import hashlib, signal, sys, threading, time
+import numpy as np, fastinit as fi
+threads = int(sys.argv[1])
+fi.set_num_threads(threads)
+out = np.full(1 << 28, np.nan)
+print("started", flush=True)
+try:
+    fi.default_rng(0).truncated_normal(0.0, 1.0, -2.0, 2.0, out=out)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    first = hashlib.sha256(out.tobytes()).hexdigest()
+    time.sleep(0.3)                            # a helper still writing would change the buffer
+    second = hashlib.sha256(out.tobytes()).hexdigest()
+    left = int(np.isnan(out).sum())
+    again = fi.default_rng(1).normal(size=5_000_000)
+    ok = np.array_equal(again, fi.default_rng(1).normal(size=5_000_000))
+    print("interrupted", first == second, left, ok, flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT")
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_ctrl_c_stops_a_large_fill_midway_and_nothing_writes_after(n_threads):
+    import signal
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_CHILD, str(n_threads)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(0.15)                          # the fill (about a second) is under way
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    words = out.split()
+    assert words[0] == "interrupted", (out, err)
+    unchanged, nan_left, usable = words[1] == "True", int(words[2]), words[3] == "True"
+    assert unchanged and usable
+    assert 0 < nan_left < 1 << 28             # stopped midway, not at the end
