@@ -35,6 +35,11 @@ PROGRESS_STEP_BYTES = 64 << 20
 _RAW, _UNIFORM, _NORMAL, _TRUNCATED_NORMAL = (int(k) for k in (
     Kind.KIND_RAW, Kind.KIND_UNIFORM, Kind.KIND_NORMAL, Kind.KIND_TRUNCATED_NORMAL))
 _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
+# No Box-Muller value reaches this far (|z| <= sqrt(-2 ln 2**-54) = 8.652 in float64, 6.66 in
+# float32): a truncated normal with a <= -9 and b >= 9 rejects nothing, so the normal kernel with
+# the call's clamp computes its bits (README, "Truncated normal"), at the normal fill's speed.
+# torch's default trunc_normal_(std=0.02, a=-2, b=2) is such a call: +-100 sigma.
+_BOX_MULLER_REACH = 9.0
 
 
 @functools.lru_cache(maxsize=8)
@@ -489,8 +494,9 @@ class Generator:
                     _affine_post(shape, index, dt, shift, scale_d, lo_d, hi_d))
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
-        return self._fill("truncated_normal", _TRUNCATED_NORMAL, size, dtype, out,
-                          region, params, arrays, progress=progress)
+        unreachable = a <= -_BOX_MULLER_REACH and b >= _BOX_MULLER_REACH
+        return self._fill("truncated_normal", _NORMAL if unreachable else _TRUNCATED_NORMAL,
+                          size, dtype, out, region, params, arrays, progress=progress)
 
 
 # -- helpers --------------------------------------------------------------------------------------

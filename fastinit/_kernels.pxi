@@ -322,7 +322,8 @@ cdef void _raw_u32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
     memcpy(dst, w, n * 4)
 
 # The output map is fused into the loops that make the variates (one pass over the chunk); it is
-# the same arithmetic as _affine_clamp.  A normal needs no clamp: its bounds are infinite.
+# the same arithmetic as _affine_clamp.  normal() clamps to infinite bounds, which changes no
+# value; a truncated_normal whose bounds no Box-Muller value can reach runs here with its own.
 
 cdef void _uniform_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                        const FillParams* p) noexcept nogil:
@@ -350,22 +351,32 @@ cdef void _normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first
                       const FillParams* p) noexcept nogil:
     cdef float* x = <float*>dst
     cdef float shift = <float>p.shift, scale = <float>p.scale
-    cdef float z0, z1
+    cdef float lo = <float>p.lo, hi = <float>p.hi
+    cdef float z0, z1, v0, v1
     cdef Py_ssize_t k
     for k in range(n // 2):
         _box_muller_f32(w[2 * k], w[2 * k + 1], &z0, &z1)
-        x[2 * k] = shift + scale * z0
-        x[2 * k + 1] = shift + scale * z1
+        v0 = shift + scale * z0
+        v1 = shift + scale * z1
+        v0 = v0 if v0 > lo else lo
+        v1 = v1 if v1 > lo else lo
+        x[2 * k] = v0 if v0 < hi else hi
+        x[2 * k + 1] = v1 if v1 < hi else hi
 
 cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                       const FillParams* p) noexcept nogil:
     cdef double* x = <double*>dst
-    cdef double z0, z1
+    cdef double shift = p.shift, scale = p.scale, lo = p.lo, hi = p.hi
+    cdef double z0, z1, v0, v1
     cdef Py_ssize_t k
     for k in range(n // 2):
         _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3], &z0, &z1)
-        x[2 * k] = p.shift + p.scale * z0
-        x[2 * k + 1] = p.shift + p.scale * z1
+        v0 = shift + scale * z0
+        v1 = shift + scale * z1
+        v0 = v0 if v0 > lo else lo
+        v1 = v1 if v1 > lo else lo
+        x[2 * k] = v0 if v0 < hi else hi
+        x[2 * k + 1] = v1 if v1 < hi else hi
 
 
 # --- truncated normal ---------------------------------------------------------------------------

@@ -145,3 +145,40 @@ def test_array_parameters_broadcast():
     t = rng.truncated_normal(loc, 1.0, -1.0, 1.0, size=(40_000, 3))
     assert np.all(t >= loc - 1) and np.all(t <= loc + 1)
     assert rng.normal([0.0, 1.0], 1.0).shape == (2,)
+
+
+def _truncated_kernel(loc, scale, a, b, n, dt, seed):
+    """The truncated-normal kernel itself, whatever shortcut the Generator would take."""
+    from fastinit import _generator
+
+    rng = fi.default_rng(seed)
+    params = _generator._truncated_params_scalar(loc, scale, a, b, np.dtype(dt))
+    out = np.empty(n, dt)
+    _generator._fill_buffer(out, _generator._TRUNCATED_NORMAL, (n,), (0,), rng.key, 0, params,
+                            False, "truncated_normal")
+    return out
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16], ids=["f32", "f64", "f16"])
+@pytest.mark.parametrize("loc, scale, a, b", [(0.0, 0.02, -100.0, 100.0), (1.0, 1e-8, -9.0, 9.0),
+                                              (0.0, 1.0, -9.0, np.inf), (-3.0, 2.0, -np.inf,
+                                                                           np.inf)])
+def test_a_truncation_no_normal_reaches_has_the_truncated_kernels_bits(dt, loc, scale, a, b):
+    """With a <= -9 and b >= 9 nothing can be rejected, and the normal kernel (with the call's
+    clamp) computes truncated_normal: the same bits as the truncated kernel."""
+    got = fi.default_rng(4).truncated_normal(loc, scale, a, b, size=200_001, dtype=dt)
+    assert got.tobytes() == _truncated_kernel(loc, scale, a, b, 200_001, dt, 4).tobytes()
+
+
+def test_the_normal_kernel_applies_finite_clamp_bounds():
+    from fastinit import _generator, _simd
+
+    key = fi.default_rng(2).key
+    z = np.empty(50_000, np.float32)
+    clamped = np.empty(50_000, np.float32)
+    _simd.kernels.fill(z, _generator._NORMAL, (50_000,), (0,), key, 0,
+                       (0.0, 1.0, -np.inf, np.inf) + _generator._NO_TRUNCATION)
+    _simd.kernels.fill(clamped, _generator._NORMAL, (50_000,), (0,), key, 0,
+                       (0.0, 1.0, -0.5, 0.75) + _generator._NO_TRUNCATION)
+    assert np.array_equal(clamped, np.clip(z, np.float32(-0.5), np.float32(0.75)))
+    assert (clamped == np.float32(-0.5)).sum() > 1000 and (clamped == np.float32(0.75)).sum() > 1000
