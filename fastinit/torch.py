@@ -118,17 +118,24 @@ def _takes(tensor: Any, generator: Any) -> bool:
     return not (tensor.requires_grad and torch.is_grad_enabled())
 
 
-def _fill(tensor: torch.Tensor, fill: Callable[[Any, Generator], Any]) -> None:
+def _fill(tensor: torch.Tensor, fill: Callable[[Any, Generator], Any]) -> bool:
     """``fill(target, generator)`` on the tensor, or on a contiguous copy that is then copied
-    back (values in the tensor's logical C order, as for a contiguous one)."""
+    back (values in the tensor's logical C order, as for a contiguous one).
+
+    False when fastinit refuses the arguments (e.g. bounds beyond float16's range): its checks
+    run before anything is written or a stream number is taken, so the call can go to torch.
+    """
     rng = _session().generator_for(tensor)
-    if tensor.is_contiguous() or _is_dtensor(tensor):
-        fill(tensor, rng)
-        return
-    staging = torch.empty(tensor.shape, dtype=tensor.dtype)
-    fill(staging, rng)
-    with torch.no_grad():
-        tensor.copy_(staging)
+    target = tensor if tensor.is_contiguous() or _is_dtensor(tensor) else torch.empty(
+        tensor.shape, dtype=tensor.dtype)
+    try:
+        fill(target, rng)
+    except (ValueError, OverflowError, TypeError):
+        return False
+    if target is not tensor:
+        with torch.no_grad():
+            tensor.copy_(target)
+    return True
 
 
 def _uniform_(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -137,8 +144,9 @@ def _uniform_(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     generator = kwargs.pop("generator", None)
     if (_session() is not None and not kwargs and len(args) <= 2 and _takes(self, generator)
             and _real(low) and _real(high) and low <= high
-            and math.isfinite(float(high) - float(low))):
-        _fill(self, lambda t, rng: _init.uniform_(t, float(low), float(high), generator=rng))
+            and math.isfinite(float(high) - float(low))
+            and _fill(self, lambda t, rng: _init.uniform_(t, float(low), float(high),
+                                                          generator=rng))):
         return self
     return _originals["uniform_"](self, *args, **_restore_kwargs(kwargs, args, low, high,
                                                                   generator, ("from", "to")))
@@ -150,8 +158,9 @@ def _normal_(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     generator = kwargs.pop("generator", None)
     if (_session() is not None and not kwargs and len(args) <= 2 and _takes(self, generator)
             and _real(mean) and _real(std) and math.isfinite(float(mean))
-            and 0 <= float(std) < math.inf):
-        _fill(self, lambda t, rng: _init.normal_(t, float(mean), float(std), generator=rng))
+            and 0 <= float(std) < math.inf
+            and _fill(self, lambda t, rng: _init.normal_(t, float(mean), float(std),
+                                                         generator=rng))):
         return self
     return _originals["normal_"](self, *args, **_restore_kwargs(kwargs, args, mean, std,
                                                                  generator, ("mean", "std")))
@@ -173,15 +182,21 @@ def _no_grad_trunc_normal_(tensor: torch.Tensor, mean: float, std: float, a: flo
                            generator: Any = None) -> torch.Tensor:
     if (_session() is not None and _takes(tensor, generator)
             and all(_real(x) for x in (mean, std, a, b)) and float(std) > 0 and a < b
-            and all(math.isfinite(float(x)) for x in (mean, std))):
-        _fill(tensor, lambda t, rng: _init.trunc_normal_(t, float(mean), float(std), float(a),
-                                                         float(b), generator=rng))
+            and all(math.isfinite(float(x)) for x in (mean, std))
+            and _fill(tensor, lambda t, rng: _init.trunc_normal_(
+                t, float(mean), float(std), float(a), float(b), generator=rng))):
         return tensor
     return _originals["_no_grad_trunc_normal_"](tensor, mean, std, a, b, generator=generator)
 
 
 def _real(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+    """A Python int or float that converts to a float that is not NaN."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return not math.isnan(float(x))
+    except OverflowError:                    # an int beyond float's range
+        return False
 
 
 _HOOKS = {

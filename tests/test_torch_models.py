@@ -128,6 +128,24 @@ def test_what_torch_would_reject_still_raises_torchs_error():
     assert rng.state["stream"] == 0
 
 
+def test_arguments_fastinit_refuses_go_to_torch_unchanged():
+    """Bounds beyond float16's range: fastinit's checks refuse them before writing or taking a
+    stream number, and the call goes to torch, which raises its own error."""
+    t = torch.zeros(5, dtype=torch.float16)
+    calls = [lambda: t.uniform_(-1e5, 1e5), lambda: t.uniform_(0, 10**400)]   # huge int too
+    errors = []
+    for call in calls:                           # what torch itself raises
+        with pytest.raises(Exception) as info:
+            call()
+        errors.append((type(info.value), str(info.value)))
+    with ft.fast_init(seed=0) as rng:
+        for call, (exc, message) in zip(calls, errors):
+            with pytest.raises(exc) as info:
+                call()
+            assert str(info.value) == message
+    assert rng.state["stream"] == 0 and not t.any()
+
+
 def test_meta_and_integer_tensors_fall_through():
     with ft.fast_init(seed=0) as rng:
         meta = torch.nn.Linear(10, 10, device="meta")
