@@ -19,6 +19,7 @@ from fastinit import _simd, _tensors, _threads
 from fastinit import _validate as v
 from fastinit._kernels_baseline import Kind
 from fastinit._streams import StreamCounter
+from fastinit._truncnorm import TN_EXPONENTIAL, TN_NORMAL
 from fastinit._truncnorm import plan as _truncated_plan
 
 _BIT_GENERATOR = "Philox4x32-10"
@@ -40,6 +41,12 @@ _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha,
 # the call's clamp computes its bits (README, "Truncated normal"), at the normal fill's speed.
 # torch's default trunc_normal_(std=0.02, a=-2, b=2) is such a call: +-100 sigma.
 _BOX_MULLER_REACH = 9.0
+# How far the standard variates reach, by the itemsize they are computed in (README, "Normal",
+# "Truncated normal"): Box-Muller's |z| <= sqrt(-2 ln u1_min), u1 >= 2**-32 (float32) or 2**-54
+# (float64); Robert's exponential adds at most -ln(2**-24) or -ln(2**-53) over alpha.  A relative
+# margin covers the rounding of log, sqrt and the polynomials.
+_Z_REACH = {4: math.sqrt(64 * math.log(2)) * (1 + 1e-6), 8: math.sqrt(108 * math.log(2)) * (1 + 1e-12)}
+_EXP_REACH = {4: 24 * math.log(2) * (1 + 1e-6), 8: 53 * math.log(2) * (1 + 1e-12)}
 
 
 @functools.lru_cache(maxsize=8)
@@ -420,6 +427,8 @@ class Generator:
             if not arrays:
                 return _normal_params_scalar(loc_a, scale_a, dt, _name), None
             shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, _name)
+            reach = _Z_REACH[v.compute_dtype(dt).itemsize]
+            _check_overflow(_name, dt, loc_a, scale_a, -reach, reach, -np.inf, np.inf)
             return ((0.0, 1.0, -math.inf, math.inf) + _NO_TRUNCATION,
                     _affine_post(shape, index, dt, shift, scale_d, -np.inf, np.inf))
 
@@ -485,9 +494,11 @@ class Generator:
                 lo_real = np.where(scalef > 0, locf + scalef * a, locf)
                 hi_real = np.where(scalef > 0, locf + scalef * b, locf)
             lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
-            if np.any(lo_d > hi_d):
+            if np.any(lo_d > hi_d) or np.any(lo_d == np.inf) or np.any(hi_d == -np.inf):
                 raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
             tp = _truncated_plan(a, b)
+            _check_overflow("truncated_normal", dt, locf, scalef, *_truncated_reach(tp, dt),
+                            lo_d, hi_d)
             sign = -1.0 if tp.flip else 1.0
             trunc = (tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2, tp.m2, tp.width)
             return ((0.0, sign, -math.inf, math.inf) + trunc,
@@ -589,7 +600,41 @@ def _normal_params_scalar(loc: float, scale: float, dt: np.dtype, name: str) -> 
 def _normal_params_cached(loc: float, scale: float, dt: np.dtype, name: str,
                           bits: bytes) -> tuple:
     shift, scale_d = v.check_loc_scale(loc, scale, dt, name)
+    reach = _Z_REACH[v.compute_dtype(dt).itemsize]
+    _check_overflow(name, dt, loc, scale, -reach, reach, -math.inf, math.inf)
     return (shift, scale_d, -math.inf, math.inf) + _NO_TRUNCATION
+
+
+def _check_overflow(name: str, dt: np.dtype, loc: Any, scale: Any, x_lo: float, x_hi: float,
+                    lo_d: Any, hi_d: Any) -> None:
+    """OverflowError unless every output is finite.
+
+    The standard variate stays in [x_lo, x_hi], so ``loc + scale * x`` stays in
+    [min(loc + scale * x_lo), max(loc + scale * x_hi)]; only a side the clamp leaves open
+    (lo_d = -inf, hi_d = inf) can overflow.  float16 saturates at +-65504 instead (README).
+    """
+    if dt == np.float16:
+        return
+    top = v.largest_below(math.inf, dt)
+    loc, scale = np.asarray(loc, np.float64), np.asarray(scale, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        high = np.where(np.asarray(hi_d) == np.inf, loc + scale * x_hi, -np.inf)
+        low = np.where(np.asarray(lo_d) == -np.inf, loc + scale * x_lo, np.inf)
+    if np.any(high > top) or np.any(low < -top):
+        raise OverflowError(f"{name}: loc + scale * z reaches beyond the {v.dtype_name(dt)} "
+                            f"range (|z| reaches {max(-x_lo, x_hi):.3g} here); use a wider "
+                            "dtype or a smaller scale")
+
+
+def _truncated_reach(tp: Any, dt: np.dtype) -> tuple[float, float]:
+    """The range [x_lo, x_hi] the truncated-normal variate of plan ``tp`` can take."""
+    size = v.compute_dtype(dt).itemsize
+    if tp.method == TN_NORMAL:
+        return max(tp.a, -_Z_REACH[size]), min(tp.b, _Z_REACH[size])
+    lo, hi = tp.a, tp.b
+    if tp.method == TN_EXPONENTIAL:
+        hi = min(hi, tp.a + _EXP_REACH[size] / tp.alpha)
+    return (-hi, -lo) if tp.flip else (lo, hi)
 
 
 _EMPTY_TRUNCATION = ("truncated_normal: [loc + a*scale, loc + b*scale] holds no {dt} value; "
@@ -617,9 +662,10 @@ def _truncated_params_cached(loc: float, scale: float, a: float, b: float, dt: n
     lo_real = loc + scale * a if scale > 0 else loc
     hi_real = loc + scale * b if scale > 0 else loc
     lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
-    if lo_d > hi_d:
+    if lo_d > hi_d or lo_d == math.inf or hi_d == -math.inf:
         raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
     tp = _truncated_plan(a, b)
+    _check_overflow("truncated_normal", dt, loc, scale, *_truncated_reach(tp, dt), lo_d, hi_d)
     sign = -1.0 if tp.flip else 1.0
     return (shift, sign * scale_d, lo_d, hi_d, tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2,
             tp.m2, tp.width)

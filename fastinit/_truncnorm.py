@@ -83,7 +83,9 @@ def plan(a: float, b: float) -> TruncatedPlan:
         best, method = mass, TN_NORMAL
         if math.isfinite(width) and SQRT_2PI * mass / width > best:
             best, method = SQRT_2PI * mass / width, TN_UNIFORM
-        if math.isfinite(fa):
+        # A bound so far below 0 that alpha underflows to 0 (a < -1e154 or so): the exponential
+        # proposal would accept nothing there, so it is no candidate.
+        if math.isfinite(fa) and _robert_alpha(fa) > 0:
             acc = SQRT_2PI * mass * math.exp(-_log_exponential_envelope(fa, fb))
             if acc > best:
                 best, method = acc, TN_EXPONENTIAL

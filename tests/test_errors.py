@@ -33,7 +33,37 @@ BAD_PARAMS = [
     ("uniform", dict(low=0.0, high=math.inf), OverflowError, "range"),
     ("uniform", dict(low=1.0 + 1e-12, high=1.0 + 2e-12), ValueError, "holds no float32"),
     ("uniform", dict(low=-1e39, high=0.0), OverflowError, "float32 range"),
+    # Outputs that would overflow the dtype (|z| reaches 6.66 in float32) are refused up front.
+    ("normal", dict(loc=0.0, scale=1e38), OverflowError, "float32 range"),
+    ("normal", dict(loc=3e38, scale=1e37), OverflowError, "float32 range"),
+    ("normal", dict(loc=0.0, scale=np.array([1.0, 1e38] * 4)), OverflowError, "float32 range"),
+    ("truncated_normal", dict(scale=6e37, a=-1.0, b=math.inf), OverflowError, "float32 range"),
+    # Bounds beyond the dtype's range hold no value of it (they used to give +inf).
+    ("truncated_normal", dict(a=1e300, b=math.inf), ValueError, "holds no float32"),
+    ("truncated_normal", dict(scale=1e30, a=1e10, b=math.inf), ValueError, "holds no float32"),
+    ("truncated_normal", dict(loc=np.zeros(8), scale=1e30, a=1e10, b=math.inf), ValueError,
+     "holds no float32"),
 ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method, kwargs", [
+    ("truncated_normal", dict(a=-1e308, b=1e308)),               # was a ZeroDivisionError
+    ("truncated_normal", dict(a=-1e308, b=0.5)),
+    ("truncated_normal", dict(scale=1e36, a=40.0, b=math.inf)),   # the far tail, near the top
+    ("normal", dict(scale=5e37)),                                 # reaches 3.3e38 < float32 max
+    ("normal", dict(loc=-1e300, scale=1e307)),
+])
+def test_extreme_valid_parameters_give_finite_values_in_bounds(method, kwargs, dtype):
+    if dtype == np.float32 and kwargs.get("loc", 0) == -1e300:
+        pytest.skip("loc beyond float32")
+    out = getattr(fi.default_rng(0), method)(size=100_000, dtype=dtype, **kwargs)
+    assert np.all(np.isfinite(out))
+    if method == "truncated_normal":
+        loc, scale = kwargs.get("loc", 0.0), kwargs.get("scale", 1.0)
+        wide = out.astype(np.float64)
+        assert np.all(wide >= loc + scale * max(kwargs["a"], -1e300))
+        assert np.all(wide <= loc + scale * min(kwargs["b"], 1e300))
 
 
 @pytest.mark.parametrize("method, kwargs, exc, match", BAD_PARAMS)
