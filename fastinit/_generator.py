@@ -168,8 +168,9 @@ class Generator:
         key = self._check_key(value.get("key"))
         stream = value.get("stream")
         if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) \
-                or not 0 <= int(stream) < 2**64:
-            raise ValueError(f"state['stream'] must be an int in [0, 2**64), got {stream!r}")
+                or not 0 <= int(stream) <= 2**64:
+            raise ValueError(f"state['stream'] must be an int in [0, 2**64] (2**64: every stream "
+                             f"number used), got {stream!r}")
         self._key, self._streams = key, StreamCounter(int(stream))
 
     def spawn(self, n_children: int) -> list[Generator]:
@@ -251,7 +252,8 @@ class Generator:
                 raise ValueError(f"{name}: out.shape {out.shape} does not match {what} {block}")
 
         params, post = make_params(dt, shape, index)   # validates; raises before anything changes
-        stream = self._streams.take()
+        # Memory first: a size NumPy cannot allocate (MemoryError, more than 64 dimensions) fails
+        # before a stream number is taken.
         if out is None:
             out = np.empty(block, dtype=dt)
         target = out
@@ -259,6 +261,7 @@ class Generator:
             # Array parameters with a 2-byte dtype: draw and map in float32 as the kernels do,
             # then round once.
             out = np.empty(block, np.float32)
+        stream = self._streams.take()
         _fill_buffer(out, kind, shape, starts, self._key, stream, params, progress, name)
         if post is not None:
             post(out)

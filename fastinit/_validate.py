@@ -108,11 +108,15 @@ def normalize_size(size: Any) -> tuple[int, ...] | None:
         return (size,)                                     # the common case, first
     if isinstance(size, (tuple, list)):
         dims = tuple(size)
+    elif isinstance(size, np.ndarray) and size.ndim == 1:
+        dims = tuple(size)                                 # NumPy takes a 1-d integer array
     else:
         dims = (size,)
     shape = []
     for d in dims:
         try:
+            if isinstance(d, (bool, np.bool_)):
+                raise TypeError("a bool is not a dimension")   # NumPy refuses size=True too
             d = operator.index(d)
         except TypeError as exc:
             raise TypeError(f"size must be an int or a tuple of ints, got {size!r}") from exc

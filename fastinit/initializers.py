@@ -18,6 +18,7 @@ rank 0 has fans of 1 (as Keras).
 """
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from typing import Any, Sequence
@@ -108,7 +109,15 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Initializer":
-        """The initializer ``cls(**config)``."""
+        """The initializer ``cls(**config)``; ValueError names a key it does not take."""
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}.from_config: config must be a dict of constructor "
+                            f"arguments, got {type(config).__name__}")
+        allowed = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        unknown = [key for key in config if key not in allowed]
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown config key {unknown[0]!r}; it takes "
+                             f"{', '.join(allowed) if allowed else 'no arguments'}")
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -129,9 +138,13 @@ class _Seeded(Initializer):
 
 
 def _shape(shape: Sequence[int] | int) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        return (operator.index(shape),)
-    return tuple(operator.index(d) for d in shape)
+    """A shape as NumPy reads one (TypeError for non-integers, ValueError for negatives)."""
+    from fastinit import _validate as v
+
+    dims = v.normalize_size(shape)
+    if dims is None:
+        raise TypeError("shape must be an int or a tuple of ints, got None")
+    return dims
 
 
 class VarianceScaling(_Seeded):
@@ -451,9 +464,18 @@ def get(identifier: Any) -> Initializer | None:
     if isinstance(identifier, dict):
         if "class_name" not in identifier:
             raise ValueError("an initializer config needs 'class_name' (and 'config')")
-        cls_name = _SNAKE.get(identifier["class_name"], identifier["class_name"])
+        class_name = identifier["class_name"]
+        if not isinstance(class_name, str):
+            raise TypeError(f"an initializer config's class_name must be a str, got "
+                            f"{type(class_name).__name__}")
+        cls_name = _SNAKE.get(class_name, class_name)
         if cls_name not in _CLASSES:
-            raise ValueError(f"unknown initializer {identifier['class_name']!r}")
-        return _CLASSES[cls_name].from_config(dict(identifier.get("config", {})))
+            raise ValueError(f"unknown initializer {class_name!r}; known: "
+                             f"{', '.join(sorted(_CLASSES))}")
+        config = identifier.get("config", {})
+        if not isinstance(config, dict):
+            raise TypeError(f"the config of {class_name} must be a dict of its arguments, got "
+                            f"{type(config).__name__}")
+        return _CLASSES[cls_name].from_config(dict(config))
     raise TypeError(f"cannot build an initializer from {identifier!r}: give a name, a config "
                     "dict or an Initializer")

@@ -163,9 +163,9 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
     """
     path = Path(path)
     dt = v.resolve_dtype(dtype, None, "fill_npy")
-    full = tuple(int(d) for d in shape)
-    if any(d < 0 for d in full):
-        raise ValueError(f"fill_npy: negative dimension in shape {full}")
+    full = v.normalize_size(shape)              # exactly as the Generator reads a size
+    if full is None:
+        raise TypeError("fill_npy: shape must be an int or a tuple of ints, got None")
     if not isinstance(chunk_bytes, int) or chunk_bytes < dt.itemsize:
         raise ValueError(f"fill_npy: chunk_bytes must be an int >= {dt.itemsize}")
     if region is None:

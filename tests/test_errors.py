@@ -208,3 +208,25 @@ def test_bad_state_changes_nothing(state):
     with pytest.raises((ValueError, TypeError)):
         rng.state = state
     assert rng.state == before
+
+
+@pytest.mark.parametrize("size, exc", [
+    (True, TypeError), ((True, 3), TypeError), ((4.7, 3), TypeError), ("12", TypeError),
+    (np.array([[2, 3]]), TypeError), (np.array([2.0, 3.0]), TypeError),
+    ((1,) * 65, ValueError),                       # NumPy's limit of 64 dimensions
+    ((1 << 20, 1 << 20), MemoryError),             # 8 TiB: NumPy cannot allocate it
+])
+def test_sizes_numpy_refuses_are_refused_before_a_stream_number_is_taken(size, exc):
+    rng = fi.default_rng(0)
+    with pytest.raises(exc):
+        rng.random(size=size)
+    with pytest.raises(exc):                       # NumPy agrees on the exception type
+        np.random.default_rng(0).random(size=size)
+    assert rng.state["stream"] == 0
+
+
+@pytest.mark.parametrize("size, shape", [(np.array([3, 4]), (3, 4)), (np.array(5), (5,)),
+                                         (np.int64(3), (3,)), ([2, 3], (2, 3))])
+def test_sizes_numpy_accepts_are_accepted(size, shape):
+    assert fi.default_rng(0).random(size=size).shape == shape == \
+        np.random.default_rng(0).random(size=size).shape

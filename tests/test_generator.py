@@ -185,3 +185,19 @@ def test_generator_stream_starts_there_and_advances():
     for bad, exc in [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), (True, TypeError)]:
         with pytest.raises(exc, match="stream"):
             fi.Generator(3, stream=bad)
+
+
+def test_an_exhausted_generators_state_can_be_set_back():
+    rng = fi.Generator(5, stream=2**64 - 1)
+    rng.random()
+    state = rng.state
+    assert state["stream"] == 2**64
+    with pytest.raises(OverflowError, match="all 2\\*\\*64"):
+        rng.random()
+    other = fi.Generator(5)
+    other.state = state                            # the exhausted state round-trips
+    assert other.state == state
+    with pytest.raises(OverflowError):
+        other.random()
+    with pytest.raises(ValueError, match="2\\*\\*64"):
+        other.state = {**state, "stream": 2**64 + 1}

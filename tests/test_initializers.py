@@ -196,3 +196,23 @@ def test_bad_out_is_rejected_and_untouched():
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         ini.Orthogonal()((4,))
     assert (out == 9.0).all()
+
+
+@pytest.mark.parametrize("identifier, exc, match", [
+    ({"class_name": "HeNormal", "config": None}, TypeError, "config of HeNormal must be a dict"),
+    ({"class_name": ["HeNormal"], "config": {}}, TypeError, "class_name must be a str"),
+    ({"class_name": "HeNormal", "config": {"seed": 1, "mean": 0.0}}, ValueError,
+     "unknown config key 'mean'; it takes seed"),
+    ({"class_name": "Zeros", "config": {"value": 1.0}}, ValueError, "takes no arguments"),
+    ({"class_name": "NoSuchInit"}, ValueError, "known: "),
+])
+def test_bad_configs_say_what_is_wrong(identifier, exc, match):
+    with pytest.raises(exc, match=match):
+        ini.get(identifier)
+
+
+@pytest.mark.parametrize("shape, exc", [((-1, 4), ValueError), ((4.5, 4), TypeError),
+                                        ((True, 4), TypeError), ("12", TypeError)])
+def test_bad_shapes_are_numpys_errors(shape, exc):
+    with pytest.raises(exc):
+        ini.HeNormal(seed=0)(shape)

@@ -211,3 +211,13 @@ def test_progress_bar_on_large_fills_changes_nothing(method, monkeypatch, capsys
     monkeypatch.setitem(sys.modules, "tqdm", None)            # without tqdm: silent
     quiet = getattr(fi.default_rng(4), method)(size=(700, 1001), dtype=np.float32, progress=True)
     assert capsys.readouterr().err == "" and quiet.tobytes() == plain.tobytes()
+
+
+@pytest.mark.parametrize("shape, exc", [((4.7, 3), TypeError), ("12", TypeError),
+                                        ((True, 3), TypeError), ((-2, 3), ValueError),
+                                        (None, TypeError)])
+def test_fill_npy_reads_shapes_as_the_generator_does(tmp_path, shape, exc):
+    path = tmp_path / "w.npy"
+    with pytest.raises(exc):
+        fi.fill_npy(path, shape, "he_normal", seed=0)
+    assert not path.exists()
