@@ -23,6 +23,9 @@ reads the file in blocks (no memory map), so its memory stays bounded too.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
 import math
 import os
@@ -198,23 +201,13 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
             raise ValueError(f"fill_npy: {path} was being filled with other arguments: "
                              f"{saved}; resume with those")
     else:
-        nbytes = math.prod(block) * dt.itemsize
-        free = shutil.disk_usage(path.parent if str(path.parent) else ".").free
-        if nbytes > free:
-            raise OSError(f"fill_npy: {path} needs {nbytes / 2**30:.2f} GiB but the disk has "
-                          f"{free / 2**30:.2f} GiB free")
-        mm = np.lib.format.open_memmap(path, mode="w+", dtype=dt, shape=block)
-        del mm                         # header written, file sized (sparse); chunks map their own
-        record["chunks_done"] = 0
-        record_path.write_text(json.dumps(record))
+        _create(path, record_path, block, dt, record)
 
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            np.lib.format.read_array_header_1_0(f)
-        else:
-            np.lib.format.read_array_header_2_0(f)
-        header_bytes = f.tell()
+    file_shape, file_dtype, fortran, header_bytes = _raw_header(path)
+    if (file_shape, file_dtype.str, fortran) != (tuple(block), _npy_dtype(dt).str, False):
+        # Another file was put there since (a resume), or the header was rewritten.
+        raise ValueError(f"fill_npy: {path} holds shape {file_shape} {file_dtype}, not the "
+                         f"{tuple(block)} {dt.name} being filled; refusing to write into it")
 
     bar = _Progress(math.prod(block) * dt.itemsize, progress, path.name)
     if done:                                                  # chunks are in order
@@ -246,18 +239,90 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
             "chunks": len(regions), "initializer": config}
 
 
+def _npy_dtype(dt: np.dtype) -> np.dtype:
+    """The dtype a ``.npy`` header records for ``dt``: bfloat16 has no type code, NumPy writes
+    ``|V2`` (two raw bytes)."""
+    return np.dtype("V2") if v.is_bfloat16(dt) else dt
+
+
+def _create(path: Path, record_path: Path, block: tuple[int, ...], dt: np.dtype,
+            record: dict[str, Any]) -> None:
+    """Write the header, reserve every data block on disk, then the progress record.
+
+    The space is reserved (posix_fallocate) before a byte of data is written: a memory-mapped
+    sparse file on a full disk would otherwise die of SIGBUS mid-fill.  A failure (no space,
+    ``ulimit -f``, no permission) removes what was created: nothing is left that looks complete.
+    """
+    nbytes = math.prod(block) * dt.itemsize
+    replaced = path.stat().st_size if path.is_file() else 0
+    free = shutil.disk_usage(path.parent if str(path.parent) else ".").free + replaced
+    if nbytes > free:
+        raise OSError(errno.ENOSPC, f"fill_npy: {path} needs {_size(nbytes)} but the disk has "
+                      f"{_size(free)} free" + (" (counting the file it replaces)" if replaced
+                                                else ""))
+    try:
+        header = {"descr": np.lib.format.dtype_to_descr(_npy_dtype(dt)), "fortran_order": False,
+                  "shape": tuple(block)}
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_2_0(f, header) if _needs_v2(header) else \
+                np.lib.format.write_array_header_1_0(f, header)
+            total = f.tell() + nbytes
+            f.flush()
+            if total > f.tell():
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(f.fileno(), 0, total)     # every block, now
+                else:
+                    f.truncate(total)
+        record["chunks_done"] = 0
+        record_path.write_text(json.dumps(record))
+    except BaseException:
+        for created in (path, record_path):
+            with contextlib.suppress(OSError):
+                created.unlink()
+        raise
+
+
+def _needs_v2(header: dict[str, Any]) -> bool:
+    try:
+        np.lib.format.write_array_header_1_0(io.BytesIO(), header)
+    except ValueError:
+        return True
+    return False
+
+
+def _size(nbytes: float) -> str:
+    """A byte count in human units: 512 B, 64.0 MiB, 2.00 GiB."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.{2 if unit in ('TiB', 'GiB') else 1}f} {unit}"
+    return f"{int(nbytes)} B"
+
+
 def _header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, bool, int]:
     """(shape, dtype, fortran_order, header length) of a ``.npy`` file; ``|V2`` (bfloat16 as
     np.save writes it) is read as bfloat16."""
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dt = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dt = np.lib.format.read_array_header_2_0(f)
-        offset = f.tell()
-    if dt.kind == "V" and dt.itemsize == 2:
+    shape, dt, fortran, offset = _raw_header(path)
+    if dt.kind == "V" and dt.itemsize == 2 and dt.fields is None:
         dt = v.bfloat16()
+    return shape, dt, fortran, offset
+
+
+def _raw_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """The header as written (bfloat16 as ``|V2``).  A file that is not a valid ``.npy`` is a
+    ValueError in one line, whatever NumPy's parser raised."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dt = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, fortran, dt = np.lib.format.read_array_header_2_0(f)
+            offset = f.tell()
+    except OSError:
+        raise
+    except Exception as exc:             # ValueError, SyntaxError, tokenize.TokenError, ...
+        raise ValueError(f"{path} is not a valid .npy file: its header cannot be read "
+                         f"({type(exc).__name__}: {exc})") from None
     return tuple(shape), dt, fortran, offset
 
 

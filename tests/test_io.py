@@ -221,3 +221,119 @@ def test_fill_npy_reads_shapes_as_the_generator_does(tmp_path, shape, exc):
     with pytest.raises(exc):
         fi.fill_npy(path, shape, "he_normal", seed=0)
     assert not path.exists()
+
+
+# -- full disks, file limits, corrupt and replaced files -------------------------------------------
+
+def _interrupted_fill(path, shape=(2048, 1024), chunk_bytes=1 << 20):
+    """A fill of ``path`` interrupted at its fourth chunk (record left for resume)."""
+    HeUniform.calls = 0
+    with pytest.raises(KeyboardInterrupt):
+        io.fill_npy(path, shape, HeUniform(seed=1), "float32", chunk_bytes=chunk_bytes,
+                    progress=False)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="posix_fallocate")
+def test_the_whole_file_is_reserved_before_data_is_written(tmp_path):
+    path = tmp_path / "w.npy"
+    _interrupted_fill(path)                                    # 3 of 8 MiB written
+    st = os.stat(path)
+    assert st.st_size > 8 << 20
+    assert st.st_blocks * 512 >= st.st_size                  # every block allocated, no holes
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real 16 MiB tmpfs, mounted for the test (needs root, as in CI)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_file_larger_than_the_free_space_is_refused_naming_both_sizes(small_filesystem):
+    path = small_filesystem / "w.npy"
+    with pytest.raises(OSError, match=r"needs 32\.0 MiB but the disk has 1[0-9]\.\d MiB free"):
+        io.fill_npy(path, (8192, 1024), "he_normal", seed=0, progress=False)
+    assert list(small_filesystem.iterdir()) == []
+
+
+def test_a_disk_that_fills_up_is_a_clean_oserror_before_any_data(small_filesystem, monkeypatch):
+    """The free-space check passes (another writer takes the space after it: simulated by a
+    free-space report that lies), then the filesystem refuses the reservation: OSError (ENOSPC),
+    no SIGBUS, and nothing left behind."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(1 << 40, 0, 1 << 40))
+    path = small_filesystem / "w.npy"
+    with pytest.raises(OSError) as info:
+        io.fill_npy(path, (8192, 1024), "he_normal", seed=0, progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert list(small_filesystem.iterdir()) == []
+
+
+def test_the_space_check_counts_the_file_being_replaced(small_filesystem):
+    path = small_filesystem / "w.npy"
+    np.save(path, np.zeros((3000, 1024), np.float32))          # 11.7 MiB of the 16
+    io.fill_npy(path, (2500, 1024), "he_normal", seed=0, progress=False)   # 9.8 MiB
+    np.testing.assert_array_equal(np.load(path),
+                                  fi.initializers.HeNormal(seed=0)((2500, 1024)))
+
+
+def test_a_file_size_limit_leaves_nothing_behind(tmp_path):
+    code = textwrap.dedent(f"""
+        import resource, fastinit as fi
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        try:
+            fi.fill_npy({str(tmp_path / "w.npy")!r}, (1024, 1024), "he_normal", seed=0,
+                        progress=False)
+        except OSError as exc:
+            print("OSError", exc.errno)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "OSError"
+    assert list(tmp_path.iterdir()) == []                    # no header-only .npy, no record
+
+
+def test_a_corrupt_header_is_a_one_line_error(tmp_path):
+    path = tmp_path / "w.npy"
+    _interrupted_fill(path)
+    with open(path, "r+b") as f:                             # break the header's dict literal
+        f.seek(10)
+        f.write(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2048, 1024(")
+    with pytest.raises(ValueError, match="not a valid .npy file"):
+        io.fill_npy(path, (2048, 1024), HeUniform(seed=1), "float32", chunk_bytes=1 << 20,
+                    progress=False, resume=True)
+    for argv in (["info", str(path)],
+                 ["init", str(path), "--shape", "2048", "1024", "--init", "he_uniform",
+                  "--seed", "1", "--chunk-size", "1M", "--resume", "--no-progress"]):
+        result = subprocess.run([sys.executable, "-m", "fastinit", *argv], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "not a valid .npy" in \
+            result.stderr
+
+
+def test_resume_refuses_a_file_whose_header_was_replaced(tmp_path):
+    path = tmp_path / "w.npy"
+    _interrupted_fill(path)
+    np.save(path, np.zeros((1024, 1024), np.float64))          # same bytes, other dtype and shape
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="refusing to write"):
+        io.fill_npy(path, (2048, 1024), HeUniform(seed=1), "float32", chunk_bytes=1 << 20,
+                    progress=False, resume=True)
+    assert path.read_bytes() == before
