@@ -118,11 +118,11 @@ def test_region_and_shape_shard_a_tensor_as_an_array():
     assert torch.equal(shard, full[64:96])
 
 
-BAD = [
-    (lambda: torch.empty(8, 8).t(), ValueError, "contiguous"),
-    (lambda: torch.empty(8, 8, dtype=torch.int32), TypeError, "dtype"),
-    (lambda: torch.empty(8, 8, dtype=torch.complex64), TypeError, "dtype"),
-    (lambda: torch.empty(8, 8, dtype=torch.bool), TypeError, "dtype"),
+BAD = [                                     # known contents (7), so "unchanged" can be checked
+    (lambda: torch.full((8, 8), 7.0).t(), ValueError, "contiguous"),
+    (lambda: torch.full((8, 8), 7, dtype=torch.int32), TypeError, "dtype"),
+    (lambda: torch.full((8, 8), 7, dtype=torch.complex64), TypeError, "dtype"),
+    (lambda: torch.full((8, 8), True), TypeError, "dtype"),
     (lambda: torch.empty(8, 8, device="meta"), TypeError, "materialize"),
     (lambda: torch.eye(8).to_sparse(), TypeError, "strided"),
 ]
