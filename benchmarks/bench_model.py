@@ -57,4 +57,5 @@ def test_trunc_normal_over_all_weights(benchmark, library):
                 fi.init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, generator=rng)
 
     benchmark.pedantic(fill, rounds=ROUNDS, warmup_rounds=0, iterations=1)
-    assert all(-0.04 <= float(w.detach().min()) and float(w.detach().max()) <= 0.04 for w in weights)
+    assert all(-0.04 <= float(w.detach().min()) and float(w.detach().max()) <= 0.04
+               for w in weights)

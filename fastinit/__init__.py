@@ -31,7 +31,8 @@ from fastinit.init import seed  # noqa: E402
 from fastinit.io import fill_npy, npy_stats  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Generator", "default_rng", "stream_for", "get_num_threads", "set_num_threads", "threads",
+__all__ = ["Generator", "default_rng", "stream_for", "get_num_threads", "set_num_threads",
+           "threads",
            "show_config", "init", "initializers", "seed", "fill_npy", "npy_stats", "__version__"]
 
 

@@ -45,7 +45,8 @@ _BOX_MULLER_REACH = 9.0
 # "Truncated normal"): Box-Muller's |z| <= sqrt(-2 ln u1_min), u1 >= 2**-32 (float32) or 2**-54
 # (float64); Robert's exponential adds at most -ln(2**-24) or -ln(2**-53) over alpha.  A relative
 # margin covers the rounding of log, sqrt and the polynomials.
-_Z_REACH = {4: math.sqrt(64 * math.log(2)) * (1 + 1e-6), 8: math.sqrt(108 * math.log(2)) * (1 + 1e-12)}
+_Z_REACH = {4: math.sqrt(64 * math.log(2)) * (1 + 1e-6),
+            8: math.sqrt(108 * math.log(2)) * (1 + 1e-12)}
 _EXP_REACH = {4: 24 * math.log(2) * (1 + 1e-6), 8: 53 * math.log(2) * (1 + 1e-12)}
 
 
@@ -364,13 +365,15 @@ class Generator:
                 shift, scale = lo_.astype(cdt), width.astype(cdt)
             in_range = all(np.all(np.isfinite(v.round_array(x, dt))) for x in (lo_, hi_, width))
             if not in_range:
-                raise OverflowError(f"uniform: low, high or high - low exceed the {v.dtype_name(dt)} range")
+                raise OverflowError(f"uniform: low, high or high - low exceed the "
+                                    f"{v.dtype_name(dt)} range")
             lo_in = v.inward(lo_, dt, "up")
             hi_ex = v.largest_below(hi_, dt)
             empty = width == 0
             lo_in, hi_ex = np.where(empty, shift, lo_in), np.where(empty, shift, hi_ex)
             if np.any(lo_in > hi_ex):
-                raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; widen the interval "
+                raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; "
+                                 "widen the interval "
                                  "or use float64")
             return ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION,
                     _affine_post(shape, index, dt, shift, scale, lo_in, hi_ex))
@@ -589,7 +592,8 @@ def _uniform_map_cached(low: float, high: float, dt: np.dtype,
         return low_d, 0.0, low_d, low_d
     lo_in, hi_ex = v.inward(low, dt, "up"), v.largest_below(high, dt)
     if lo_in > hi_ex:
-        raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; widen the interval "
+        raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; "
+                         "widen the interval "
                          "or use float64")
     return shift, scale, lo_in, hi_ex
 

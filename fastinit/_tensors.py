@@ -31,7 +31,7 @@ class TensorView(NamedTuple):
 
 
 def is_tensor(obj: Any) -> bool:
-    """Whether ``obj`` is a torch.Tensor (False without importing torch when torch is not loaded)."""
+    """Whether ``obj`` is a torch.Tensor (False, importing nothing, when torch is not loaded)."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.Tensor)
 

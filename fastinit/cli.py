@@ -188,6 +188,9 @@ def _info_command(args: argparse.Namespace) -> int:
         print(f"  {key:<5} {stats[key]:.8g}")
     print(f"  at min {stats['fraction_at_min']:.3g}, at max {stats['fraction_at_max']:.3g} "
           "(fraction of values)")
+    if stats["finite"] != stats["size"]:
+        print(f"  not finite: {stats['nan']} NaN, {stats['posinf']} +inf, {stats['neginf']} -inf "
+              "(the statistics above are over the finite values)")
     return 0
 
 
@@ -224,6 +227,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fastinit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"fastinit {args.command}: interrupted; fastinit init --resume finishes it",
-              file=sys.stderr)
+        hint = "; the same command with --resume finishes it" if args.command == "init" else ""
+        print(f"fastinit {args.command}: interrupted{hint}", file=sys.stderr)
         return 130

@@ -343,14 +343,34 @@ def _blocks(path: str | os.PathLike, dt: np.dtype, offset: int, count: int,
 
 def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
               on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Shape, dtype, mean, std, min, max and the fraction of values at min and at max of a
-    ``.npy`` file, in one streaming pass of bounded memory (float64 accumulation)."""
-    shape, dt, _, offset = _header(path)
+    """Statistics of a ``.npy`` file of real numbers, in one streaming pass of bounded memory.
+
+    ``mean``, ``std``, ``min`` and ``max`` are over the finite values (float64 accumulation);
+    ``nan``, ``posinf`` and ``neginf`` count the others; ``fraction_at_min`` /
+    ``fraction_at_max`` are the fractions of all values equal to min / max (a pile-up on a bound
+    shows there).  Complex, structured and other non-real dtypes are a TypeError.
+    """
+    shape, dt, fortran, offset = _header(path)
+    if dt.kind not in "biuf" and not v.is_bfloat16(dt):
+        what = "complex numbers" if dt.kind == "c" else "not real numbers"
+        raise TypeError(f"{path}: cannot summarize dtype {dt} ({what}); "
+                        "fastinit info reads float, bfloat16 and integer .npy files")
     n = math.prod(shape)
     count, mean, m2 = 0, 0.0, 0.0
+    nan = posinf = neginf = 0
     lo, hi = math.inf, -math.inf
     chunk_elements = max(1, chunk_bytes // 8)
     for block in _blocks(path, dt, offset, n, chunk_elements):
+        finite = np.isfinite(block)
+        if not finite.all():
+            nan += int(np.isnan(block).sum())
+            posinf += int((block == math.inf).sum())
+            neginf += int((block == -math.inf).sum())
+            block = block[finite]
+        if on_chunk is not None:
+            on_chunk(finite.size * dt.itemsize)
+        if not block.size:
+            continue
         # Chan et al.'s pairwise update of count, mean and sum of squared deviations.
         b_count = block.size
         b_mean = float(block.mean())
@@ -361,15 +381,15 @@ def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         m2 += b_m2 + delta * delta * count * b_count / total
         count = total
         lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
-        if on_chunk is not None:
-            on_chunk(b_count * dt.itemsize)
     at_lo = at_hi = 0
-    if n:
+    if count:
         for block in _blocks(path, dt, offset, n, chunk_elements):
             at_lo += int((block == lo).sum())
             at_hi += int((block == hi).sum())
     return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n,
-            "mean": mean if n else math.nan, "std": math.sqrt(m2 / n) if n else math.nan,
-            "min": lo if n else math.nan, "max": hi if n else math.nan,
-            "fraction_at_min": at_lo / n if n else math.nan,
-            "fraction_at_max": at_hi / n if n else math.nan}
+            "finite": count, "nan": nan, "posinf": posinf, "neginf": neginf,
+            "mean": mean if count else math.nan,
+            "std": math.sqrt(m2 / count) if count else math.nan,
+            "min": lo if count else math.nan, "max": hi if count else math.nan,
+            "fraction_at_min": at_lo / n if count else math.nan,
+            "fraction_at_max": at_hi / n if count else math.nan}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import io
+from fastinit import cli, io
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
@@ -337,3 +337,42 @@ def test_resume_refuses_a_file_whose_header_was_replaced(tmp_path):
         io.fill_npy(path, (2048, 1024), HeUniform(seed=1), "float32", chunk_bytes=1 << 20,
                     progress=False, resume=True)
     assert path.read_bytes() == before
+
+
+def test_info_counts_nan_and_inf_and_summarizes_the_finite_values(tmp_path, capsys):
+    path = tmp_path / "w.npy"
+    values = np.array([1.0, np.nan, -2.0, np.inf, 3.0, -np.inf, np.nan], np.float32)
+    np.save(path, values)
+    stats = io.npy_stats(path, chunk_bytes=16)                 # several blocks
+    assert (stats["nan"], stats["posinf"], stats["neginf"], stats["finite"]) == (2, 1, 1, 3)
+    assert (stats["min"], stats["max"]) == (-2.0, 3.0)
+    assert stats["mean"] == pytest.approx(2 / 3)
+    assert stats["std"] == pytest.approx(np.std([1, -2, 3]))
+    assert cli.main(["info", str(path)]) == 0
+    assert "2 NaN, 1 +inf, 1 -inf" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("array", [np.zeros(4, np.complex64),
+                                   np.zeros(4, [("a", np.int8), ("b", np.int8)])],
+                         ids=["complex", "structured 2-byte"])
+def test_info_refuses_what_it_cannot_summarize(tmp_path, array):
+    path = tmp_path / "w.npy"
+    np.save(path, array)
+    with pytest.raises(TypeError, match="cannot summarize"):
+        io.npy_stats(path)
+    result = subprocess.run([sys.executable, "-m", "fastinit", "info", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_an_interrupted_info_does_not_suggest_resume(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "w.npy"
+    np.save(path, np.zeros(4, np.float32))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "npy_stats", interrupted)
+    assert cli.main(["info", str(path)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "resume" not in err

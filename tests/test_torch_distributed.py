@@ -40,7 +40,8 @@ def _placements(world):
     if world != 4:
         return {(world,): one_d}
     two_d = {"Shard(0),Shard(1)": [Shard(0), Shard(1)], "Shard(1),Shard(0)": [Shard(1), Shard(0)],
-             "Replicate,Shard(0)": [Replicate(), Shard(0)], "Shard(0),Shard(0)": [Shard(0), Shard(0)]}
+             "Replicate,Shard(0)": [Replicate(), Shard(0)],
+             "Shard(0),Shard(0)": [Shard(0), Shard(0)]}
     return {(world,): one_d, (2, 2): two_d}
 
 

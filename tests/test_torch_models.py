@@ -39,7 +39,8 @@ def _assert_same_distributions(reference, candidate, min_elements=200):
         if ref.numel() > 1 and float(ref.std()) == 0:
             assert torch.equal(got, ref), f"{name}: the constant init differs"
         elif ref.numel() >= min_elements:
-            p = stats.ks_2samp(ref.flatten().double().numpy(), got.flatten().double().numpy()).pvalue
+            p = stats.ks_2samp(ref.flatten().double().numpy(),
+                               got.flatten().double().numpy()).pvalue
             assert p > ALPHA, f"{name}: KS p = {p:.2e}"
             checked += 1
     assert checked > 0
