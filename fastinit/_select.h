@@ -64,6 +64,14 @@ static inline void fastinit_select_init(void)
         bits &= bits - 1;                                                                   \
     }
 
+/* The caller writes every flag below n before scanning (_tn_candidates), which gcc cannot see
+   through the inlining: its -Wmaybe-uninitialized on the flags is a false positive, and zeroing
+   the flags first would cost a pass over every chunk. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 /* out[0 .. m) = the i in 0 .. n with flags[i] == 0, increasing; returns m.  out has room for n
    entries (the vector paths may write, but never count, entries past m). */
 static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int32_t *out)
@@ -153,5 +161,9 @@ static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int3
     }
     return m;
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif /* FASTINIT_SELECT_H */
