@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastinit import _simd, _tensors, _threads
+from fastinit import _progress, _simd, _tensors, _threads
 from fastinit import _validate as v
 from fastinit._kernels_baseline import Kind
 from fastinit._streams import StreamCounter
@@ -29,8 +29,8 @@ _BIT_GENERATOR = "Philox4x32-10"
 # 0-25% on two threads but costs 6-21% on one, where the extra copy out of the scratch buffer is
 # not paid back, so single-threaded fills always use plain stores.
 STREAMING_BYTES = 16 << 20
-# progress=True shows a bar for fills at least this large, updated every PROGRESS_STEP_BYTES.
-PROGRESS_BYTES = 256 << 20
+# progress=True shows a bar for fills of _progress.PROGRESS_BYTES and more, updated every
+# PROGRESS_STEP_BYTES.
 PROGRESS_STEP_BYTES = 64 << 20
 # The kernels' kinds of fill as plain ints: each use of an IntEnum member costs ~0.1 us per call.
 _RAW, _UNIFORM, _NORMAL, _TRUNCATED_NORMAL = (int(k) for k in (
@@ -545,7 +545,7 @@ def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tup
     def fill_range(begin: int, end: int) -> None:
         kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming)
 
-    if progress and out.nbytes >= PROGRESS_BYTES:
+    if progress and out.nbytes >= _progress.PROGRESS_BYTES:
         _fill_with_progress(fill_range, total, out.itemsize, name)
     else:
         _threads.run(fill_range, total)
@@ -553,9 +553,7 @@ def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tup
 
 def _fill_with_progress(fill_range, total: int, itemsize: int, name: str) -> None:
     """Fill 0..total in steps of PROGRESS_STEP_BYTES (each step threaded) under a tqdm bar."""
-    from fastinit.io import _Progress
-
-    bar = _Progress(total * itemsize, True, name)
+    bar = _progress.Progress(total * itemsize, True, name)
     step = max(_threads.ALIGN_ELEMENTS, PROGRESS_STEP_BYTES // itemsize)
     try:
         for begin in range(0, total, step):

@@ -1,10 +1,9 @@
-"""The ``fastinit`` command line (also ``python -m fastinit``).
+"""The fastinit command line (also python -m fastinit).
 
-- ``fastinit bench``: fastinit against NumPy (and torch) side by side.
-- ``fastinit init weights.npy --shape 50000 16384 --init he_normal --dtype bfloat16 --seed 7``:
-  create and fill a ``.npy`` file of any size with bounded memory.
-- ``fastinit info weights.npy``: shape, dtype, mean, std, min, max and the fraction of values at
-  min and max, streamed.
+  fastinit bench        fastinit against NumPy (and torch) side by side; --model for whole models
+  fastinit init PATH    create and fill a .npy file of any size with bounded memory, e.g.
+                        fastinit init w.npy --shape 50000 16384 --init he_normal --seed 7
+  fastinit info PATH    shape, dtype, mean, std, min, max, NaN and inf counts, streamed
 """
 from __future__ import annotations
 
@@ -50,8 +49,12 @@ def _region(text: str) -> tuple[slice, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fastinit import __version__
+    from fastinit.initializers import _SNAKE
+
     parser = argparse.ArgumentParser(prog="fastinit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fastinit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     bench = sub.add_parser("bench", help="fastinit against NumPy (and torch) side by side")
@@ -74,14 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "trunc_normal_ (needs torch and transformers)")
 
     init = sub.add_parser("init", help="create and fill a .npy weight file of any size")
-    init.add_argument("path", help="the .npy file to write")
-    init.add_argument("--shape", type=int, nargs="+", required=True, help="the tensor's shape")
+    init.add_argument("path", help="the .npy file to write (refused if it exists, unless --force "
+                                   "or --resume)")
+    init.add_argument("--shape", type=int, nargs="+", required=True,
+                      help="the tensor's shape, e.g. --shape 4096 1024")
     init.add_argument("--init", required=True,
-                      help="initializer: he_normal, glorot_uniform, lecun_normal, "
-                           "variance_scaling, random_normal, truncated_normal, random_uniform, "
-                           "orthogonal, identity, zeros, ones, constant, ...")
+                      help="the initializer: " + ", ".join(sorted(_SNAKE)))
     init.add_argument("--dtype", default="float32",
-                      choices=["float32", "float64", "float16", "bfloat16"])
+                      choices=["float32", "float64", "float16", "bfloat16"],
+                      help="the file's dtype (default: float32; bfloat16 needs fastinit[bf16])")
     init.add_argument("--seed", type=int, default=None,
                       help="seed (default: drawn from the OS and recorded for --resume)")
     init.add_argument("--scale", type=float, help="variance scale (variance-scaling inits)")
@@ -103,10 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="memory per chunk, e.g. 64M (default 64 MiB)")
     init.add_argument("--resume", action="store_true",
                       help="finish an interrupted fill of PATH (same arguments)")
-    init.add_argument("--no-progress", action="store_true", help="no progress bar")
+    init.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    init.add_argument("--no-progress", action="store_true",
+                      help="no progress bar (one is shown for files of 256 MiB and more, with "
+                           "fastinit[progress])")
 
     info = sub.add_parser("info", help="statistics of a .npy file, streamed")
-    info.add_argument("path")
+    info.add_argument("path", help="the .npy file to summarize")
     info.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
@@ -148,29 +155,39 @@ def initializer_from_args(args: argparse.Namespace) -> Any:
 
 
 def _init_command(args: argparse.Namespace) -> int:
+    import math
+    import os
     import time
 
     import fastinit
     from fastinit import io
+    from fastinit._progress import format_bytes
 
     obj = initializer_from_args(args)
     if args.threads:
         fastinit.set_num_threads(args.threads)
     chunk = args.chunk_size or io.DEFAULT_CHUNK_BYTES
-    what = f"{args.path}: shape {tuple(args.shape)}"
+    if os.path.lexists(args.path) and not (args.resume or args.force):
+        raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to finish "
+                         "an interrupted fill)")
+    # Everything is checked (and the file created and reserved) before anything is printed.
+    plan = io._plan(args.path, args.shape, obj, args.dtype, seed=None, chunk_bytes=chunk,
+                    resume=args.resume, region=args.region)
+    what = f"{args.path}: shape {plan.block}"
     if args.region is not None:
-        what += f", region {args.region}"
-    print(f"fastinit init {what}, {args.dtype}, {obj!r}, chunks of {chunk / 2**20:g} MiB, "
-          f"{fastinit.get_num_threads()} threads" + (", resuming" if args.resume else ""),
-          flush=True)
+        what += f" (region {args.region} of {plan.full})"
+    threads = fastinit.get_num_threads()
+    print(f"fastinit init {what}, {args.dtype}, {plan.obj!r}, "
+          f"{format_bytes(plan.dt.itemsize * math.prod(plan.block))} in chunks of "
+          f"{format_bytes(chunk)}, {threads} thread{'s' if threads > 1 else ''}"
+          + (", resuming" if args.resume else ""), flush=True)
     t0 = time.perf_counter()
-    result = io.fill_npy(args.path, args.shape, obj, args.dtype, chunk_bytes=chunk,
-                         progress=not args.no_progress, resume=args.resume, region=args.region)
+    result = io._execute(plan, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
     seed = result["initializer"]["config"].get("seed")
-    print(f"wrote {result['bytes'] / 2**30:.3f} GiB in {seconds:.2f} s "
-          f"({result['bytes'] / seconds / 1e9:.2f} GB/s)" + (f", seed {seed}" if seed is not None
-                                                             else ""))
+    rate = format_bytes(result["bytes"] / seconds) + "/s" if seconds > 0 else "instantly"
+    print(f"wrote {format_bytes(result['bytes'])} in {seconds:.2f} s ({rate})"
+          + (f", seed {seed}" if seed is not None else ""))
     return 0
 
 

@@ -24,6 +24,7 @@ reads the file in blocks (no memory map), so its memory stays bounded too.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import io
 import json
@@ -38,6 +39,7 @@ import numpy as np
 
 from fastinit import _validate as v
 from fastinit import initializers
+from fastinit._progress import Progress, format_bytes
 
 __all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES"]
 
@@ -105,28 +107,6 @@ def _flat_offset(region: tuple[slice, ...], shape: tuple[int, ...]) -> int:
     return offset
 
 
-class _Progress:
-    """A tqdm bar in bytes when tqdm is installed and wanted; silent otherwise."""
-
-    def __init__(self, total: int, wanted: bool, desc: str) -> None:
-        self.bar = None
-        if wanted:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                            desc=desc, dynamic_ncols=True)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any = np.float32,
              *, seed: int | None = None, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
              progress: bool = True, resume: bool = False,
@@ -164,6 +144,31 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
         ``path``, ``shape`` (of the file), ``dtype``, ``bytes``, ``seconds``, ``gb_per_s``,
         ``chunks`` and ``initializer`` (its config).
     """
+    return _execute(_plan(path, shape, init, dtype, seed=seed, chunk_bytes=chunk_bytes,
+                          resume=resume, region=region), progress)
+
+
+@dataclasses.dataclass
+class _FillPlan:
+    """A checked fill whose file exists (created and reserved, or found for a resume)."""
+    path: Path
+    record_path: Path
+    full: tuple[int, ...]
+    starts: tuple[int, ...]
+    block: tuple[int, ...]
+    dt: np.dtype
+    obj: initializers.Initializer
+    config: dict[str, Any]
+    record: dict[str, Any]
+    regions: "_Chunks"
+    done: int
+    header_bytes: int
+
+
+def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, *,
+          seed: int | None, chunk_bytes: int, resume: bool, region: Any) -> _FillPlan:
+    """Every check of fill_npy, then the file created and reserved (or the interrupted one
+    checked against its record): what can fail before the fill fails here."""
     path = Path(path)
     dt = v.resolve_dtype(dtype, None, "fill_npy")
     full = v.normalize_size(shape)              # exactly as the Generator reads a size
@@ -208,8 +213,17 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
         # Another file was put there since (a resume), or the header was rewritten.
         raise ValueError(f"fill_npy: {path} holds shape {file_shape} {file_dtype}, not the "
                          f"{tuple(block)} {dt.name} being filled; refusing to write into it")
+    return _FillPlan(path, record_path, full, starts, block, dt, obj, config, record, regions,
+                     done, header_bytes)
 
-    bar = _Progress(math.prod(block) * dt.itemsize, progress, path.name)
+
+def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
+    """Fill the planned file chunk by chunk, recording progress; remove the record at the end."""
+    path, record_path, full, starts, block, dt = (plan.path, plan.record_path, plan.full,
+                                                  plan.starts, plan.block, plan.dt)
+    obj, record, regions, done, header_bytes = (plan.obj, plan.record, plan.regions, plan.done,
+                                                plan.header_bytes)
+    bar = Progress(math.prod(block) * dt.itemsize, progress, path.name)
     if done:                                                  # chunks are in order
         bar.update((_flat_offset(regions[done], block) if done < len(regions)
                     else math.prod(block)) * dt.itemsize)
@@ -236,7 +250,7 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
     seconds = time.perf_counter() - t0
     return {"path": str(path), "shape": block, "dtype": dt.name, "bytes": written,
             "seconds": seconds, "gb_per_s": written / seconds / 1e9 if seconds > 0 else math.inf,
-            "chunks": len(regions), "initializer": config}
+            "chunks": len(regions), "initializer": plan.config}
 
 
 def _npy_dtype(dt: np.dtype) -> np.dtype:
@@ -257,9 +271,9 @@ def _create(path: Path, record_path: Path, block: tuple[int, ...], dt: np.dtype,
     replaced = path.stat().st_size if path.is_file() else 0
     free = shutil.disk_usage(path.parent if str(path.parent) else ".").free + replaced
     if nbytes > free:
-        raise OSError(errno.ENOSPC, f"fill_npy: {path} needs {_size(nbytes)} but the disk has "
-                      f"{_size(free)} free" + (" (counting the file it replaces)" if replaced
-                                                else ""))
+        raise OSError(errno.ENOSPC, f"fill_npy: {path} needs {format_bytes(nbytes)} but the "
+                      f"disk has {format_bytes(free)} free"
+                      + (" (counting the file it replaces)" if replaced else ""))
     try:
         header = {"descr": np.lib.format.dtype_to_descr(_npy_dtype(dt)), "fortran_order": False,
                   "shape": tuple(block)}
@@ -288,14 +302,6 @@ def _needs_v2(header: dict[str, Any]) -> bool:
     except ValueError:
         return True
     return False
-
-
-def _size(nbytes: float) -> str:
-    """A byte count in human units: 512 B, 64.0 MiB, 2.00 GiB."""
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.{2 if unit in ('TiB', 'GiB') else 1}f} {unit}"
-    return f"{int(nbytes)} B"
 
 
 def _header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, bool, int]:

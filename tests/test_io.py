@@ -1,6 +1,7 @@
 """Files larger than memory: fill_npy, resume, bounded memory, info, and the command line."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -142,8 +143,10 @@ def test_cli_init_then_info(tmp_path):
     result = _cli("init", path, "--shape", 300, 128, "--init", "he_normal", "--dtype", "bfloat16",
                   "--seed", 7, "--chunk-size", "16K")
     assert result.returncode == 0, result.stderr
-    assert "HeNormal(seed=7)" in result.stdout and "GB/s" in result.stdout
-    assert "100%" in result.stderr                         # the tqdm bar (bytes, rate, ETA)
+    assert "HeNormal(seed=7)" in result.stdout
+    assert re.search(r"wrote 75\.0 KiB in [\d.]+ s \([\d.]+ ([KMGT]iB|B)/s\)", result.stdout)
+    assert "75.0 KiB in chunks of 16.0 KiB" in result.stdout       # sizes in human units
+    assert result.stderr == ""                             # no bar for a small file
     expected = fi.initializers.HeNormal(seed=7)((300, 128), "bfloat16")
     assert _load(path).tobytes() == expected.tobytes()
     info = _cli("info", path, "--json")
@@ -200,8 +203,8 @@ def test_cli_bfloat16_without_ml_dtypes_names_the_extra(tmp_path):
 
 @pytest.mark.parametrize("method", ["random", "standard_normal", "truncated_normal"])
 def test_progress_bar_on_large_fills_changes_nothing(method, monkeypatch, capsys):
-    from fastinit import _generator
-    monkeypatch.setattr(_generator, "PROGRESS_BYTES", 1 << 20)
+    from fastinit import _generator, _progress
+    monkeypatch.setattr(_progress, "PROGRESS_BYTES", 1 << 20)
     monkeypatch.setattr(_generator, "PROGRESS_STEP_BYTES", 100_000)
     plain = getattr(fi.default_rng(4), method)(size=(700, 1001), dtype=np.float32)
     capsys.readouterr()
@@ -376,3 +379,39 @@ def test_an_interrupted_info_does_not_suggest_resume(tmp_path, monkeypatch, caps
     assert cli.main(["info", str(path)]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "resume" not in err
+
+
+def test_cli_shows_a_bar_from_the_threshold_on(tmp_path):
+    result = _cli("init", tmp_path / "w.npy", "--shape", 300, 128, "--init", "he_normal",
+                  "--seed", 7, "--chunk-size", "16K",
+                  pre="import fastinit._progress as p; p.PROGRESS_BYTES = 1 << 10; ")
+    assert result.returncode == 0, result.stderr
+    assert "100%" in result.stderr                         # the tqdm bar (bytes, rate, ETA)
+
+
+def test_cli_refuses_to_replace_a_file_without_force(tmp_path):
+    path = tmp_path / "w.npy"
+    np.save(path, np.ones(3, np.float32))
+    args = ("init", path, "--shape", 4, 4, "--init", "he_normal", "--seed", 1)
+    refused = _cli(*args)
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert refused.stdout == ""                            # nothing printed before the check
+    np.testing.assert_array_equal(np.load(path), np.ones(3, np.float32))
+    replaced = _cli(*args, "--force")
+    assert replaced.returncode == 0, replaced.stderr
+    np.testing.assert_array_equal(np.load(path), fi.initializers.HeNormal(seed=1)((4, 4)))
+
+
+def test_cli_validates_before_printing(tmp_path):
+    result = _cli("init", tmp_path / "w.npy", "--shape", 4, 4, "--init", "he_normal",
+                  "--region", "0:9,:")
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_version_and_help_have_no_markup():
+    version = _cli("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"fastinit {fi.__version__}"
+    for args in ([], ["init"], ["info"], ["bench"]):
+        helped = _cli(*args, "--help")
+        assert helped.returncode == 0 and "``" not in helped.stdout
