@@ -503,6 +503,7 @@ class Generator:
             if np.any(lo_d > hi_d) or np.any(lo_d == np.inf) or np.any(hi_d == -np.inf):
                 raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
             tp = _truncated_plan(a, b)
+            _check_proposal_range(tp, dt)
             _check_overflow("truncated_normal", dt, locf, scalef, *_truncated_reach(tp, dt),
                             lo_d, hi_d)
             sign = -1.0 if tp.flip else 1.0
@@ -646,11 +647,30 @@ _EMPTY_TRUNCATION = ("truncated_normal: [loc + a*scale, loc + b*scale] holds no 
                      "widen it or use float64")
 
 
+# The samplers square standardized values (x**2 - m**2 in the uniform proposal) in the precision
+# they compute in: finite bounds beyond these cannot be sampled in it (and the interval lies so far
+# out that the distribution is a point on its near bound for every practical purpose).
+_STANDARD_LIMIT = {4: 1e18, 8: 1e150}
+
+
 def _check_truncation(a: float, b: float) -> None:
     if math.isnan(a) or math.isnan(b):
         raise ValueError("truncated_normal: a and b must not be NaN")
     if not a < b:
         raise ValueError(f"truncated_normal: a >= b (a={a}, b={b}); need a < b")
+
+
+def _check_proposal_range(tp: Any, dt: np.dtype) -> None:
+    """The proposal samplers compute with their finite bounds (the normal method only compares
+    with them): refuse bounds their arithmetic cannot represent in the compute precision."""
+    if tp.method == TN_NORMAL:
+        return
+    limit = _STANDARD_LIMIT[v.compute_dtype(dt).itemsize]
+    far = [x for x in (tp.a, tp.b) if math.isfinite(x) and abs(x) > limit]
+    if far:
+        raise ValueError(f"truncated_normal: a bound {abs(far[0]):.3g} standard deviations from "
+                         f"loc is beyond what {v.dtype_name(dt)} sampling represents (at most "
+                         f"{limit:.0e}); use float64, a larger scale or an open bound")
 
 
 def _truncated_params_scalar(loc: float, scale: float, a: float, b: float,
@@ -670,6 +690,7 @@ def _truncated_params_cached(loc: float, scale: float, a: float, b: float, dt: n
     if lo_d > hi_d or lo_d == math.inf or hi_d == -math.inf:
         raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
     tp = _truncated_plan(a, b)
+    _check_proposal_range(tp, dt)
     _check_overflow("truncated_normal", dt, loc, scale, *_truncated_reach(tp, dt), lo_d, hi_d)
     sign = -1.0 if tp.flip else 1.0
     return (shift, sign * scale_d, lo_d, hi_d, tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2,

@@ -248,7 +248,8 @@ def next_array(d: Any, dt: np.dtype, up: bool) -> np.ndarray:
     top = d.astype(np.float32).view(np.uint32) >> 16
     sign, magnitude = top >> 15, top & 0x7FFF
     grows = (sign == 0) == up
-    stepped = np.where(grows, magnitude + 1, magnitude - 1)
+    with np.errstate(over="ignore"):          # 0 - 1 wraps; that case is replaced below
+        stepped = np.where(grows, magnitude + 1, magnitude - 1)
     bits = ((sign << 15) | stepped) << 16
     bits = np.where(magnitude == 0, np.uint32(0x00010000 if up else 0x80010000), bits)
     result = bits.astype(np.uint32).view(np.float32).astype(np.float64)
@@ -261,12 +262,24 @@ def assign(target: np.ndarray, values: Any) -> None:
     For the deterministic inits (constant, eye, dirac, orthogonal) and the one rounding of
     float32 results into 2-byte outputs.
     """
+    check_in_range(values, target.dtype, "a value")
     if is_bfloat16(target.dtype):
         exact = round_array(values, target.dtype).astype(np.float32)    # exact: bfloat16 values
         np.copyto(target.view(np.uint16), (exact.view(np.uint32) >> 16).astype(np.uint16))
     else:
         with np.errstate(over="ignore"):
             np.copyto(target, values, casting="unsafe")
+
+
+def check_in_range(values: Any, dt: np.dtype, what: str) -> None:
+    """OverflowError when a finite value would round to +-inf in ``dt`` (float16 included: only
+    the kernels' float16 stores saturate)."""
+    values = np.asarray(values, np.float64)
+    with np.errstate(invalid="ignore"):
+        overflow = np.isinf(round_array(values, dt)) & np.isfinite(values)
+    if np.any(overflow):
+        raise OverflowError(f"{what} {float(values[overflow].flat[0])!r} exceeds the "
+                            f"{dtype_name(dt)} range; use a wider dtype")
 
 
 def _next(d: float, dt: np.dtype, up: bool) -> float:

@@ -177,9 +177,39 @@ def trunc_normal_(arr: Buffer, mean: float = 0.0, std: float = 1.0, a: float = -
     if std == 0:
         if not a <= mean <= b:
             raise ValueError(f"{name}: std is 0 and mean={mean} lies outside [a, b]")
-        return _fill(name, arr, shape, region, generator, "normal", mean, 0.0)
+        # mean rounded to the dtype may leave [a, b] (a subnormal mean in float32 gives -0.0):
+        # the value is mean clamped to the dtype values inside [a, b].
+        t = _Target(arr, shape, region, name)
+        dt = t.arr.dtype
+        lo, hi = v.inward(a, dt, "up"), v.inward(b, dt, "down")
+        if lo > hi:
+            raise ValueError(f"{name}: [a, b] holds no {v.dtype_name(dt)} value; widen it or "
+                             "use float64")
+        value = min(max(v.to_dtype(mean, dt), lo), hi)
+        _generator(generator).normal(value, 0.0, size=t.shape, out=t.arr, region=t.region)
+        return t.done()
     return _fill(name, arr, shape, region, generator, "truncated_normal", mean, std,
-                 (a - mean) / std, (b - mean) / std)
+                 *_standardized(name, mean, std, a, b))
+
+
+def _standardized(name: str, mean: float, std: float, a: float, b: float) -> tuple[float, float]:
+    """(a - mean) / std and (b - mean) / std, stepped inward by ulps until the Generator's bounds
+    ``mean + std * a'`` and ``mean + std * b'`` lie inside [a, b]: rounding could otherwise put
+    them an ulp outside, and the values with them."""
+    with np.errstate(over="ignore"):
+        lo, hi = (a - mean) / std, (b - mean) / std
+    for _ in range(64):
+        if mean + std * lo >= a or math.isnan(lo):
+            break
+        lo = math.nextafter(lo, math.inf)
+    for _ in range(64):
+        if mean + std * hi <= b or math.isnan(hi):
+            break
+        hi = math.nextafter(hi, -math.inf)
+    if not (mean + std * lo >= a and mean + std * hi <= b and lo < hi):
+        raise ValueError(f"{name}: std={std} is too small to resolve [a, b] = [{a}, {b}] around "
+                         f"mean={mean}; use a larger std")
+    return lo, hi
 
 
 # -- deterministic fills --------------------------------------------------------------------------
@@ -392,6 +422,7 @@ def orthogonal_(arr: Buffer, gain: float = 1.0, generator: Any = None, *,
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if not isinstance(gain, (int, float, np.number)) or not math.isfinite(gain):
         raise ValueError(f"orthogonal_: gain must be a finite number, got {gain!r}")
+    v.check_in_range(gain, t.arr.dtype, "orthogonal_: gain")       # |Q| <= 1: gain bounds it
     rng = _generator(generator)
     numel = math.prod(t.shape)
     if numel == 0:

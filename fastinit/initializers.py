@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fastinit import _validate as v
 from fastinit._generator import Generator
 
 __all__ = [
@@ -139,8 +140,6 @@ class _Seeded(Initializer):
 
 def _shape(shape: Sequence[int] | int) -> tuple[int, ...]:
     """A shape as NumPy reads one (TypeError for non-integers, ValueError for negatives)."""
-    from fastinit import _validate as v
-
     dims = v.normalize_size(shape)
     if dims is None:
         raise TypeError("shape must be an int or a tuple of ints, got None")
@@ -337,6 +336,7 @@ class Orthogonal(_Seeded):
         axis = _axes(self.column_axis, len(shape), "column_axis")[0]
         n_cols = shape[axis]
         n_rows = math.prod(shape) // n_cols if n_cols else 0
+        v.check_in_range(self.gain, v.resolve_dtype(dtype, out, "Orthogonal"), "Orthogonal: gain")
         full = np.zeros(shape, np.float64)
         if n_rows and n_cols:
             a = self._rng().standard_normal(size=(max(n_rows, n_cols), min(n_rows, n_cols)),
@@ -408,8 +408,6 @@ class Ones(_Fixed):
 def _target(shape: tuple[int, ...], dtype: Any, out: np.ndarray | None, region: Any,
             name: str) -> np.ndarray:
     """The array a deterministic initializer writes: ``out`` (checked) or a new one."""
-    from fastinit import _validate as v
-
     dt = v.resolve_dtype(dtype, out, name)
     if region is None:
         block: tuple[int, ...] = shape
@@ -427,7 +425,6 @@ def _deliver(full: np.ndarray, dtype: Any, out: np.ndarray | None, region: Any,
              name: str) -> np.ndarray:
     target = _target(full.shape, dtype, out, region, name)
     if region is not None:
-        from fastinit import _validate as v
 
         starts, block = v.normalize_region(region, full.shape)
         full = full[tuple(slice(s, s + e) for s, e in zip(starts, block))]
