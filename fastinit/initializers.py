@@ -100,6 +100,10 @@ def _check_seed(seed: Any, cls: str) -> int | None:
 class Initializer:
     """Base class: ``init(shape, dtype=np.float32, *, out=None, region=None)``."""
 
+    # Whether a region costs only its own size to compute.  Orthogonal's QR has no local form:
+    # a chunked writer computes it whole, once (see working_bytes).
+    local = True
+
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
         raise NotImplementedError
@@ -349,6 +353,13 @@ class Orthogonal(_Seeded):
             full = np.moveaxis(q.reshape(rest + (n_cols,)), -1, axis) * self.gain
         return _deliver(full, dtype, out, region, "Orthogonal")
 
+    local = False
+
+    def working_bytes(self, shape: Sequence[int]) -> int:
+        """Memory the whole matrix takes to make: the float64 Gaussian, LAPACK's copy, Q and the
+        scaled result, 4 x 8 bytes per element (R is at most as large again for square ones)."""
+        return 32 * math.prod(_shape(shape))
+
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, "column_axis": self.column_axis, "seed": self.seed}
 
@@ -364,7 +375,13 @@ class Identity(Initializer):
         shape = _shape(shape)
         if len(shape) != 2:
             raise ValueError(f"Identity needs a 2-D shape, got {shape}")
-        return _deliver(self.gain * np.eye(*shape), dtype, out, region, "Identity")
+        target = _target(shape, dtype, out, region, "Identity")
+        # Only the block is computed, so a file's chunks each cost their own size.
+        starts = (0, 0) if region is None else v.normalize_region(region, shape)[0]
+        rows = np.arange(starts[0], starts[0] + target.shape[0])[:, None]
+        cols = np.arange(starts[1], starts[1] + target.shape[1])[None, :]
+        v.assign(target, (rows == cols) * self.gain)
+        return target
 
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
@@ -425,10 +442,9 @@ def _deliver(full: np.ndarray, dtype: Any, out: np.ndarray | None, region: Any,
              name: str) -> np.ndarray:
     target = _target(full.shape, dtype, out, region, name)
     if region is not None:
-
         starts, block = v.normalize_region(region, full.shape)
         full = full[tuple(slice(s, s + e) for s, e in zip(starts, block))]
-    target[...] = full
+    v.assign(target, full)
     return target
 
 

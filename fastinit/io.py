@@ -191,6 +191,13 @@ def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, 
     record: dict[str, Any] = {"shape": list(full), "starts": list(starts), "block": list(block),
               "dtype": dt.name, "initializer": config, "chunk_bytes": chunk_bytes}
 
+    if not obj.local:
+        # Computed whole, once (QR has no local form): refuse up front what cannot fit.
+        need, available = obj.working_bytes(full), _available_memory()
+        if available is not None and need > available:
+            raise MemoryError(f"fill_npy: {type(obj).__name__} of shape {full} needs "
+                              f"{format_bytes(need)} of memory to compute whole (it has no "
+                              f"chunked form), more than the {format_bytes(available)} available")
     regions = _Chunks(block, dt.itemsize, chunk_bytes)
     done = 0
     if resume:
@@ -229,6 +236,7 @@ def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
                     else math.prod(block)) * dt.itemsize)
     t0 = time.perf_counter()
     written = 0
+    whole = None if obj.local or done == len(regions) else obj(full, dt)   # factored once
     try:
         for index in range(done, len(regions)):
             local = regions[index]
@@ -236,7 +244,10 @@ def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
             offset = header_bytes + _flat_offset(local, block) * dt.itemsize
             mm = np.memmap(path, dtype=dt, mode="r+", offset=offset, shape=chunk_shape)
             global_region = tuple(slice(s + r.start, s + r.stop) for s, r in zip(starts, local))
-            obj(full, dt, out=mm, region=global_region)
+            if whole is None:
+                obj(full, dt, out=mm, region=global_region)
+            else:
+                mm[...] = whole[global_region]
             mm.flush()
             del mm
             chunk_nbytes = math.prod(chunk_shape) * dt.itemsize
@@ -251,6 +262,18 @@ def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
     return {"path": str(path), "shape": block, "dtype": dt.name, "bytes": written,
             "seconds": seconds, "gb_per_s": written / seconds / 1e9 if seconds > 0 else math.inf,
             "chunks": len(regions), "initializer": plan.config}
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), if known."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _npy_dtype(dt: np.dtype) -> np.dtype:

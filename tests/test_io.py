@@ -415,3 +415,44 @@ def test_cli_version_and_help_have_no_markup():
     for args in ([], ["init"], ["info"], ["bench"]):
         helped = _cli(*args, "--help")
         assert helped.returncode == 0 and "``" not in helped.stdout
+
+
+# -- initializers without a local form ------------------------------------------------------------
+
+def test_identity_is_written_in_bounded_memory(tmp_path):
+    """4000 x 4000 float32 (64 MiB) in 1 MiB chunks: each chunk computes only its own block."""
+    code = textwrap.dedent(f"""
+        import resource, numpy as np, fastinit as fi
+        fi.fill_npy({str(tmp_path / "warm.npy")!r}, (64, 64), "identity", progress=False)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        fi.fill_npy({str(tmp_path / "eye.npy")!r}, (4000, 4000), {{"class_name": "Identity",
+                    "config": {{"gain": 2.0}}}}, chunk_bytes=1 << 20, progress=False)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) < 24 << 20, "identity used more than a few chunks of memory"
+    np.testing.assert_array_equal(np.load(tmp_path / "eye.npy"), 2.0 * np.eye(4000))
+
+
+def test_orthogonal_is_factored_once_per_file(tmp_path, monkeypatch):
+    calls = []
+    qr = np.linalg.qr
+    monkeypatch.setattr(np.linalg, "qr", lambda a, *args, **kw: calls.append(a.shape) or
+                        qr(a, *args, **kw))
+    path = tmp_path / "q.npy"
+    io.fill_npy(path, (300, 200), {"class_name": "Orthogonal", "config": {"seed": 4}},
+                chunk_bytes=4096, progress=False)                 # 59 chunks
+    assert len(calls) == 1
+    calls.clear()
+    expected = fi.initializers.Orthogonal(seed=4)((300, 200))
+    np.testing.assert_array_equal(np.load(path), expected)
+
+
+def test_an_orthogonal_too_large_for_memory_is_refused_up_front(tmp_path):
+    path = tmp_path / "q.npy"
+    with pytest.raises(MemoryError, match=r"needs .* of memory .* more than the .* available"):
+        io.fill_npy(path, (100_000, 100_000), {"class_name": "Orthogonal", "config": {"seed": 4}},
+                    progress=False)
+    assert list(tmp_path.iterdir()) == []
