@@ -216,8 +216,13 @@ def _standardized(name: str, mean: float, std: float, a: float, b: float) -> tup
 
 def constant_(arr: Buffer, val: float, *, shape: Sequence[int] | None = None,
               region: Any = None) -> Buffer:
-    """Fill ``arr`` with ``val``."""
+    """Fill ``arr`` with ``val``, a finite real number (torch also takes NaN and inf; fastinit's
+    inits return finite values or raise)."""
     t = _Target(arr, shape, region, "constant_")
+    if isinstance(val, bool) or not isinstance(val, (int, float, np.number)):
+        raise TypeError(f"constant_: val must be a real number, got {val!r}")
+    if not math.isfinite(val):
+        raise ValueError(f"constant_: val must be finite, got {val}")
     v.assign(t.arr, val)
     return t.done()
 

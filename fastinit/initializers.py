@@ -396,7 +396,7 @@ class Constant(Initializer):
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
         target = _target(_shape(shape), dtype, out, region, type(self).__name__)
-        target.fill(self.value)
+        v.assign(target, self.value)             # OverflowError past the dtype, nothing written
         return target
 
     def get_config(self) -> dict[str, Any]:

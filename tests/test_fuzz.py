@@ -26,9 +26,9 @@ FUZZ = settings(max_examples=250, deadline=None, derandomize=True)
 SENTINEL = 7.0
 
 
-def _attempt(call, dt):
+def _attempt(call, dt, streams=1):
     """Run ``call(rng, out)``; return the values (float64) or None after checking a clean
-    refusal: the buffer untouched and no stream number taken."""
+    refusal: the buffer untouched and no stream number taken.  A success takes ``streams``."""
     rng = fi.default_rng(0)
     out = np.full(64, SENTINEL, dt)
     try:
@@ -37,7 +37,7 @@ def _attempt(call, dt):
         assert np.all(out.astype(np.float64) == SENTINEL), "a failed call wrote into out"
         assert rng.state["stream"] == 0, "a failed call used a stream number"
         return None
-    assert rng.state["stream"] == 1
+    assert rng.state["stream"] == streams
     values = out.astype(np.float64)
     assert np.all(np.isfinite(values)), "a call returned a value that is not finite"
     return values
@@ -116,6 +116,38 @@ def test_initializer_objects(first, second, cls, dt):
             init = fi.initializers.VarianceScaling(scale=first, seed=1)
         else:
             init = getattr(fi.initializers, cls)(first, second, seed=1)
+    except EXPECTED:
+        return
+    out = np.full((8, 8), SENTINEL, dt)
+    try:
+        init((8, 8), dt, out=out)
+    except EXPECTED:
+        assert np.all(out.astype(np.float64) == SENTINEL)
+        return
+    assert np.all(np.isfinite(out.astype(np.float64)))
+
+
+@FUZZ
+@given(sparsity=REAL, std=REAL, dt=st.sampled_from(DTYPES))
+def test_sparse_init(sparsity, std, dt):
+    _attempt(lambda rng, out: fi.init.sparse_(out.reshape(8, 8), sparsity, std, generator=rng),
+             dt, streams=2)                      # values and zero positions, as documented
+
+
+@FUZZ
+@given(value=REAL, dt=st.sampled_from(DTYPES))
+def test_constant_init(value, dt):
+    values = _attempt(lambda rng, out: (fi.init.constant_(out, value), rng.random()), dt)
+    if values is not None:
+        assert np.all(values == v.to_dtype(value, dt))
+
+
+@FUZZ
+@given(value=REAL, cls=st.sampled_from(["Constant", "Identity", "Orthogonal"]),
+       dt=st.sampled_from(DTYPES))
+def test_deterministic_and_orthogonal_initializer_objects(value, cls, dt):
+    try:
+        init = getattr(fi.initializers, cls)(value)
     except EXPECTED:
         return
     out = np.full((8, 8), SENTINEL, dt)
