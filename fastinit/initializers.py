@@ -104,6 +104,11 @@ class Initializer:
     # a chunked writer computes it whole, once (see working_bytes).
     local = True
 
+    def working_bytes(self, shape: Sequence[int]) -> int:
+        """Memory needed to compute the whole tensor at once when ``local`` is False; 0 for the
+        local initializers, whose blocks cost their own size."""
+        return 0
+
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
         raise NotImplementedError
