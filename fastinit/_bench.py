@@ -10,7 +10,6 @@ reported, so machines of different speed give comparable figures.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from typing import Callable, TextIO

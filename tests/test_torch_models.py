@@ -1,7 +1,6 @@
 """fastinit.torch.fast_init and materialize on real torch and transformers models: torch's
 distributions, fans and bounds; reproducible bits; name-keyed streams; clean failures."""
 import math
-import resource
 import subprocess
 import sys
 import threading
