@@ -161,6 +161,7 @@ def _init_command(args: argparse.Namespace) -> int:
 
     import fastinit
     from fastinit import io
+    from fastinit.io import npy
     from fastinit._progress import format_bytes
 
     obj = initializer_from_args(args)
@@ -171,7 +172,7 @@ def _init_command(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to finish "
                          "an interrupted fill)")
     # Everything is checked (and the file created and reserved) before anything is printed.
-    plan = io._plan(args.path, args.shape, obj, args.dtype, seed=None, chunk_bytes=chunk,
+    plan = npy._plan(args.path, args.shape, obj, args.dtype, seed=None, chunk_bytes=chunk,
                     resume=args.resume, region=args.region)
     what = f"{args.path}: shape {plan.block}"
     if args.region is not None:
@@ -182,7 +183,7 @@ def _init_command(args: argparse.Namespace) -> int:
           f"{format_bytes(chunk)}, {threads} thread{'s' if threads > 1 else ''}"
           + (", resuming" if args.resume else ""), flush=True)
     t0 = time.perf_counter()
-    result = io._execute(plan, progress=not args.no_progress)
+    result = npy._execute(plan, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
     seed = result["initializer"]["config"].get("seed")
     rate = format_bytes(result["bytes"] / seconds) + "/s" if seconds > 0 else "instantly"
@@ -195,6 +196,7 @@ def _info_command(args: argparse.Namespace) -> int:
     import json
 
     from fastinit import io
+    from fastinit.io import npy
 
     stats = io.npy_stats(args.path)
     if args.json:

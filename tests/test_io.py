@@ -11,6 +11,7 @@ import pytest
 
 import fastinit as fi
 from fastinit import cli, io
+from fastinit.io import _files
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
@@ -42,14 +43,14 @@ def test_file_equals_the_in_memory_fill(tmp_path, shape, dtype, chunk_bytes):
 @pytest.mark.parametrize("shape, chunk_bytes", [((300, 200), 10_000), ((7, 50, 33), 1_000),
                                                ((5, 4, 3, 2), 7), ((10,), 100), ((0, 5), 8)])
 def test_chunks_cover_the_array_once_in_order(shape, chunk_bytes):
-    chunks = io._Chunks(shape, 8, chunk_bytes)
+    chunks = _files.Chunks(shape, 8, chunk_bytes)
     covered = np.zeros(shape, np.int64)
     position = 0
     for index in range(len(chunks)):
         region = chunks[index]
         block = covered[region]
         assert block.nbytes <= max(chunk_bytes, 8 * shape[-1] if len(shape) else 8)
-        assert io._flat_offset(region, shape) == position          # contiguous, in order
+        assert _files.flat_offset(region, shape) == position          # contiguous, in order
         position += block.size
         covered[region] += 1
     assert (covered == 1).all() and position == covered.size
@@ -243,23 +244,6 @@ def test_the_whole_file_is_reserved_before_data_is_written(tmp_path):
     st = os.stat(path)
     assert st.st_size > 8 << 20
     assert st.st_blocks * 512 >= st.st_size                  # every block allocated, no holes
-
-
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A real 16 MiB tmpfs, mounted for the test (needs root, as in CI)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_file_larger_than_the_free_space_is_refused_naming_both_sizes(small_filesystem):

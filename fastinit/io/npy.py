@@ -23,28 +23,28 @@ reads the file in blocks (no memory map), so its memory stays bounded too.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import errno
 import io
 import json
 import math
 import os
-import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from fastinit import _validate as v
 from fastinit import initializers
-from fastinit._progress import Progress, format_bytes
+from fastinit._progress import Progress
+from fastinit.io import _stats
+from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, read_record,
+                                record_path as _record_path, remove_quietly, reserve,
+                                write_record)
 
 __all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES"]
 
 DEFAULT_CHUNK_BYTES = 64 << 20
-PROGRESS_SUFFIX = ".fastinit-progress"
 
 
 def _as_initializer(init: Any, seed: int | None) -> initializers.Initializer:
@@ -58,53 +58,6 @@ def _as_initializer(init: Any, seed: int | None) -> initializers.Initializer:
             raise ValueError(f"fill_npy: {type(obj).__name__} takes no seed")
         config["seed"] = seed
     return type(obj).from_config(config)
-
-
-class _Chunks:
-    """Contiguous blocks of ``shape`` (in C order) of at most ``chunk_bytes``, as regions,
-    computed on demand (a file may have millions of chunks).
-
-    The trailing axes that fit in a chunk are taken whole; the axis before them is cut into slabs
-    of ``per`` indices; the leading axes are walked one index at a time.
-    """
-
-    def __init__(self, shape: tuple[int, ...], itemsize: int, chunk_bytes: int) -> None:
-        self.shape = shape
-        k = len(shape)                                   # shape[k:] is taken whole
-        while k > 0 and math.prod(shape[k - 1:]) * itemsize <= chunk_bytes:
-            k -= 1
-        self.k = k
-        if math.prod(shape) == 0:
-            self.count, self.per, self.slabs = 0, 1, 0
-        elif k == 0:
-            self.count, self.per, self.slabs = 1, 1, 1
-        else:
-            self.per = max(1, chunk_bytes // (math.prod(shape[k:]) * itemsize))
-            self.slabs = -(-shape[k - 1] // self.per)
-            self.count = math.prod(shape[: k - 1]) * self.slabs
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __getitem__(self, index: int) -> tuple[slice, ...]:
-        if not 0 <= index < self.count:
-            raise IndexError(index)
-        if self.k == 0:
-            return tuple(slice(0, d) for d in self.shape)
-        lead, slab = divmod(index, self.slabs)
-        lead_index = np.unravel_index(lead, self.shape[: self.k - 1]) if self.k > 1 else ()
-        start = slab * self.per
-        stop = min(start + self.per, self.shape[self.k - 1])
-        return (tuple(slice(int(i), int(i) + 1) for i in lead_index) + (slice(start, stop),)
-                + tuple(slice(0, d) for d in self.shape[self.k:]))
-
-
-def _flat_offset(region: tuple[slice, ...], shape: tuple[int, ...]) -> int:
-    offset, stride = 0, 1
-    for sl, d in zip(reversed(region), reversed(shape)):
-        offset += sl.start * stride
-        stride *= d
-    return offset
 
 
 def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any = np.float32,
@@ -160,7 +113,7 @@ class _FillPlan:
     obj: initializers.Initializer
     config: dict[str, Any]
     record: dict[str, Any]
-    regions: "_Chunks"
+    regions: "Chunks"
     done: int
     header_bytes: int
 
@@ -180,7 +133,7 @@ def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, 
         starts, block = (0,) * len(full), full
     else:
         starts, block = v.normalize_region(region, full)
-    record_path = path.with_name(path.name + PROGRESS_SUFFIX)
+    record_path = _record_path(path)
 
     obj = _as_initializer(init, seed)
     params: dict[str, Any] = obj.get_config()
@@ -193,18 +146,15 @@ def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, 
 
     if not obj.local:
         # Computed whole, once (QR has no local form): refuse up front what cannot fit.
-        need, available = obj.working_bytes(full), _available_memory()
-        if available is not None and need > available:
-            raise MemoryError(f"fill_npy: {type(obj).__name__} of shape {full} needs "
-                              f"{format_bytes(need)} of memory to compute whole (it has no "
-                              f"chunked form), more than the {format_bytes(available)} available")
-    regions = _Chunks(block, dt.itemsize, chunk_bytes)
+        check_memory(obj.working_bytes(full), f"{type(obj).__name__} of shape {full}",
+                     "fill_npy")
+    regions = Chunks(block, dt.itemsize, chunk_bytes)
     done = 0
     if resume:
         if not record_path.exists() or not path.exists():
             raise ValueError(f"fill_npy: nothing to resume at {path} (no {record_path.name})")
-        saved = json.loads(record_path.read_text())
-        done = saved.pop("chunks_done")
+        saved = read_record(record_path, "fill_npy")
+        done = saved.pop("chunks_done", 0)
         if seed is None and "seed" in saved["initializer"]["config"]:
             # The recorded seed is the fill's seed when none is given now.
             params["seed"] = saved["initializer"]["config"]["seed"]
@@ -232,7 +182,7 @@ def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
                                                 plan.header_bytes)
     bar = Progress(math.prod(block) * dt.itemsize, progress, path.name)
     if done:                                                  # chunks are in order
-        bar.update((_flat_offset(regions[done], block) if done < len(regions)
+        bar.update((flat_offset(regions[done], block) if done < len(regions)
                     else math.prod(block)) * dt.itemsize)
     t0 = time.perf_counter()
     written = 0
@@ -241,7 +191,7 @@ def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
         for index in range(done, len(regions)):
             local = regions[index]
             chunk_shape = tuple(r.stop - r.start for r in local)
-            offset = header_bytes + _flat_offset(local, block) * dt.itemsize
+            offset = header_bytes + flat_offset(local, block) * dt.itemsize
             mm = np.memmap(path, dtype=dt, mode="r+", offset=offset, shape=chunk_shape)
             global_region = tuple(slice(s + r.start, s + r.stop) for s, r in zip(starts, local))
             if whole is None:
@@ -254,7 +204,7 @@ def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
             written += chunk_nbytes
             bar.update(chunk_nbytes)
             record["chunks_done"] = index + 1
-            record_path.write_text(json.dumps(record))
+            write_record(record_path, record)
     finally:
         bar.close()
     record_path.unlink()
@@ -262,18 +212,6 @@ def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
     return {"path": str(path), "shape": block, "dtype": dt.name, "bytes": written,
             "seconds": seconds, "gb_per_s": written / seconds / 1e9 if seconds > 0 else math.inf,
             "chunks": len(regions), "initializer": plan.config}
-
-
-def _available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux's MemAvailable), if known."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _npy_dtype(dt: np.dtype) -> np.dtype:
@@ -291,12 +229,7 @@ def _create(path: Path, record_path: Path, block: tuple[int, ...], dt: np.dtype,
     ``ulimit -f``, no permission) removes what was created: nothing is left that looks complete.
     """
     nbytes = math.prod(block) * dt.itemsize
-    replaced = path.stat().st_size if path.is_file() else 0
-    free = shutil.disk_usage(path.parent if str(path.parent) else ".").free + replaced
-    if nbytes > free:
-        raise OSError(errno.ENOSPC, f"fill_npy: {path} needs {format_bytes(nbytes)} but the "
-                      f"disk has {format_bytes(free)} free"
-                      + (" (counting the file it replaces)" if replaced else ""))
+    check_space(path, nbytes, "fill_npy")
     try:
         header = {"descr": np.lib.format.dtype_to_descr(_npy_dtype(dt)), "fortran_order": False,
                   "shape": tuple(block)}
@@ -306,16 +239,11 @@ def _create(path: Path, record_path: Path, block: tuple[int, ...], dt: np.dtype,
             total = f.tell() + nbytes
             f.flush()
             if total > f.tell():
-                if hasattr(os, "posix_fallocate"):
-                    os.posix_fallocate(f.fileno(), 0, total)     # every block, now
-                else:
-                    f.truncate(total)
+                reserve(f.fileno(), total)                      # every block, now
         record["chunks_done"] = 0
-        record_path.write_text(json.dumps(record))
+        write_record(record_path, record)
     except BaseException:
-        for created in (path, record_path):
-            with contextlib.suppress(OSError):
-                created.unlink()
+        remove_quietly(path, record_path)
         raise
 
 
@@ -355,21 +283,6 @@ def _raw_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, boo
     return tuple(shape), dt, fortran, offset
 
 
-def _blocks(path: str | os.PathLike, dt: np.dtype, offset: int, count: int,
-            chunk_elements: int) -> Iterator[np.ndarray]:
-    """The file's values as float64 blocks, read (not mapped) so that memory stays bounded."""
-    with open(path, "rb") as f:
-        f.seek(offset)
-        done = 0
-        while done < count:
-            n = min(chunk_elements, count - done)
-            raw = f.read(n * dt.itemsize)
-            if len(raw) != n * dt.itemsize:
-                raise OSError(f"{path} is shorter than its header says")
-            yield np.frombuffer(raw, dtype=dt).astype(np.float64)
-            done += n
-
-
 def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
               on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Statistics of a ``.npy`` file of real numbers, in one streaming pass of bounded memory.
@@ -380,45 +293,10 @@ def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     shows there).  Complex, structured and other non-real dtypes are a TypeError.
     """
     shape, dt, fortran, offset = _header(path)
-    if dt.kind not in "biuf" and not v.is_bfloat16(dt):
-        what = "complex numbers" if dt.kind == "c" else "not real numbers"
-        raise TypeError(f"{path}: cannot summarize dtype {dt} ({what}); "
-                        "fastinit info reads float, bfloat16 and integer .npy files")
+    _stats.check_summarizable(dt, str(path), "fastinit info reads float, bfloat16 and integer "
+                              ".npy files")
     n = math.prod(shape)
-    count, mean, m2 = 0, 0.0, 0.0
-    nan = posinf = neginf = 0
-    lo, hi = math.inf, -math.inf
     chunk_elements = max(1, chunk_bytes // 8)
-    for block in _blocks(path, dt, offset, n, chunk_elements):
-        finite = np.isfinite(block)
-        if not finite.all():
-            nan += int(np.isnan(block).sum())
-            posinf += int((block == math.inf).sum())
-            neginf += int((block == -math.inf).sum())
-            block = block[finite]
-        if on_chunk is not None:
-            on_chunk(finite.size * dt.itemsize)
-        if not block.size:
-            continue
-        # Chan et al.'s pairwise update of count, mean and sum of squared deviations.
-        b_count = block.size
-        b_mean = float(block.mean())
-        b_m2 = float(((block - b_mean) ** 2).sum())
-        delta = b_mean - mean
-        total = count + b_count
-        mean += delta * b_count / total
-        m2 += b_m2 + delta * delta * count * b_count / total
-        count = total
-        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
-    at_lo = at_hi = 0
-    if count:
-        for block in _blocks(path, dt, offset, n, chunk_elements):
-            at_lo += int((block == lo).sum())
-            at_hi += int((block == hi).sum())
-    return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n,
-            "finite": count, "nan": nan, "posinf": posinf, "neginf": neginf,
-            "mean": mean if count else math.nan,
-            "std": math.sqrt(m2 / count) if count else math.nan,
-            "min": lo if count else math.nan, "max": hi if count else math.nan,
-            "fraction_at_min": at_lo / n if count else math.nan,
-            "fraction_at_max": at_hi / n if count else math.nan}
+    stats = _stats.summarize(lambda: _stats.read_blocks(path, dt, offset, n, chunk_elements), n,
+                             on_chunk, dt.itemsize)
+    return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n, **stats}

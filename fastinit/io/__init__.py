@@ -1,0 +1,17 @@
+"""Weight files larger than memory, written chunk by chunk with bounded memory.
+
+- :mod:`fastinit.io.npy`: :func:`fill_npy` and :func:`npy_stats`, one tensor per ``.npy`` file.
+- :mod:`fastinit.io.safetensors`: :func:`write_safetensors` (a seed checkpoint of many named
+  tensors) and :func:`safetensors_stats`.
+
+Every writer checks its arguments and the free disk space, then reserves the whole file before a
+byte of data is written, records its progress so that an interrupted write can be finished with
+``resume=True``, and writes the same bits as the in-memory init.  None of them needs torch or
+the safetensors package.
+"""
+from __future__ import annotations
+
+from fastinit.io._files import PROGRESS_SUFFIX
+from fastinit.io.npy import DEFAULT_CHUNK_BYTES, fill_npy, npy_stats
+
+__all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES", "PROGRESS_SUFFIX"]
