@@ -95,9 +95,37 @@ _madvise: Any = None
 
 def _advise_huge_pages(address: int, nbytes: int) -> None:
     """madvise(MADV_HUGEPAGE) over the whole 2 MiB pages inside [address, address + nbytes)."""
-    global _madvise
-    if nbytes < _ADVISE_BYTES or not sys.platform.startswith("linux"):
+    if nbytes < _ADVISE_BYTES or not _load_madvise():
         return
+    start = -(-address // _HUGE_PAGE) * _HUGE_PAGE
+    end = (address + nbytes) // _HUGE_PAGE * _HUGE_PAGE
+    if end > start:
+        _madvise(start, end - start, _MADV_HUGEPAGE)     # advice only: a refusal changes nothing
+
+
+_PAGE = 4096
+_MADV_DONTNEED = 4
+
+
+def release_pages(address: int, nbytes: int) -> None:
+    """madvise(MADV_DONTNEED) over the whole pages inside [address, address + nbytes).
+
+    For memory mapped from a file with MAP_SHARED this only unmaps the pages from the process
+    (their data stays in the page cache, dirty pages are still written back): resident memory
+    goes down and nothing is lost.  Never call it on anonymous memory, whose contents it drops.
+    """
+    if not _load_madvise():
+        return
+    start = -(-address // _PAGE) * _PAGE
+    end = (address + nbytes) // _PAGE * _PAGE
+    if end > start:
+        _madvise(start, end - start, _MADV_DONTNEED)
+
+
+def _load_madvise() -> bool:
+    global _madvise
+    if not sys.platform.startswith("linux"):
+        return False
     if _madvise is None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -105,12 +133,7 @@ def _advise_huge_pages(address: int, nbytes: int) -> None:
             _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
         except (OSError, AttributeError):
             _madvise = False
-    if not _madvise:
-        return
-    start = -(-address // _HUGE_PAGE) * _HUGE_PAGE
-    end = (address + nbytes) // _HUGE_PAGE * _HUGE_PAGE
-    if end > start:
-        _madvise(start, end - start, _MADV_HUGEPAGE)     # advice only: a refusal changes nothing
+    return bool(_madvise)
 
 
 def _dtensor_type() -> Any:

@@ -1,15 +1,20 @@
 """The fastinit command line (also python -m fastinit).
 
   fastinit bench        fastinit against NumPy (and torch) side by side; --model for whole models
-  fastinit init PATH    create and fill a .npy file of any size with bounded memory, e.g.
+  fastinit init PATH    create and fill a .npy file or a safetensors checkpoint of any size with
+                        bounded memory, e.g.
                         fastinit init w.npy --shape 50000 16384 --init he_normal --seed 7
-  fastinit info PATH    shape, dtype, mean, std, min, max, NaN and inf counts, streamed
+                        fastinit init model.safetensors --spec spec.json --seed 0
+  fastinit info PATH    shape, dtype, mean, std, min, max, NaN and inf counts, streamed (per
+                        tensor, with its recorded init, for a .safetensors file)
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import Any
+
+import numpy as np
 
 _SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -76,16 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
                             "float32 and bfloat16: construction, fast_init, meta + materialize, "
                             "trunc_normal_ (needs torch and transformers)")
 
-    init = sub.add_parser("init", help="create and fill a .npy weight file of any size")
-    init.add_argument("path", help="the .npy file to write (refused if it exists, unless --force "
-                                   "or --resume)")
-    init.add_argument("--shape", type=int, nargs="+", required=True,
-                      help="the tensor's shape, e.g. --shape 4096 1024")
-    init.add_argument("--init", required=True,
-                      help="the initializer: " + ", ".join(sorted(_SNAKE)))
-    init.add_argument("--dtype", default="float32",
+    init = sub.add_parser("init", help="create and fill a .npy weight file or a .safetensors "
+                                       "checkpoint of any size")
+    init.add_argument("path", help="the .npy or .safetensors file to write (refused if it "
+                                   "exists, unless --force or --resume)")
+    init.add_argument("--spec", default=None,
+                      help="(.safetensors) a JSON file listing the tensors and their inits: "
+                           '{"tensors": {"name": {"shape": [4096, 1024], "dtype": "float32", '
+                           '"init": ["normal_", {"std": 0.02}]}, ...}}; see the README')
+    init.add_argument("--shape", type=int, nargs="+", default=None,
+                      help="(.npy) the tensor's shape, e.g. --shape 4096 1024")
+    init.add_argument("--init", default=None,
+                      help="(.npy) the initializer: " + ", ".join(sorted(_SNAKE)))
+    init.add_argument("--dtype", default=None,
                       choices=["float32", "float64", "float16", "bfloat16"],
-                      help="the file's dtype (default: float32; bfloat16 needs fastinit[bf16])")
+                      help="the dtype (.npy: default float32, bfloat16 needs fastinit[bf16]; "
+                           ".safetensors: every tensor in it, instead of the spec's dtypes)")
     init.add_argument("--seed", type=int, default=None,
                       help="seed (default: drawn from the OS and recorded for --resume)")
     init.add_argument("--scale", type=float, help="variance scale (variance-scaling inits)")
@@ -108,12 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--resume", action="store_true",
                       help="finish an interrupted fill of PATH (same arguments)")
     init.add_argument("--force", action="store_true", help="replace PATH if it exists")
-    init.add_argument("--no-progress", action="store_true",
-                      help="no progress bar (one is shown for files of 256 MiB and more, with "
-                           "fastinit[progress])")
+    bar = init.add_mutually_exclusive_group()
+    bar.add_argument("--progress", action="store_true",
+                     help="a progress bar for files of 256 MiB and more, with fastinit[progress] "
+                          "(the default)")
+    bar.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    info = sub.add_parser("info", help="statistics of a .npy file, streamed")
-    info.add_argument("path", help="the .npy file to summarize")
+    info = sub.add_parser("info", help="statistics of a .npy or .safetensors file, streamed")
+    info.add_argument("path", help="the .npy or .safetensors file to summarize")
     info.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
@@ -155,15 +168,28 @@ def initializer_from_args(args: argparse.Namespace) -> Any:
 
 
 def _init_command(args: argparse.Namespace) -> int:
+    if args.path.endswith(".safetensors"):
+        return _init_safetensors(args)
+    if args.spec is not None:
+        raise ValueError("--spec describes a .safetensors checkpoint; name the file "
+                         "*.safetensors (a .npy file takes --shape and --init)")
+    if args.shape is None or args.init is None:
+        raise ValueError("a .npy file needs --shape and --init (a .safetensors checkpoint "
+                         "takes --spec)")
+    return _init_npy(args)
+
+
+def _init_npy(args: argparse.Namespace) -> int:
     import math
     import os
     import time
 
     import fastinit
     from fastinit import io
-    from fastinit.io import npy
     from fastinit._progress import format_bytes
+    from fastinit.io import npy
 
+    dtype = args.dtype or "float32"
     obj = initializer_from_args(args)
     if args.threads:
         fastinit.set_num_threads(args.threads)
@@ -172,13 +198,13 @@ def _init_command(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to finish "
                          "an interrupted fill)")
     # Everything is checked (and the file created and reserved) before anything is printed.
-    plan = npy._plan(args.path, args.shape, obj, args.dtype, seed=None, chunk_bytes=chunk,
-                    resume=args.resume, region=args.region)
+    plan = npy._plan(args.path, args.shape, obj, dtype, seed=None, chunk_bytes=chunk,
+                     resume=args.resume, region=args.region)
     what = f"{args.path}: shape {plan.block}"
     if args.region is not None:
         what += f" (region {args.region} of {plan.full})"
     threads = fastinit.get_num_threads()
-    print(f"fastinit init {what}, {args.dtype}, {plan.obj!r}, "
+    print(f"fastinit init {what}, {dtype}, {plan.obj!r}, "
           f"{format_bytes(plan.dt.itemsize * math.prod(plan.block))} in chunks of "
           f"{format_bytes(chunk)}, {threads} thread{'s' if threads > 1 else ''}"
           + (", resuming" if args.resume else ""), flush=True)
@@ -186,9 +212,68 @@ def _init_command(args: argparse.Namespace) -> int:
     result = npy._execute(plan, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
     seed = result["initializer"]["config"].get("seed")
-    rate = format_bytes(result["bytes"] / seconds) + "/s" if seconds > 0 else "instantly"
-    print(f"wrote {format_bytes(result['bytes'])} in {seconds:.2f} s ({rate})"
+    _print_written(result["bytes"], seconds, seed)
+    return 0
+
+
+def _print_written(nbytes: int, seconds: float, seed: Any) -> None:
+    from fastinit._progress import format_bytes
+
+    rate = format_bytes(nbytes / seconds) + "/s" if seconds > 0 else "instantly"
+    print(f"wrote {format_bytes(nbytes)} in {seconds:.2f} s ({rate})"
           + (f", seed {seed}" if seed is not None else ""))
+
+
+# Options of the .npy form that a spec file replaces.
+_NPY_ONLY = ("shape", "init", "region") + tuple(_OPTIONS)
+
+
+def _init_safetensors(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    import fastinit
+    from fastinit import io
+    from fastinit._progress import format_bytes
+    from fastinit.io import safetensors as st
+
+    given = [name for name in _NPY_ONLY if getattr(args, name) is not None]
+    if given:
+        raise ValueError(f"--{given[0]} is for .npy files; a .safetensors checkpoint lists its "
+                         "tensors, shapes and inits in --spec")
+    if args.spec is None:
+        raise ValueError("a .safetensors checkpoint needs --spec spec.json (the tensors and "
+                         "their inits; see the README)")
+    tensors, metadata = st.read_spec(args.spec)
+    if os.path.lexists(args.path) and not (args.resume or args.force):
+        raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to finish "
+                         "an interrupted write)")
+    seed = args.seed
+    if seed is None:
+        seed = st.recorded_seed(args.path) if args.resume else None
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+    if args.threads:
+        fastinit.set_num_threads(args.threads)
+    chunk = args.chunk_size or io.DEFAULT_CHUNK_BYTES
+    plan = st._plan(args.path, tensors, seed, dtype=args.dtype, metadata=metadata,
+                    chunk_bytes=chunk, resume=args.resume, overwrite=args.force,
+                    where=args.spec)
+    threads = fastinit.get_num_threads()
+    status = ""
+    if args.resume:
+        status = ", complete already" if plan.done < 0 else \
+            f", resuming at chunk {plan.done + 1} of {len(plan.batches)}"
+    print(f"fastinit init {args.path}: {st.describe(plan.entries)}"
+          + (f" in {args.dtype}" if args.dtype else "") + f", seed {seed}, chunks of "
+          f"{format_bytes(chunk)}, {threads} thread{'s' if threads > 1 else ''}{status}",
+          flush=True)
+    if plan.done < 0:
+        print("nothing to write")
+        return 0
+    t0 = time.perf_counter()
+    result = st._execute(plan, progress=not args.no_progress)
+    _print_written(result["bytes"], time.perf_counter() - t0, seed)
     return 0
 
 
@@ -196,8 +281,9 @@ def _info_command(args: argparse.Namespace) -> int:
     import json
 
     from fastinit import io
-    from fastinit.io import npy
 
+    if args.path.endswith(".safetensors"):
+        return _info_safetensors(args)
     stats = io.npy_stats(args.path)
     if args.json:
         print(json.dumps({**stats, "shape": list(stats["shape"])}))
@@ -210,6 +296,40 @@ def _info_command(args: argparse.Namespace) -> int:
     if stats["finite"] != stats["size"]:
         print(f"  not finite: {stats['nan']} NaN, {stats['posinf']} +inf, {stats['neginf']} -inf "
               "(the statistics above are over the finite values)")
+    return 0
+
+
+def _info_safetensors(args: argparse.Namespace) -> int:
+    import json
+
+    from fastinit._progress import format_bytes
+    from fastinit.io import safetensors as st
+
+    stats = st.safetensors_stats(args.path)
+    if args.json:
+        print(json.dumps(stats))
+        return 0
+    meta = stats["metadata"]
+    rows = stats["tensors"]
+    nbytes = sum(r["size"] * st._ITEMSIZE.get(r["dtype"], 0) for r in rows)
+    made = (f", written by fastinit {meta['fastinit.version']} with seed {meta.get('fastinit.seed')}"
+            if "fastinit.version" in meta else "")
+    print(f"{stats['path']}: {len(rows)} tensors, {format_bytes(nbytes)}{made}")
+    if stats["incomplete"]:
+        print("  INCOMPLETE: a fastinit write of this file was interrupted; finish it with "
+              "fastinit init ... --resume (the values below include unwritten zeros)")
+    width = max((len(r["name"]) for r in rows), default=4)
+    for r in rows:
+        shape = "x".join(map(str, r["shape"])) or "scalar"
+        line = f"  {r['name']:<{width}}  {r['dtype']:<4} {shape:<14}"
+        if "mean" in r:
+            line += (f" mean {r['mean']:<11.4g} std {r['std']:<10.4g} min {r['min']:<10.4g} "
+                     f"max {r['max']:<10.4g}")
+            if r["finite"] != r["size"]:
+                line += f" ({r['nan']} NaN, {r['posinf']} +inf, {r['neginf']} -inf)"
+        if r["init"] is not None:
+            line += f"  {st.format_init(r['init'])}"
+        print(line.rstrip())
     return 0
 
 

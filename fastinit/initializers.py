@@ -142,8 +142,12 @@ class Initializer:
 
 class _Seeded(Initializer):
     seed: int | None
+    # A checkpoint writer sets this on a copy, so that the tensor draws from its name's stream.
+    _generator: Generator | None = None
 
     def _rng(self) -> Generator:
+        if self._generator is not None:
+            return self._generator
         return Generator(self.seed)       # seed None: fresh entropy on every call
 
 

@@ -32,6 +32,7 @@ torch's own error is raised).  ``torch.randn``, ``torch.rand``, ``Tensor.random_
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import threading
 from typing import Any, Callable, Iterator
@@ -43,7 +44,7 @@ from fastinit import _tensors
 from fastinit import init as _init
 from fastinit._generator import Generator, stream_for
 
-__all__ = ["fast_init", "materialize"]
+__all__ = ["fast_init", "materialize", "save_initialized"]
 
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
@@ -71,11 +72,14 @@ class _Named:
     tensor filled twice gets fresh values the second time, the same on every run.
     """
 
-    def __init__(self, seed: Any, names: dict[tuple, str]) -> None:
+    def __init__(self, seed: Any, names: dict[tuple, str],
+                 after_module: Callable[[torch.nn.Module], None] | None = None) -> None:
         self.key = Generator(seed).key
         self.names = names
         self.module_name = ""
         self.generators: dict[str, Generator] = {}
+        # Called when a module's init code has run (save_initialized releases its pages).
+        self.after_module = after_module or (lambda module: None)
 
     def generator_for(self, tensor: torch.Tensor) -> Generator:
         name = self.names.get(_identity(tensor), self.module_name)
@@ -329,22 +333,10 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
         parameters, and every tensor of ``module`` is put back on the meta device: nothing
         half-initialized is left looking ready.
     """
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"materialize: expected a torch.nn.Module, got {type(module).__name__}")
-    _check_seed(seed, "materialize", allow_none=False)
+    _check_module_args(module, seed, dtype, init_fn, "materialize")
     if torch.device(device).type != "cpu":
         raise ValueError(f"materialize: fastinit fills on the CPU; use device='cpu' and move the "
                          f"module with .to({str(device)!r}) afterwards")
-    if dtype is not None and (not isinstance(dtype, torch.dtype) or dtype not in _FLOATS):
-        raise TypeError(f"materialize: dtype must be one of {', '.join(map(str, _FLOATS))}, "
-                        f"got {dtype!r}")
-    if init_fn is not None and not callable(init_fn):
-        raise TypeError(f"materialize: init_fn must be callable, got {type(init_fn).__name__}")
-    off_meta = [n for n, p in module.named_parameters() if not p.is_meta]
-    if off_meta:
-        raise ValueError(f"materialize: the module's parameters must be on the meta device "
-                         f"(build it under torch.device('meta')); {off_meta[0]!r} is on "
-                         f"{module.get_parameter(off_meta[0]).device}")
 
     if dtype is not None:
         module.to(dtype)                      # floating-point tensors only; cheap on meta
@@ -359,11 +351,7 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
         # NaN marks a float buffer that no init code computes; integers start at 0.
         buffer.fill_(math.nan if buffer.is_floating_point() else 0)
 
-    names: dict[tuple, str] = {}
-    for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
-        if tensor.numel():
-            names.setdefault(_identity(tensor), name)
-    session = _Named(seed, names)
+    session = _Named(seed, _first_names(module))
     try:
         with _active(session), torch.no_grad():
             _run_init(module, session, init_fn)
@@ -387,6 +375,230 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
     return module
 
 
+def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.random.SeedSequence,
+                     init_fn: Callable[[torch.nn.Module, str], None] | None = None, *,
+                     dtype: torch.dtype | None = None, metadata: dict[str, str] | None = None,
+                     overwrite: bool = False) -> dict[str, Any]:
+    """Write the initialized weights of a meta-device module to a safetensors file, without
+    materializing the module.
+
+    The file is created with its header and every block reserved, mapped into memory, and each
+    parameter and persistent buffer of ``module`` is replaced, for the duration of the call, by a
+    tensor over its own region of the file.  The module's own init (or ``init_fn``) then runs as
+    in :func:`materialize`, with the same name-keyed streams, so it writes straight into the
+    file: the model never exists in anonymous memory, and the pages of each module are released
+    from the process once its init has run.  Afterwards the module is as it was, on the meta
+    device.
+
+    The file equals ``safetensors.torch.save_model(materialize(module, seed, dtype=dtype,
+    init_fn=init_fn), path)`` bit for bit: the same tensors in the same order, tied weights
+    stored once under the first of their names in sorted order, the others recorded in the
+    metadata as ``save_model`` records them.  A transformers model saved this way into a folder
+    with its ``config.json`` (``model.config.save_pretrained(folder)``) loads with
+    ``from_pretrained``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Built under ``torch.device("meta")`` (see :func:`materialize`).
+    path : path-like
+        The ``.safetensors`` file (``model.safetensors`` in a transformers folder).
+    seed : int or numpy.random.SeedSequence
+    init_fn : callable, optional
+        ``init_fn(module, name) -> None``, replacing the module's own init (as in
+        :func:`materialize`).
+    dtype : torch.dtype, optional
+        Floating-point tensors are stored in this dtype (e.g. torch.bfloat16).
+    metadata : dict of str to str, optional
+        Extra ``__metadata__`` entries (fastinit adds its version, the seed and each tensor's
+        owning module).
+    overwrite : bool
+        Replace ``path`` if it exists (refused otherwise, with FileExistsError).
+
+    Returns
+    -------
+    dict
+        ``path``, ``bytes``, ``tensors``, ``seconds`` and ``gb_per_s``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`materialize`, before the file is created.
+    FileExistsError, OSError
+        An existing file without ``overwrite=True``; not enough disk space (before any data).
+        If the init code fails, its exception propagates and the file is removed.
+    """
+    import os
+    import time
+    from pathlib import Path
+
+    from fastinit._tensor_init import key_of
+    from fastinit.io import _files
+    from fastinit.io import safetensors as st
+
+    where = "save_initialized"
+    _check_module_args(module, seed, dtype, init_fn, where)
+    key = key_of(seed, where)
+    extra = st.check_metadata(metadata, where)
+    path = Path(path)
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(f"{where}: {path} exists; pass overwrite=True to replace it")
+    t0 = time.perf_counter()
+
+    state = module.state_dict(keep_vars=True)        # parameters and persistent buffers
+    groups: dict[int, list[str]] = {}                 # tied weights: one tensor, several names
+    for name, tensor in state.items():
+        groups.setdefault(id(tensor), []).append(name)
+    entries, removed = [], {}
+    for names in groups.values():
+        tensor = state[names[0]]
+        kept = sorted(names)[0]                    # safetensors' save_model keeps this name
+        removed.update({n: kept for n in names if n != kept})
+        target = dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
+        if target not in _FLOATS:
+            raise TypeError(f"{where}: {kept!r} is {target}; fastinit writes float32, float64, "
+                            "float16 and bfloat16 tensors")
+        entries.append(st.Entry(kept, tuple(tensor.shape), _numpy_dtype(target), None))
+    entries = st.layout(entries)
+    owners = {n: (m, type(sub).__name__) for m, sub in module.named_modules()
+              for n in (f"{m}.{p}" if m else p for p, _ in
+                        list(sub.named_parameters(recurse=False))
+                        + list(sub.named_buffers(recurse=False)))}
+    meta = {**st.fastinit_metadata(seed, key), **removed, **extra}
+    how = "init_fn" if init_fn is not None else "the module's own init"
+    for e in entries:
+        owner, kind = owners.get(e.name, ("", type(module).__name__))
+        meta["fastinit.init." + e.name] = json.dumps({"module": owner, "type": kind, "by": how})
+    header = st.header_bytes(entries, meta)
+    total = len(header) + (entries[-1].end if entries else 0)
+    records = _files.record_path(path)
+    st.create(path, records, header, total, {"format": "fastinit save_initialized"}, where)
+
+    originals: list[tuple[dict, str, Any]] = []
+    session: _Named | None = None
+    views: dict[str, torch.Tensor] = {}               # each stored name's region of the file
+    fresh: list[tuple[str, torch.Tensor]] = []        # buffers the init code must compute
+    file: torch.Tensor | None = None
+    try:
+        file = torch.from_file(str(path), shared=True, size=total, dtype=torch.uint8)
+        offsets = {e.name: e for e in entries}
+
+        def replacement(tensor: torch.Tensor, name: str, as_parameter: bool) -> torch.Tensor:
+            """What ``to_empty`` would give this slot: a new tensor (tied weights are untied
+            as it unties them, and tied again by the init code), over the file for a stored
+            name."""
+            target = dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
+            if name in offsets:
+                assert file is not None
+                e = offsets[name]
+                new = file[len(header) + e.begin:len(header) + e.end].view(target).view(
+                    tensor.shape)
+                views[name] = new
+                if not tensor.is_meta:
+                    new.copy_(tensor)                    # a real buffer keeps its values
+            elif tensor.is_meta:            # a tied weight's other name, a non-persistent buffer
+                new = torch.empty(tensor.shape, dtype=target)
+            else:
+                new = tensor
+            if not as_parameter and tensor.is_meta:
+                # As in materialize: NaN marks a float buffer no init code computes.
+                new.fill_(math.nan if new.is_floating_point() else 0)
+                fresh.append((name, new))
+            if as_parameter:
+                new = torch.nn.Parameter(new, requires_grad=tensor.requires_grad)
+            return new
+
+        for prefix, sub in module.named_modules():      # each module once, as to_empty
+            for table, as_parameter in ((sub._parameters, True), (sub._buffers, False)):
+                for name, tensor in table.items():
+                    if tensor is not None:
+                        originals.append((table, name, tensor))
+                        table[name] = replacement(tensor, f"{prefix}.{name}" if prefix else name,
+                                                  as_parameter)
+
+        def release(sub: torch.nn.Module) -> None:
+            """Unmap the file pages of ``sub``'s tensors: they stay in the page cache (and go to
+            disk); only the process's resident memory shrinks."""
+            inside = {t.data_ptr() for t in list(sub.parameters()) + list(sub.buffers())}
+            for view in views.values():
+                if view.data_ptr() in inside:
+                    _tensors.release_pages(view.data_ptr(), view.numel() * view.element_size())
+
+        session = _Named(seed, _first_names(module), after_module=release)
+        with _active(session), torch.no_grad():
+            _run_init(module, session, init_fn)
+        final = module.state_dict()
+        for names in groups.values():
+            kept = sorted(names)[0]
+            if any(final[n].data_ptr() != final[kept].data_ptr() for n in names):
+                raise ValueError(f"{where}: {', '.join(names)} are tied, but the module's init "
+                                 "did not tie them again after torch's to_empty untied them; tie "
+                                 "them in init_fn (or call the model's tie_weights there)")
+            if final[kept].data_ptr() != views[kept].data_ptr():
+                views[kept].copy_(final[kept])           # tied to a name that is not stored
+        for name, buffer in fresh:
+            if buffer.is_floating_point() and torch.isnan(buffer).any():
+                raise ValueError(f"{where}: buffer {name!r} was not computed by the module's "
+                                 "init code (a non-persistent buffer made in __init__ is lost on "
+                                 "the meta device); compute it in reset_parameters() or pass "
+                                 "init_fn=")
+    except BaseException as exc:
+        if session is not None:
+            exc.add_note(f"fastinit.torch.save_initialized: while initializing module "
+                         f"{session.module_name!r}; {path} was removed")
+        _files.remove_quietly(path, records)          # a mapped file may be unlinked
+        raise
+    finally:
+        for table, name, tensor in originals:
+            table[name] = tensor                      # the module as it was, on meta
+        views.clear()                                 # the last references: the map is closed
+        fresh.clear()
+        file = None
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+    records.unlink()
+    seconds = time.perf_counter() - t0
+    data = total - len(header)
+    return {"path": str(path), "bytes": data, "tensors": len(entries), "seconds": seconds,
+            "gb_per_s": data / seconds / 1e9 if seconds > 0 else math.inf}
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    from fastinit import _validate as v
+
+    types: dict[torch.dtype, np.dtype] = {
+        torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
+        torch.float16: np.dtype(np.float16), torch.bfloat16: v.BFLOAT16_BITS}
+    return types[dtype]
+
+
+def _check_module_args(module: Any, seed: Any, dtype: Any, init_fn: Any, where: str) -> None:
+    """The checks materialize and save_initialized share: a module on the meta device, a seed,
+    a floating dtype, a callable init_fn."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"{where}: expected a torch.nn.Module, got {type(module).__name__}")
+    _check_seed(seed, where, allow_none=False)
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or dtype not in _FLOATS):
+        raise TypeError(f"{where}: dtype must be one of {', '.join(map(str, _FLOATS))}, "
+                        f"got {dtype!r}")
+    if init_fn is not None and not callable(init_fn):
+        raise TypeError(f"{where}: init_fn must be callable, got {type(init_fn).__name__}")
+    off_meta = [n for n, p in module.named_parameters() if not p.is_meta]
+    if off_meta:
+        raise ValueError(f"{where}: the module's parameters must be on the meta device "
+                         f"(build it under torch.device('meta')); {off_meta[0]!r} is on "
+                         f"{module.get_parameter(off_meta[0]).device}")
+
+
+def _first_names(module: torch.nn.Module) -> dict[tuple, str]:
+    """Each tensor's memory and its first name (the name its random fills are keyed by)."""
+    names: dict[tuple, str] = {}
+    for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+        if tensor.numel():
+            names.setdefault(_identity(tensor), name)
+    return names
+
+
 def _run_init(module: torch.nn.Module, session: _Named,
               init_fn: Callable[[torch.nn.Module, str], None] | None) -> None:
     """Run the module's init (or init_fn) with ``session.module_name`` naming the submodule
@@ -399,6 +611,7 @@ def _run_init(module: torch.nn.Module, session: _Named,
                 raise TypeError(f"materialize: init_fn must fill the module's tensors in place "
                                 f"and return None; it returned a {type(result).__name__} for "
                                 f"module {name!r}")
+            session.after_module(sub)
         return
     _reset(module, "", session, _transformers_pretrained())
 
@@ -417,6 +630,7 @@ def _reset(module: torch.nn.Module, name: str, session: _Named, pretrained: Any)
     session.module_name = name
     if callable(reset):
         reset()
+        session.after_module(module)
     elif own:
         full = [f"{name}.{n}" if name else n for n in own]
         raise ValueError(f"materialize: module {name!r} ({type(module).__name__}) has "
@@ -455,6 +669,7 @@ def _init_transformers(model: Any, prefix: str, session: _Named, pretrained: typ
         def initialize(mod: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
             session.module_name = names.get(id(mod), "")
             _original(mod, *args, **kwargs)
+            session.after_module(mod)
         sub._initialize_weights = initialize            # an instance attribute: this model only
         wrapped.append(sub)
     for _, sub in modules:                              # init everything, as a fresh model

@@ -23,7 +23,11 @@ def read_blocks(path: Any, dt: np.dtype, offset: int, count: int,
             if len(raw) != n * dt.itemsize:
                 raise OSError(f"{path} is shorter than its header says (it ends {count - done} "
                               "values early): the file is truncated")
-            yield np.frombuffer(raw, dtype=dt).astype(np.float64)
+            if v.is_bfloat16(dt):          # bfloat16 is float32's top half: exact, no ml_dtypes
+                words = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
+                yield words.view(np.float32).astype(np.float64)
+            else:
+                yield np.frombuffer(raw, dtype=dt).astype(np.float64)
             done += n
 
 
