@@ -47,6 +47,10 @@ from fastinit._generator import Generator, stream_for
 __all__ = ["fast_init", "materialize", "save_initialized"]
 
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+# What save_initialized stores, with the NumPy dtype of its bytes.
+_STORED = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16",
+           torch.bfloat16: "bfloat16", torch.int64: "int64", torch.int32: "int32",
+           torch.int16: "int16", torch.int8: "int8", torch.uint8: "uint8", torch.bool: "bool"}
 
 
 # -- which generator fills a tensor ---------------------------------------------------------------
@@ -455,9 +459,9 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
         kept = sorted(names)[0]                    # safetensors' save_model keeps this name
         removed.update({n: kept for n in names if n != kept})
         target = dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
-        if target not in _FLOATS:
-            raise TypeError(f"{where}: {kept!r} is {target}; fastinit writes float32, float64, "
-                            "float16 and bfloat16 tensors")
+        if target not in _STORED:
+            raise TypeError(f"{where}: {kept!r} is {target}; fastinit stores float32, float64, "
+                            "float16, bfloat16, integer and bool tensors")
         entries.append(st.Entry(kept, tuple(tensor.shape), _numpy_dtype(target), None))
     entries = st.layout(entries)
     owners = {n: (m, type(sub).__name__) for m, sub in module.named_modules()
@@ -501,9 +505,11 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
             else:
                 new = tensor
             if not as_parameter and tensor.is_meta:
-                # As in materialize: NaN marks a float buffer no init code computes.
+                # As in materialize: NaN marks a float buffer no init code computes (checked
+                # for the stored ones: a non-persistent buffer is not in the file).
                 new.fill_(math.nan if new.is_floating_point() else 0)
-                fresh.append((name, new))
+                if name in offsets:
+                    fresh.append((name, new))
             if as_parameter:
                 new = torch.nn.Parameter(new, requires_grad=tensor.requires_grad)
             return new
@@ -566,10 +572,7 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
     from fastinit import _validate as v
 
-    types: dict[torch.dtype, np.dtype] = {
-        torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
-        torch.float16: np.dtype(np.float16), torch.bfloat16: v.BFLOAT16_BITS}
-    return types[dtype]
+    return v.BFLOAT16_BITS if dtype == torch.bfloat16 else np.dtype(_STORED[dtype])
 
 
 def _check_module_args(module: Any, seed: Any, dtype: Any, init_fn: Any, where: str) -> None:

@@ -42,10 +42,15 @@ from fastinit.io.npy import DEFAULT_CHUNK_BYTES
 
 __all__ = ["write_safetensors", "safetensors_stats", "read_header", "DTYPE_CODES"]
 
-# fastinit's dtypes and the safetensors codes, in the order the library sorts them (descending
-# alignment: its Dtype enum has F16 < BF16 < F32 < F64).
-DTYPE_CODES = {"float64": "F64", "float32": "F32", "bfloat16": "BF16", "float16": "F16"}
-_RANK = {"F64": 0, "F32": 1, "BF16": 2, "F16": 3}
+# fastinit's dtypes and the safetensors codes.  Random fills are float; a module's integer and
+# bool buffers (BatchNorm's num_batches_tracked) are stored by save_initialized too.
+DTYPE_CODES = {"float64": "F64", "float32": "F32", "bfloat16": "BF16", "float16": "F16",
+               "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8", "uint64": "U64",
+               "uint32": "U32", "uint16": "U16", "uint8": "U8", "bool": "BOOL"}
+# The order the library sorts tensors in: its Dtype enum (in increasing alignment), descending.
+_RANK = {code: rank for rank, code in enumerate(
+    ["U64", "I64", "F64", "C64", "F32", "U32", "I32", "BF16", "F16", "U16", "I16", "I8", "U8",
+     "BOOL"])}
 # What a reader maps each code to (fastinit info summarizes integers too).
 _READ_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "bfloat16", "I64": "<i8",
                 "I32": "<i4", "I16": "<i2", "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2",
