@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "model (tinyllama: 1.1 B parameters, several minutes; small: 20 M) in "
                             "float32 and bfloat16: construction, fast_init, meta + materialize, "
                             "trunc_normal_ (needs torch and transformers)")
+    bench.add_argument("--checkpoint", choices=["tinyllama", "10b", "small"], default=None,
+                       help="instead of the fills, write a Llama-shaped seed checkpoint "
+                            "(tinyllama: 4.4 GB in float32, 2.2 GB in bfloat16; 10b: 19.7 GB in "
+                            "bfloat16, fastinit and the disk only) into the current directory: "
+                            "the disk's plain write rate, write_safetensors, save_initialized, and "
+                            "torch's build + safetensors save_file (needs torch, transformers and "
+                            "safetensors)")
 
     init = sub.add_parser("init", help="create and fill a .npy weight file or a .safetensors "
                                        "checkpoint of any size")
@@ -336,6 +343,18 @@ def _info_safetensors(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bench" and args.checkpoint:
+        from fastinit import _bench_checkpoint
+        import fastinit
+        default = ["bfloat16"] if args.checkpoint == "10b" else ["float32", "bfloat16"]
+        dtypes = {None: default, "all": default}.get(args.dtype, [args.dtype])
+        try:
+            return _bench_checkpoint.main(args.checkpoint, dtypes,
+                                          args.threads or fastinit.get_num_threads(), args.json,
+                                          sys.stdout, rounds=args.repeats or 1)
+        except (RuntimeError, ImportError) as exc:
+            print(f"fastinit bench --checkpoint: error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "bench" and args.model:
         from fastinit import _bench_model
         import fastinit

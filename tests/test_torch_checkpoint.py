@@ -30,7 +30,7 @@ CONFIGS = {
                                          vocab_size=300, max_position_embeddings=64)),
     "torch-transformer": lambda: torch.nn.Sequential(
         torch.nn.Transformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
-                             dim_feedforward=64), ),
+                             dim_feedforward=64, batch_first=True), ),
     "convnet": lambda: torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8),
                                            torch.nn.Linear(8, 4)),
 }

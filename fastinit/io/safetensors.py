@@ -418,7 +418,11 @@ def _plan(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any, chun
         meta["fastinit.init." + entry.name] = json.dumps(entry.init.config())   # type: ignore
     header = header_bytes(entries, meta)
     wholes = _check_inits(entries, key, where)
-    batches = _batches(entries, len(header), chunk_bytes)
+    data_bytes = entries[-1].end if entries else 0
+    # At least ~16 batches (of 1 MiB or more), so that filling overlaps writing in small files
+    # too; derived from the header and chunk_bytes only, so a resume cuts the same batches.
+    batch_bytes = min(chunk_bytes, max(1 << 20, -(-data_bytes // 16)))
+    batches = _batches(entries, len(header), batch_bytes)
     record = {"format": _RECORD_FORMAT, "header_sha256": hashlib.sha256(header).hexdigest(),
               "chunk_bytes": chunk_bytes}
     total = len(header) + (entries[-1].end if entries else 0)
