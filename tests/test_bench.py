@@ -90,3 +90,46 @@ def test_bench_model_times_every_case_and_reports_their_ratios():
         assert f"{t['construct'] / t['materialize']:.2f}x construction" in table
     t = warm["seconds"]
     assert f"{t['torch_2sigma'] / t['fastinit_2sigma']:.1f}x torch" in table
+
+
+def test_bench_checkpoint_measures_every_case(tmp_path):
+    """bench --checkpoint small: every case ran, wrote the whole file and removed it, and the
+    ratios are those of the times."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("safetensors")
+    result = subprocess.run([sys.executable, "-m", "fastinit", "bench", "--checkpoint", "small",
+                             "--dtype", "bfloat16", "--json"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    cases = report["dtypes"]["bfloat16"]["cases"]
+    assert set(cases) == {"disk", "write_safetensors", "save_initialized", "torch"}
+    assert all(c["seconds"] > 0 and c["peak_rss"] > 0 for c in cases.values())
+    assert report["dtypes"]["bfloat16"]["bytes"] > 35 << 20
+    assert list(tmp_path.iterdir()) == []                      # the files are removed
+
+
+def test_the_benchmark_spec_is_the_llama_models_own_init(tmp_path):
+    """write_safetensors of bench's Llama spec writes the data save_initialized writes for the
+    real (meta) model: the spec is transformers' _init_weights, name for name."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("safetensors")
+    import fastinit.torch
+    from safetensors.torch import load_file
+    from fastinit import _bench_checkpoint
+    from fastinit.io import write_safetensors
+
+    write_safetensors(tmp_path / "spec.safetensors",
+                      _bench_checkpoint.llama_spec("small", "bfloat16"), 4)
+    cfg = transformers.LlamaConfig(**_bench_checkpoint.PRESETS["small"],
+                                   tie_word_embeddings=False)
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(cfg)
+    fastinit.torch.save_initialized(model, tmp_path / "model.safetensors", 4,
+                                    dtype=torch.bfloat16)
+    ours, theirs = (load_file(str(tmp_path / f)) for f in ("spec.safetensors",
+                                                           "model.safetensors"))
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)

@@ -17,7 +17,7 @@ import fastinit as fi
 from fastinit import cli
 from fastinit.io import PROGRESS_SUFFIX, init_tensor, safetensors_stats, write_safetensors
 
-safetensors = pytest.importorskip("safetensors")
+pytest.importorskip("safetensors")
 ml_dtypes = pytest.importorskip("ml_dtypes")
 from safetensors import safe_open  # noqa: E402
 import safetensors.numpy  # noqa: E402

@@ -33,7 +33,7 @@ import numpy as np
 from fastinit import _threads
 from fastinit import _validate as v
 from fastinit._generator import Generator, stream_for
-from fastinit._progress import Progress
+from fastinit._progress import Progress, format_bytes
 from fastinit._tensor_init import TensorInit, key_of, parse_init, storage_dtype
 from fastinit.io import _stats
 from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, read_record,
@@ -147,12 +147,7 @@ def _entry(name: Any, spec: Any, dtype: Any, where: str) -> Entry:
         raise type(exc)(f"{label}: {exc}") from None
     if dims is None:
         raise TypeError(f"{label}: shape must be a list of ints, got None")
-    try:
-        dt = storage_dtype(spec_dtype if dtype is None else dtype, label)
-    except ImportError:                                   # pragma: no cover - never for bf16
-        raise
-    if v.dtype_name(dt) not in DTYPE_CODES:               # pragma: no cover - resolve refuses
-        raise TypeError(f"{label}: unsupported dtype {dt}")
+    dt = storage_dtype(spec_dtype if dtype is None else dtype, label)
     return Entry(name, dims, dt, parse_init(init, label))
 
 
@@ -662,8 +657,6 @@ def format_init(config: Any) -> str:
 
 def describe(entries: Iterable[Entry]) -> str:
     """``N tensors, X`` for messages."""
-    from fastinit._progress import format_bytes
-
     entries = list(entries)
     nbytes = sum(e.end - e.begin for e in entries)
     return f"{len(entries)} tensor{'s' if len(entries) != 1 else ''}, {format_bytes(nbytes)}"
