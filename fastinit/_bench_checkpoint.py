@@ -27,7 +27,7 @@ import tempfile
 import time
 from typing import Any, TextIO
 
-PRESETS: dict[str, dict[str, int]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
                       num_attention_heads=32, num_key_value_heads=4, vocab_size=32000),
     # 9.85 B parameters: a Llama-2-13B-like width at 44 layers, 19.7 GB in bfloat16.

@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     bench = sub.add_parser("bench", help="fastinit against NumPy (and torch) side by side")
-    bench.add_argument("--size", type=_positive_int, default=1 << 24,
-                       help="elements per fill (default 2**24)")
+    bench.add_argument("--size", type=_positive_int, default=None,
+                       help="elements per fill (default 2**24; with --dask 2**30, 4 GiB)")
     bench.add_argument("--repeats", type=_positive_int, default=None,
                        help="timed runs per cell; the best is reported (default 5; with --model, "
                             "rounds of fresh processes, default 1)")
@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "model (tinyllama: 1.1 B parameters, several minutes; small: 20 M) in "
                             "float32 and bfloat16: construction, fast_init, meta + materialize, "
                             "trunc_normal_ (needs torch and transformers)")
+    bench.add_argument("--dask", action="store_true",
+                       help="instead of the fills, a 4 GiB float32 normal array in 64 MiB chunks "
+                            "on a LocalCluster of 2 worker processes: fastinit.dask against Dask's "
+                            "own random, in memory and to Zarr (into the current directory), "
+                            "beside the disk's plain write and the local threaded fill (needs "
+                            "fastinit[dask])")
     bench.add_argument("--checkpoint", choices=["tinyllama", "10b", "small"], default=None,
                        help="instead of the fills, write a Llama-shaped seed checkpoint "
                             "(tinyllama: 4.4 GB in float32, 2.2 GB in bfloat16; 10b: 19.7 GB in "
@@ -117,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--minval", type=float, help="low bound (random_uniform)")
     init.add_argument("--maxval", type=float, help="high bound (random_uniform)")
     init.add_argument("--value", type=float, help="the value (constant)")
+    init.add_argument("--chunks", type=int, nargs="+", default=None,
+                      help="(.zarr) the Zarr chunk shape, e.g. --chunks 1024 4096 (default: "
+                           "whole trailing axes, at most 64 MiB a chunk)")
     init.add_argument("--region", type=_region, default=None,
                       help="write only this block of the tensor, e.g. 0:1024,512: (a shard)")
     init.add_argument("--threads", type=_positive_int, default=None,
@@ -179,11 +188,44 @@ def _init_command(args: argparse.Namespace) -> int:
         return _init_safetensors(args)
     if args.spec is not None:
         raise ValueError("--spec describes a .safetensors checkpoint; name the file "
-                         "*.safetensors (a .npy file takes --shape and --init)")
+                         "*.safetensors (a .npy or .zarr array takes --shape and --init)")
     if args.shape is None or args.init is None:
-        raise ValueError("a .npy file needs --shape and --init (a .safetensors checkpoint "
-                         "takes --spec)")
+        raise ValueError("a .npy or .zarr array needs --shape and --init (a .safetensors "
+                         "checkpoint takes --spec)")
+    if args.path.rstrip("/").endswith(".zarr"):
+        return _init_zarr(args)
+    if args.chunks is not None:
+        raise ValueError("--chunks is for .zarr arrays (a .npy file is written in chunks of "
+                         "--chunk-size bytes)")
     return _init_npy(args)
+
+
+def _init_zarr(args: argparse.Namespace) -> int:
+    import os
+
+    import fastinit
+    from fastinit._progress import format_bytes
+    from fastinit.io import zarr as fz
+
+    for flag, given in (("--region", args.region), ("--resume", args.resume or None),
+                        ("--chunk-size", args.chunk_size)):
+        if given is not None:
+            raise ValueError(f"{flag} is for .npy files; a .zarr array is written whole, in "
+                             "--chunks")
+    obj = initializer_from_args(args)
+    if os.path.lexists(args.path) and not args.force:
+        raise ValueError(f"{args.path} exists; pass --force to replace it")
+    if args.threads:
+        fastinit.set_num_threads(args.threads)
+    result = fz.write_zarr(args.path, args.shape, obj, args.seed, chunks=args.chunks,
+                           dtype=args.dtype or "float32", overwrite=args.force,
+                           progress=not args.no_progress)
+    seed = result["initializer"]["config"].get("seed")
+    print(f"fastinit init {args.path}: shape {result['shape']} in chunks of {result['chunks']}, "
+          f"{result['dtype']}, {result['initializer']['class_name']}, "
+          f"{format_bytes(result['bytes'])}" + (", on the dask cluster" if result["dask"] else ""))
+    _print_written(result["bytes"], result["seconds"], seed)
+    return 0
 
 
 def _init_npy(args: argparse.Namespace) -> int:
@@ -232,7 +274,7 @@ def _print_written(nbytes: int, seconds: float, seed: Any) -> None:
 
 
 # Options of the .npy form that a spec file replaces.
-_NPY_ONLY = ("shape", "init", "region") + tuple(_OPTIONS)
+_NPY_ONLY = ("shape", "init", "region", "chunks") + tuple(_OPTIONS)
 
 
 def _init_safetensors(args: argparse.Namespace) -> int:
@@ -343,6 +385,14 @@ def _info_safetensors(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bench" and args.dask:
+        from fastinit import _bench_dask
+        try:
+            return _bench_dask.main(args.size or 1 << 30, args.repeats or 3, args.json,
+                                    sys.stdout)
+        except (RuntimeError, ImportError) as exc:
+            print(f"fastinit bench --dask: error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "bench" and args.checkpoint:
         from fastinit import _bench_checkpoint
         import fastinit
@@ -372,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
                   "all": ["float32", "float64", "float16", "bfloat16"]}.get(args.dtype,
                                                                        [args.dtype])
         try:
-            return bench_main(size=args.size, repeats=args.repeats or 5, dtypes=dtypes,
+            return bench_main(size=args.size or 1 << 24, repeats=args.repeats or 5,
+                              dtypes=dtypes,
                               as_json=args.json, stream=sys.stdout, threads=args.threads,
                               simd=args.simd)
         except (RuntimeError, ImportError) as exc:   # --simd avx512 on an older CPU, no ml_dtypes

@@ -1,0 +1,204 @@
+"""Initialized Zarr arrays of any size, chunk by chunk, with bounded memory.
+
+:func:`write_zarr` creates a Zarr array and fills it with an initializer: on the active
+``dask.distributed`` client when there is one (each Zarr chunk a task of
+:func:`fastinit.dask.initialize`), otherwise here, with fastinit's threads filling one chunk
+while a writer thread stores the previous one.  Either way the array equals the initializer's
+in-memory result bit for bit: a chunk is the ``region=`` block of the whole.
+
+bfloat16, which Zarr has no data type for, is stored as its uint16 words with the attribute
+``"fastinit_dtype": "bfloat16"``; read it with ``z[...].view(ml_dtypes.bfloat16)``
+(:func:`read_zarr` does).  ``pip install zarr`` (and ``fastinit[dask]`` for a cluster).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import time
+from collections import deque
+from typing import Any, Sequence
+
+import numpy as np
+
+from fastinit import _validate as v
+from fastinit._progress import Progress
+from fastinit.io.npy import DEFAULT_CHUNK_BYTES, _as_initializer
+
+__all__ = ["write_zarr", "read_zarr", "default_chunks"]
+
+BFLOAT16_ATTRIBUTE = "fastinit_dtype"
+
+
+def default_chunks(shape: tuple[int, ...], itemsize: int,
+                   chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[int, ...]:
+    """A regular chunk shape of at most ``chunk_bytes``: whole trailing axes, the leading axes
+    cut (the layout of rows a checkpoint reader takes)."""
+    chunks = list(shape)
+    for axis in range(len(shape)):
+        rest = math.prod(chunks[axis + 1:]) * itemsize
+        if math.prod(chunks[axis:]) * itemsize <= chunk_bytes:
+            break
+        chunks[axis] = max(1, min(shape[axis], chunk_bytes // max(rest, 1)))
+        if chunks[axis] * rest <= chunk_bytes:
+            break
+    return tuple(max(1, c) for c in chunks)
+
+
+def _active_client() -> Any:
+    """The current dask.distributed client, or None (distributed not imported or none made)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = None, *,
+               chunks: Sequence[int] | None = None, dtype: Any = np.float32,
+               overwrite: bool = False, progress: bool = False,
+               use_dask: bool | None = None, **zarr_kwargs: Any) -> dict[str, Any]:
+    """Create the Zarr array ``store`` and fill it with an initializer, chunk by chunk.
+
+    Parameters
+    ----------
+    store : str, path or zarr store
+        Where the array goes (a directory path for a cluster: the workers write to it).
+    shape : sequence of int
+    init : Initializer, str or dict
+        An initializer, a name (``"he_normal"``) or a config dict, as for
+        :func:`fastinit.fill_npy`; ``seed`` seeds it (overriding its own).  The array equals
+        ``init(shape, dtype)`` with that seed.
+    seed : int, optional
+        Without one (and without the initializer's own) a seed is drawn and returned.
+    chunks : sequence of int, optional
+        Zarr's chunk shape (default: whole trailing axes, at most 64 MiB a chunk).
+    dtype : float32, float64, float16 or "bfloat16"
+    overwrite : bool
+        Replace an existing array (refused otherwise: FileExistsError / ContainsArrayError).
+    progress : bool
+        A progress bar when filling here (tqdm).
+    use_dask : bool, optional
+        Fill on the active ``dask.distributed`` client (True), here (False), or on the client
+        when there is one (None, the default).
+    **zarr_kwargs
+        Passed to ``zarr.create_array`` (e.g. ``compressors``); the default stores chunks
+        uncompressed (``compressors=None``): random floats do not compress.
+
+    Returns
+    -------
+    dict
+        ``store``, ``shape``, ``chunks``, ``dtype``, ``bytes``, ``seconds``, ``gb_per_s``,
+        ``dask`` (whether a cluster filled it) and ``initializer`` (its config, with the seed).
+    """
+    import zarr
+
+    obj = _as_initializer(init, seed)
+    params = obj.get_config()
+    if "seed" in params and params["seed"] is None:
+        params["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+        obj = type(obj).from_config(params)
+    full = v.normalize_size(shape)
+    if full is None:
+        raise TypeError("write_zarr: shape must be an int or a tuple of ints, got None")
+    dt = v.resolve_dtype(dtype, None, "write_zarr")
+    bf16 = v.is_bfloat16(dt)
+    stored = np.dtype(np.uint16) if bf16 else dt
+    chunk_shape = default_chunks(full, dt.itemsize) if chunks is None else tuple(
+        v.normalize_size(chunks) or ())
+    if len(chunk_shape) != len(full) or any(c < 1 for c in chunk_shape):
+        raise ValueError(f"write_zarr: chunks {chunks} must give one positive size per axis of "
+                         f"{full}")
+    # Bad arguments fail here, before anything is created: a local initializer on the first
+    # element; one without a chunked form (Orthogonal) is computed whole, once.
+    whole = None
+    if obj.local:
+        obj(full, dt, region=tuple(slice(0, min(1, d)) for d in full))
+    else:
+        whole = obj(full, dt)
+    client = _active_client() if use_dask is not False and whole is None else None
+    if use_dask and client is None:
+        raise ValueError("write_zarr: use_dask=True needs an active dask.distributed client")
+    zarr_kwargs.setdefault("compressors", None)
+    array = zarr.create_array(store, shape=full, chunks=chunk_shape, dtype=stored,
+                              overwrite=overwrite, **zarr_kwargs)
+    if bf16:
+        array.attrs[BFLOAT16_ATTRIBUTE] = "bfloat16"
+    config: dict[str, Any] = {"class_name": type(obj).__name__, "config": obj.get_config()}
+    array.attrs["fastinit_initializer"] = config
+    nbytes = math.prod(full) * dt.itemsize
+    t0 = time.perf_counter()
+    if client is not None:
+        _fill_on_cluster(array, store, obj, full, chunk_shape, dt)
+    else:
+        _fill_here(array, obj, whole, full, chunk_shape, dt, progress)
+    seconds = time.perf_counter() - t0
+    return {"store": str(store), "shape": full, "chunks": chunk_shape, "dtype": v.dtype_name(dt),
+            "bytes": nbytes, "seconds": seconds,
+            "gb_per_s": nbytes / seconds / 1e9 if seconds > 0 else math.inf,
+            "dask": client is not None, "initializer": config}
+
+
+def _regions(shape: tuple[int, ...], chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:
+    counts = [-(-d // c) for d, c in zip(shape, chunks)]
+    return [tuple(slice(i * c, min((i + 1) * c, d)) for i, c, d in zip(index, chunks, shape))
+            for index in np.ndindex(*counts)]
+
+
+def _fill_here(array: Any, obj: Any, whole: np.ndarray | None, shape: tuple[int, ...],
+               chunks: tuple[int, ...], dt: np.dtype, progress: bool) -> None:
+    """Fill chunk after chunk with every thread, each stored by a writer thread while the next
+    is filled: at most two chunks in memory (and ``whole``, for Orthogonal)."""
+    bar = Progress(math.prod(shape) * dt.itemsize, progress, str(array.name or "zarr"))
+    pending: deque[concurrent.futures.Future] = deque()
+    bf16 = v.is_bfloat16(dt)
+
+    def store(region: tuple[slice, ...], block: np.ndarray) -> None:
+        array[region] = block.view(np.uint16) if bf16 else block
+        bar.update(block.nbytes)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1, "fastinit-zarr") as writer:
+            for region in _regions(shape, chunks):
+                if len(pending) == 2:
+                    pending.popleft().result()
+                block = whole[region].copy() if whole is not None else obj(
+                    shape, dt, region=region)
+                pending.append(writer.submit(store, region, block))
+            while pending:
+                pending.popleft().result()
+    finally:
+        bar.close()
+
+
+def _fill_on_cluster(array: Any, store: Any, obj: Any, shape: tuple[int, ...],
+                     chunks: tuple[int, ...], dt: np.dtype) -> None:
+    """Each Zarr chunk one task of fastinit.dask.initialize, stored by the worker itself."""
+    import dask.array as da
+
+    import fastinit.dask
+
+    values = fastinit.dask.initialize(obj, shape, chunks=chunks, dtype=dt)
+    if v.is_bfloat16(dt):
+        values = da.map_blocks(_words, values, dtype=np.uint16)
+    da.store(values, array, lock=False, compute=True)
+
+
+def _words(block: np.ndarray) -> np.ndarray:
+    return block.view(np.uint16)
+
+
+def read_zarr(store: Any) -> np.ndarray:
+    """The array in ``store``, bfloat16 as ml_dtypes' bfloat16 (see the module docstring)."""
+    import zarr
+
+    array = zarr.open_array(store, mode="r")
+    values = np.asarray(array[...])
+    if array.attrs.get(BFLOAT16_ATTRIBUTE) == "bfloat16":
+        return values.view(v.bfloat16())
+    return values
+
