@@ -133,3 +133,23 @@ def test_the_benchmark_spec_is_the_llama_models_own_init(tmp_path):
                                                            "model.safetensors"))
     assert list(ours) == list(theirs)
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_bench_dask_measures_every_case(tmp_path):
+    """bench --dask on a small array: every timing and ratio is there, and the Zarr stores and
+    the plain file are removed."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("zarr")
+    result = subprocess.run([sys.executable, "-m", "fastinit", "bench", "--dask", "--size",
+                             str(1 << 22), "--repeats", "1", "--json"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    seconds = report["seconds"]
+    assert set(seconds) == {"local fill, warm array", "local fill, new array",
+                            "fastinit.dask in memory", "dask random in memory",
+                            "disk plain write", "fastinit.dask to zarr", "dask random to zarr"}
+    assert all(s > 0 for s in seconds.values())
+    assert report["ratios"]["in memory vs dask random"] == pytest.approx(
+        seconds["dask random in memory"] / seconds["fastinit.dask in memory"])
+    assert list(tmp_path.iterdir()) == []
