@@ -71,24 +71,29 @@ def _nbytes(preset: str, dtype: str) -> int:
     return sum(math.prod(shape) * size for shape, _, _ in llama_spec(preset, dtype).values())
 
 
+def plain_write(path: str, nbytes: int) -> float:
+    """Seconds to write ``nbytes`` of random bytes to a new file in 64 MiB blocks and fsync it:
+    the disk's own sequential write rate, the yardstick of every writer."""
+    import numpy as np
+
+    block = np.random.default_rng(0).integers(0, 256, _BLOCK, dtype=np.uint8).tobytes()
+    t0 = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    done = 0
+    while done < nbytes:
+        done += os.pwrite(fd, block[:min(_BLOCK, nbytes - done)], done)
+    os.fsync(fd)
+    os.close(fd)
+    return time.perf_counter() - t0
+
+
 def _case(case: str, preset: str, dtype: str, threads: int, path: str) -> float:
     """One case in this process; the seconds it took (the file synced)."""
     import fastinit
 
     fastinit.set_num_threads(threads)
     if case == "disk":
-        import numpy as np
-
-        block = np.random.default_rng(0).integers(0, 256, _BLOCK, dtype=np.uint8).tobytes()
-        total = _nbytes(preset, dtype)
-        t0 = time.perf_counter()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        done = 0
-        while done < total:
-            done += os.pwrite(fd, block[:min(_BLOCK, total - done)], done)
-        os.fsync(fd)
-        os.close(fd)
-        return time.perf_counter() - t0
+        return plain_write(path, _nbytes(preset, dtype))
     if case == "write_safetensors":
         from fastinit.io import write_safetensors
 

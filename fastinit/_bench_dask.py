@@ -23,21 +23,12 @@ import time
 from typing import Any, TextIO
 
 CHUNK_BYTES = 64 << 20
-_BLOCK = 64 << 20
 
 
 def _disk_write(path: str, nbytes: int) -> float:
-    import numpy as np
+    from fastinit._bench_checkpoint import plain_write
 
-    block = np.random.default_rng(0).integers(0, 256, _BLOCK, dtype=np.uint8).tobytes()
-    t0 = time.perf_counter()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    done = 0
-    while done < nbytes:
-        done += os.pwrite(fd, block[:min(_BLOCK, nbytes - done)], done)
-    os.fsync(fd)
-    os.close(fd)
-    seconds = time.perf_counter() - t0
+    seconds = plain_write(path, nbytes)
     os.unlink(path)
     return seconds
 

@@ -359,12 +359,7 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
     try:
         with _active(session), torch.no_grad():
             _run_init(module, session, init_fn)
-        for name, buffer in fresh_buffers:
-            if buffer.is_floating_point() and torch.isnan(buffer).any():
-                raise ValueError(f"materialize: buffer {name!r} was not computed by the module's "
-                                 "init code (a non-persistent buffer made in __init__ is lost on "
-                                 "the meta device); compute it in reset_parameters() or pass "
-                                 "init_fn=")
+        _check_computed(fresh_buffers, "materialize")
     except BaseException as exc:
         failed = session.module_name
         owned = [f"{failed}.{n}" if failed else n
@@ -542,12 +537,7 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
                                  "them in init_fn (or call the model's tie_weights there)")
             if final[kept].data_ptr() != views[kept].data_ptr():
                 views[kept].copy_(final[kept])           # tied to a name that is not stored
-        for name, buffer in fresh:
-            if buffer.is_floating_point() and torch.isnan(buffer).any():
-                raise ValueError(f"{where}: buffer {name!r} was not computed by the module's "
-                                 "init code (a non-persistent buffer made in __init__ is lost on "
-                                 "the meta device); compute it in reset_parameters() or pass "
-                                 "init_fn=")
+        _check_computed(fresh, where)
     except BaseException as exc:
         if session is not None:
             exc.add_note(f"fastinit.torch.save_initialized: while initializing module "
@@ -591,6 +581,15 @@ def _check_module_args(module: Any, seed: Any, dtype: Any, init_fn: Any, where: 
         raise ValueError(f"{where}: the module's parameters must be on the meta device "
                          f"(build it under torch.device('meta')); {off_meta[0]!r} is on "
                          f"{module.get_parameter(off_meta[0]).device}")
+
+
+def _check_computed(buffers: list[tuple[str, torch.Tensor]], where: str) -> None:
+    """ValueError for a float buffer still NaN after the init code: none of it computed it."""
+    for name, buffer in buffers:
+        if buffer.is_floating_point() and torch.isnan(buffer).any():
+            raise ValueError(f"{where}: buffer {name!r} was not computed by the module's init "
+                             "code (a non-persistent buffer made in __init__ is lost on the meta "
+                             "device); compute it in reset_parameters() or pass init_fn=")
 
 
 def _first_names(module: torch.nn.Module) -> dict[tuple, str]:
