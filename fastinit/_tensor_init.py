@@ -206,6 +206,9 @@ def _from_initializer(obj: initializers.Initializer, where: str) -> TensorInit:
         raise ValueError(f"{where}: {type(obj).__name__} has a seed of its own ({config['seed']}); "
                          "give it none: the writer's seed and the tensor's name choose its stream")
     config.pop("seed", None)
+    for default_none in ("input_axes", "output_axes"):   # Keras' axes, unless given
+        if config.get(default_none, 0) is None:
+            del config[default_none]
     return TensorInit("initializer", type(obj).__name__, config, obj)
 
 

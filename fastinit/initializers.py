@@ -14,7 +14,16 @@ Fans follow JAX's rule: ``fan_in = shape[in_axis] * receptive``, ``fan_out = sha
 receptive``, ``receptive`` the product of the dimensions that are neither ``in_axis``,
 ``out_axis`` nor batch axes.  The defaults (in_axis=-2, out_axis=-1) give Keras' layouts: Dense
 ``(in, out)`` and Conv ``(*kernel, in, out)``.  A rank-1 shape has fan_in = fan_out = shape[0],
-rank 0 has fans of 1 (as Keras).
+rank 0 has fans of 1 (as Keras).  Keras 3's ``input_axes`` and ``output_axes`` are taken too,
+with Keras' rule: when both are given, ``fan_in`` is the product of ``shape[input_axes]`` and
+``fan_out`` that of ``shape[output_axes]``, with no receptive field (when only one is given,
+Keras ignores it, and so does fastinit).  The two styles cannot be mixed.
+
+Keras configs load as they are (``get({"class_name": ..., "config": keras_init.get_config()})``,
+for every Keras 3 initializer, STFT included), and ``get_config()`` of a fastinit initializer
+with a Keras equivalent emits Keras' keys, so ``keras.initializers.get`` loads it: the JAX axes
+(``in_axis``, ``out_axis``, ``batch_axis``) and Orthogonal's ``column_axis`` appear only when they
+differ from their defaults, which Keras cannot express.
 """
 from __future__ import annotations
 
@@ -31,7 +40,7 @@ from fastinit._generator import Generator
 __all__ = [
     "Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
     "LecunUniform", "LecunNormal", "RandomUniform", "RandomNormal", "TruncatedNormal",
-    "Orthogonal", "Identity", "Zeros", "Ones", "Constant", "compute_fans", "get",
+    "Orthogonal", "Identity", "Zeros", "Ones", "Constant", "STFT", "compute_fans", "get",
 ]
 
 # Standard deviation of a standard normal truncated to [-2, 2]: dividing by it gives the truncated
@@ -131,7 +140,9 @@ class Initializer:
         return cls(**config)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        # Keras' axes are None unless given: left out, as noise.
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                         if not (v is None and k in ("input_axes", "output_axes")))
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other: object) -> bool:
@@ -177,6 +188,9 @@ class VarianceScaling(_Seeded):
         Axes for the fans (JAX's rule; the defaults give Keras' layouts).
     seed : int, optional
         Makes the initializer reproducible (see the module docstring).
+    input_axes, output_axes : list of int, optional
+        Keras 3's axes: with both given, fan_in = prod(shape[input_axes]) and fan_out =
+        prod(shape[output_axes]), no receptive field.  Not together with the JAX axes.
 
     References
     ----------
@@ -187,7 +201,8 @@ class VarianceScaling(_Seeded):
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
                  distribution: str = "truncated_normal", in_axis: int | Sequence[int] = -2,
                  out_axis: int | Sequence[int] = -1, batch_axis: int | Sequence[int] = (),
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, input_axes: Sequence[int] | None = None,
+                 output_axes: Sequence[int] | None = None) -> None:
         name = type(self).__name__
         scale = _check_number(scale, "scale", name)
         if scale <= 0:
@@ -204,11 +219,31 @@ class VarianceScaling(_Seeded):
         self.scale, self.mode, self.distribution = scale, mode, distribution
         self.in_axis, self.out_axis, self.batch_axis = (_axis_arg(in_axis), _axis_arg(out_axis),
                                                         _axis_arg(batch_axis))
+        self.input_axes = _keras_axes(input_axes, "input_axes", name)
+        self.output_axes = _keras_axes(output_axes, "output_axes", name)
+        if (self.input_axes is not None or self.output_axes is not None) and self._jax_axes():
+            raise ValueError(f"{name}: give Keras' input_axes/output_axes or JAX's "
+                             "in_axis/out_axis/batch_axis, not both (their fan rules differ)")
         self.seed = _check_seed(seed, name)
+
+    def _jax_axes(self) -> bool:
+        """Whether the JAX axes differ from their defaults."""
+        return (self.in_axis, self.out_axis, self.batch_axis) != (-2, -1, ())
+
+    def fans(self, shape: Sequence[int]) -> tuple[float, float]:
+        """``(fan_in, fan_out)`` for ``shape``: Keras' rule when both of its axes are given,
+        else JAX's (see the module docstring)."""
+        if self.input_axes is not None and self.output_axes is not None:
+            dims = tuple(operator.index(d) for d in shape)
+            ins = _axes(self.input_axes, len(dims), "input_axes")
+            outs = _axes(self.output_axes, len(dims), "output_axes")
+            return (float(math.prod(dims[i] for i in ins)),
+                    float(math.prod(dims[i] for i in outs)))
+        return compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
 
     def stddev_or_bound(self, shape: Sequence[int]) -> float:
         """The normal's s (before truncation) or the uniform's bound for ``shape``."""
-        fan_in, fan_out = compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
+        fan_in, fan_out = self.fans(shape)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
                "fan_geo_avg": math.sqrt(fan_in * fan_out)}[self.mode]
         variance = self.scale / max(1.0, fan)
@@ -231,9 +266,25 @@ class VarianceScaling(_Seeded):
         return rng.uniform(-s, s, size=shape, dtype=dtype, out=out, region=region)
 
     def get_config(self) -> dict[str, Any]:
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "in_axis": self.in_axis, "out_axis": self.out_axis,
-                "batch_axis": self.batch_axis, "seed": self.seed}
+        config: dict[str, Any] = {"scale": self.scale, "mode": self.mode,
+                                  "distribution": self.distribution, "seed": self.seed}
+        if self._jax_axes():            # fastinit's own: Keras has no such keys
+            config.update(in_axis=self.in_axis, out_axis=self.out_axis,
+                          batch_axis=self.batch_axis)
+        else:                           # Keras' keys, so that keras.initializers.get loads it
+            config.update(input_axes=self.input_axes, output_axes=self.output_axes)
+        return config
+
+
+def _keras_axes(axes: Any, label: str, cls: str) -> list[int] | None:
+    if axes is None:
+        return None
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        axes = [axes]
+    try:
+        return [operator.index(a) for a in axes]
+    except TypeError:
+        raise TypeError(f"{cls}: {label} must be a list of ints or None, got {axes!r}") from None
 
 
 class _Preset(VarianceScaling):
@@ -241,11 +292,14 @@ class _Preset(VarianceScaling):
     _MODE = "fan_in"
     _DISTRIBUTION = "truncated_normal"
 
-    def __init__(self, seed: int | None = None) -> None:
-        super().__init__(self._SCALE, self._MODE, self._DISTRIBUTION, seed=seed)
+    def __init__(self, seed: int | None = None, input_axes: Sequence[int] | None = None,
+                 output_axes: Sequence[int] | None = None) -> None:
+        super().__init__(self._SCALE, self._MODE, self._DISTRIBUTION, seed=seed,
+                         input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
 
 
 class GlorotUniform(_Preset):
@@ -370,7 +424,10 @@ class Orthogonal(_Seeded):
         return 32 * math.prod(_shape(shape))
 
     def get_config(self) -> dict[str, Any]:
-        return {"gain": self.gain, "column_axis": self.column_axis, "seed": self.seed}
+        config: dict[str, Any] = {"gain": self.gain, "seed": self.seed}
+        if self.column_axis != -1:      # Keras' Orthogonal always takes the last axis
+            config["column_axis"] = self.column_axis
+        return config
 
 
 class Identity(Initializer):
@@ -431,6 +488,74 @@ class Ones(_Fixed):
     _VALUE = 1.0
 
 
+class STFT(Initializer):
+    """Conv kernels of a short-time Fourier transform, as ``keras.initializers.STFT``.
+
+    For a shape ``(T, C, F)`` (frame length, input channels, ``F = fft_length // 2 + 1``
+    frequency bins), element ``(t, c, f)`` is ``cos(-2 pi t f / N) * w[t] / s`` (``"real"``) or
+    the sine (``"imag"``), ``N = 2 (F - 1)``, ``w`` the window (``scipy.signal.get_window(window,
+    T, fftbins=periodic)``, an array of T values, or none) and ``s`` the scaling: the window's L2
+    norm (``"density"``), its L1 norm (``"spectrum"``) or 1 (None).  Computed in float64 and
+    rounded once (Keras computes in the output dtype).  A string window needs SciPy.
+    """
+
+    def __init__(self, side: str = "real", window: Any = "hann", scaling: str | None = "density",
+                 periodic: bool = False) -> None:
+        name = type(self).__name__
+        if side not in ("real", "imag"):
+            raise ValueError(f"{name}: side should be 'real' or 'imag', not {side!r}")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"{name}: scaling must be None, 'density' or 'spectrum', got "
+                             f"{scaling!r}")
+        if not isinstance(periodic, (bool, np.bool_)):
+            raise TypeError(f"{name}: periodic must be a bool, got {periodic!r}")
+        if isinstance(window, str):
+            _scipy_window(window, 1, False)          # an unknown window fails here, as in Keras
+        elif window is not None:
+            values = np.asarray(window, dtype=np.float64)
+            if values.ndim != 1 or not np.isfinite(values).all():
+                raise ValueError(f"{name}: window must be a name, None or a 1-D array of finite "
+                                 "numbers")
+            window = values.tolist()
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, bool(periodic)
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        shape = _shape(shape)
+        if len(shape) != 3 or shape[2] < 2:
+            raise ValueError(f"STFT needs a shape (frame_length, channels, fft_length // 2 + 1) "
+                             f"with at least 2 frequency bins, got {shape}")
+        frame_length, channels, bins = shape
+        time = np.arange(frame_length, dtype=np.float64)[:, None, None]
+        freq = np.arange(bins, dtype=np.float64)[None, None, :] / (2 * (bins - 1))
+        angle = -2.0 * time * freq * np.pi
+        kernel = np.cos(angle) if self.side == "real" else np.sin(angle)
+        if self.window is not None:
+            win = (_scipy_window(self.window, frame_length, self.periodic)
+                   if isinstance(self.window, str) else np.asarray(self.window, np.float64))
+            if win.shape != (frame_length,):
+                raise ValueError(f"STFT: the window has {win.size} values, not frame_length="
+                                 f"{frame_length}")
+            norm = {"density": math.sqrt(float(np.sum(win ** 2))),
+                    "spectrum": float(np.sum(np.abs(win))), None: 1.0}[self.scaling]
+            kernel = kernel * win[:, None, None] / norm
+        full = np.broadcast_to(kernel, (frame_length, channels, bins))
+        return _deliver(full, dtype, out, region, "STFT")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"side": self.side, "window": self.window, "periodic": self.periodic,
+                "scaling": self.scaling}
+
+
+def _scipy_window(window: str, length: int, periodic: bool) -> np.ndarray:
+    try:
+        from scipy.signal import get_window
+    except ImportError:
+        raise ImportError("STFT with a named window needs SciPy (pip install scipy), or pass the "
+                          "window's values") from None
+    return np.asarray(get_window(window, length, fftbins=periodic), dtype=np.float64)
+
+
 def _target(shape: tuple[int, ...], dtype: Any, out: np.ndarray | None, region: Any,
             name: str) -> np.ndarray:
     """The array a deterministic initializer writes: ``out`` (checked) or a new one."""
@@ -461,14 +586,19 @@ _CLASSES: dict[str, type[Initializer]] = {
     cls.__name__: cls for cls in (VarianceScaling, GlorotUniform, GlorotNormal, HeUniform,
                                   HeNormal, LecunUniform, LecunNormal, RandomUniform,
                                   RandomNormal, TruncatedNormal, Orthogonal, Identity, Zeros,
-                                  Ones, Constant)
+                                  Ones, Constant, STFT)
 }
 _SNAKE = {"variance_scaling": "VarianceScaling", "glorot_uniform": "GlorotUniform",
           "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform", "he_normal": "HeNormal",
           "lecun_uniform": "LecunUniform", "lecun_normal": "LecunNormal",
           "random_uniform": "RandomUniform", "random_normal": "RandomNormal",
           "truncated_normal": "TruncatedNormal", "orthogonal": "Orthogonal",
-          "identity": "Identity", "zeros": "Zeros", "ones": "Ones", "constant": "Constant"}
+          "identity": "Identity", "zeros": "Zeros", "ones": "Ones", "constant": "Constant",
+          "stft": "STFT"}
+# Keras 3's other names for the same classes.
+_KERAS_ALIASES = {"normal": "RandomNormal", "uniform": "RandomUniform", "one": "Ones",
+                  "zero": "Zeros", "IdentityInitializer": "Identity",
+                  "OrthogonalInitializer": "Orthogonal", "STFTInitializer": "STFT"}
 
 
 def get(identifier: Any) -> Initializer | None:
@@ -478,7 +608,7 @@ def get(identifier: Any) -> Initializer | None:
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        name = _SNAKE.get(identifier, identifier)
+        name = _SNAKE.get(identifier, _KERAS_ALIASES.get(identifier, identifier))
         if name not in _CLASSES:
             raise ValueError(f"unknown initializer {identifier!r}; known: "
                              f"{', '.join(sorted(_SNAKE))}")
@@ -490,7 +620,7 @@ def get(identifier: Any) -> Initializer | None:
         if not isinstance(class_name, str):
             raise TypeError(f"an initializer config's class_name must be a str, got "
                             f"{type(class_name).__name__}")
-        cls_name = _SNAKE.get(class_name, class_name)
+        cls_name = _SNAKE.get(class_name, _KERAS_ALIASES.get(class_name, class_name))
         if cls_name not in _CLASSES:
             raise ValueError(f"unknown initializer {class_name!r}; known: "
                              f"{', '.join(sorted(_CLASSES))}")

@@ -148,6 +148,7 @@ def test_bench_dask_measures_every_case(tmp_path):
     seconds = report["seconds"]
     assert set(seconds) == {"local fill, warm array", "local fill, new array",
                             "fastinit.dask in memory", "dask random in memory",
+                            "dask ones in memory (floor)",
                             "disk plain write", "fastinit.dask to zarr", "dask random to zarr"}
     assert all(s > 0 for s in seconds.values())
     assert report["ratios"]["in memory vs dask random"] == pytest.approx(
