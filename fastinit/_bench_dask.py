@@ -7,7 +7,8 @@ A float32 standard-normal array (4 GiB by default) in chunks of 64 MiB, on a
   ``da.random.default_rng(0).standard_normal(...)`` (which changes with the chunking);
 - to Zarr: ``x.to_zarr(path, compressors=None)`` of both, into the current directory, against
   the disk's plain sequential write of the same bytes (64 MiB blocks, then fsync);
-- the floor of any Dask fill: ``da.ones(...).sum().compute()``, each task writing its chunk once;
+- the floor of any Dask fill: ``(da.ones(...) + 0).sum().compute()``, each task making a new chunk
+  and writing it once;
 - the overhead of Dask itself: fastinit.dask in memory against the local threaded fill of the
   same array, all threads, into a new array (the memory first touched, as every Dask task
   touches its chunk's) and into a warm one (``standard_normal(out=a)``).
@@ -91,10 +92,10 @@ def run(elements: int, rounds: int = 3, directory: str | None = None) -> dict[st
             t0 = time.perf_counter()
             x.sum().compute()
             keep("fastinit.dask in memory", time.perf_counter() - t0)
-            # The floor of any Dask fill: each task makes its chunk (np.ones writes it once)
-            # and sums it, with no random numbers at all.
+            # The floor of any Dask fill: each task makes a new chunk and writes it once (ones
+            # plus 0: da.ones alone is a broadcast view with no memory), then it is summed.
             t0 = time.perf_counter()
-            da.ones(shape, chunks=chunks, dtype=np.float32).sum().compute()
+            (da.ones(shape, chunks=chunks, dtype=np.float32) + np.float32(0)).sum().compute()
             keep("dask ones in memory (floor)", time.perf_counter() - t0)
             y = da.random.default_rng(0).standard_normal(size=shape, chunks=chunks,
                                                          dtype=np.float32)
