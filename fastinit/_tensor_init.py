@@ -247,7 +247,9 @@ def init_tensor(name: str, shape: Sequence[int], init: Any, seed: Any, dtype: An
     if out is None:
         target = np.empty(block, dt)
     else:
-        target = v.check_out(out, dt if not v.is_bfloat16(dt) else out.dtype, "init_tensor")
+        if v.is_bfloat16(dt) and isinstance(out, np.ndarray) and v.is_bfloat16(out.dtype):
+            dt = out.dtype                   # ml_dtypes' bfloat16 or the tagged uint16 words
+        target = v.check_out(out, dt, "init_tensor")
         if target.shape != block:
             raise ValueError(f"init_tensor: out.shape {target.shape} is not the block's {block}")
     spec.fill(target, full, region, Generator(key=key, stream=stream_for(name)))

@@ -452,3 +452,15 @@ def test_cli_info_marks_an_incomplete_write(tmp_path, capsys):
     (tmp_path / (path.name + PROGRESS_SUFFIX)).write_text("{}")
     assert cli.main(["info", str(path)]) == 0
     assert "INCOMPLETE" in capsys.readouterr().out
+
+
+def test_init_tensor_fills_out_and_regions_and_checks_out():
+    whole = init_tensor("w", (40, 8), ("uniform", {"low": -1.0, "high": 1.0}), 3, "bfloat16")
+    out = np.empty((10, 8), ml_dtypes.bfloat16)
+    block = init_tensor("w", (40, 8), ("uniform", {"low": -1.0, "high": 1.0}), 3, "bfloat16",
+                        out=out, region=np.s_[20:30, :])
+    assert block is out and block.tobytes() == whole[20:30].tobytes()
+    with pytest.raises(TypeError, match="expected bfloat16"):
+        init_tensor("w", (40, 8), "ones_", 3, "bfloat16", out=np.empty((40, 8), np.float32))
+    with pytest.raises(ValueError, match="block"):
+        init_tensor("w", (40, 8), "ones_", 3, out=np.empty((10, 8), np.float32))

@@ -455,8 +455,8 @@ def _check_inits(entries: list[Entry], key: int, where: str) -> dict[str, np.nda
 
 def _existing(path: Path, records: Path, header: bytes, record: dict[str, Any], resume: bool,
               overwrite: bool, where: str) -> int | None:
-    """Batches already written by a matching partial write (all of them for a matching
-    complete file), or None when a new file is to be created."""
+    """The batches already written by a matching partial write, -1 for a matching complete file
+    (nothing to write), or None when a new file is to be created."""
     exists = os.path.lexists(path)
     partial = records.exists()
     if resume and exists:
