@@ -120,9 +120,11 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
         obj(full, dt, region=tuple(slice(0, min(1, d)) for d in full))
     else:
         whole = obj(full, dt)
-    client = _active_client() if use_dask is not False and whole is None else None
+    client = _active_client() if use_dask is not False else None
     if use_dask and client is None:
         raise ValueError("write_zarr: use_dask=True needs an active dask.distributed client")
+    if whole is not None:
+        client = None                     # computed whole already: written from here
     zarr_kwargs.setdefault("compressors", None)
     array = zarr.create_array(store, shape=full, chunks=chunk_shape, dtype=stored,
                               overwrite=overwrite, **zarr_kwargs)
