@@ -55,8 +55,8 @@ def _shape(size: Any, where: str) -> tuple[int, ...]:
     return shape
 
 
-def from_blocks(name: str, function: Callable[..., np.ndarray], args: tuple, shape: tuple[int, ...],
-                dtype: np.dtype, chunks: Any) -> da.Array:
+def from_blocks(name: str, function: Callable[..., np.ndarray], args: tuple,
+                shape: tuple[int, ...], dtype: np.dtype, chunks: Any) -> da.Array:
     """A Dask array whose chunk at block index ``(i, j, ...)`` is ``function(*args, region)``,
     ``region`` the chunk's tuple of slices of ``shape``: one task per chunk, no arrays in the
     graph."""
@@ -93,11 +93,6 @@ def _initializer_chunk(config: dict, shape: tuple[int, ...], dtype: str,
     with fastinit.threads(1):
         return init(shape, _dtype(dtype, "initialize"), region=region)
 
-
-def _whole_chunk(config: dict, shape: tuple[int, ...], dtype: str,
-                 region: tuple[slice, ...]) -> np.ndarray:
-    """An initializer with no local form (Orthogonal's QR): computed whole, in one task."""
-    return _initializer_chunk(config, shape, dtype, region)
 
 
 class Generator:
@@ -201,9 +196,9 @@ def initialize(init: Any, shape: Sequence[int], *, chunks: Any = "auto",
         _initializer_chunk(config, shape_t, v.dtype_name(dt),
                            tuple(slice(0, min(1, d)) for d in shape_t))
     else:
-        whole = from_blocks("fastinit-initialize", _whole_chunk, (config, shape_t,
-                                                                  v.dtype_name(dt)),
-                            shape_t, dt, shape_t or ())
+        # No chunked form (Orthogonal's QR): computed whole in one task, then cut into chunks.
+        whole = from_blocks("fastinit-initialize", _initializer_chunk,
+                            (config, shape_t, v.dtype_name(dt)), shape_t, dt, shape_t or ())
         return whole.rechunk(chunks)
     return from_blocks("fastinit-initialize", _initializer_chunk,
                        (config, shape_t, v.dtype_name(dt)), shape_t, dt, chunks)

@@ -172,7 +172,6 @@ class Header:
     metadata: dict[str, str]
     tensors: list[tuple[str, str, tuple[int, ...], int, int]]
     data_start: int
-    raw: bytes
 
 
 def read_header(path: str | os.PathLike) -> Header:
@@ -234,7 +233,7 @@ def read_header(path: str | os.PathLike) -> Header:
     if data_start + position > size:
         raise ValueError(f"{path} is truncated: its header describes {position} bytes of data "
                          f"but the file holds {size - data_start}")
-    return Header(metadata, tensors, data_start, first + raw)
+    return Header(metadata, tensors, data_start)
 
 
 def safetensors_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
