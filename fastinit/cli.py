@@ -14,8 +14,6 @@ import argparse
 import sys
 from typing import Any
 
-import numpy as np
-
 _SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -301,7 +299,8 @@ def _init_safetensors(args: argparse.Namespace) -> int:
     if seed is None:
         seed = st.recorded_seed(args.path) if args.resume else None
     if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+        from fastinit.initializers import fresh_seed
+        seed = fresh_seed()
     if args.threads:
         fastinit.set_num_threads(args.threads)
     chunk = args.chunk_size or io.DEFAULT_CHUNK_BYTES

@@ -162,6 +162,21 @@ class _Seeded(Initializer):
         return Generator(self.seed)       # seed None: fresh entropy on every call
 
 
+def fresh_seed() -> int:
+    """A seed drawn from the operating system's entropy, for work that must record its seed."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+
+
+def pinned(init: Initializer) -> Initializer:
+    """``init`` itself, or, for a seedable initializer without a seed, a copy with a fresh seed
+    fixed: a writer computing a tensor in pieces needs every piece from the same stream."""
+    config = init.get_config()
+    if "seed" not in config or config["seed"] is not None:
+        return init
+    config["seed"] = fresh_seed()
+    return type(init).from_config(config)
+
+
 def _shape(shape: Sequence[int] | int) -> tuple[int, ...]:
     """A shape as NumPy reads one (TypeError for non-integers, ValueError for negatives)."""
     dims = v.normalize_size(shape)

@@ -189,9 +189,8 @@ def initialize(init: Any, shape: Sequence[int], *, chunks: Any = "auto",
         raise TypeError("initialize: init is required (an initializer, a name or a config dict)")
     shape_t = _shape(shape, "initialize")
     dt = _dtype(dtype, "initialize")
+    obj = _initializers.pinned(obj)
     config: dict[str, Any] = {"class_name": type(obj).__name__, "config": obj.get_config()}
-    if "seed" in config["config"] and config["config"]["seed"] is None:
-        config["config"]["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
     if obj.local:                       # checked on the first element before building anything
         _initializer_chunk(config, shape_t, v.dtype_name(dt),
                            tuple(slice(0, min(1, d)) for d in shape_t))

@@ -135,12 +135,9 @@ def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, 
         starts, block = v.normalize_region(region, full)
     record_path = _record_path(path)
 
-    obj = _as_initializer(init, seed)
+    obj = initializers.pinned(_as_initializer(init, seed))
     params: dict[str, Any] = obj.get_config()
     config: dict[str, Any] = {"class_name": type(obj).__name__, "config": params}
-    if "seed" in params and params["seed"] is None:
-        params["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
-        obj = type(obj).from_config(params)
     record: dict[str, Any] = {"shape": list(full), "starts": list(starts), "block": list(block),
               "dtype": dt.name, "initializer": config, "chunk_bytes": chunk_bytes}
 

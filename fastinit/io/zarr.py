@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fastinit import _validate as v
+from fastinit import initializers
 from fastinit._progress import Progress
 from fastinit.io.npy import DEFAULT_CHUNK_BYTES, _as_initializer
 
@@ -97,11 +98,7 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     """
     import zarr
 
-    obj = _as_initializer(init, seed)
-    params = obj.get_config()
-    if "seed" in params and params["seed"] is None:
-        params["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
-        obj = type(obj).from_config(params)
+    obj = initializers.pinned(_as_initializer(init, seed))
     full = v.normalize_size(shape)
     if full is None:
         raise TypeError("write_zarr: shape must be an int or a tuple of ints, got None")
