@@ -8,7 +8,8 @@ built here runs on any x86-64 (or aarch64) machine.
 - ``_kernels_baseline``: the architecture's baseline (SSE2 on x86-64); the only module elsewhere.
 - ``_kernels_avx2``: AVX2 + FMA + F16C (x86-64 only).
 - ``_kernels_avx512``: AVX-512 F/DQ/BW/VL (x86-64 only).
-- ``_streams``: the Generator's stream counter, built once (no kernels in it).
+- ``_bit_generator``: fastinit.Philox, the NumPy BitGenerator that also numbers a Generator's
+  calls; built once (its words come from the current level's kernels).
 
 Flags shared by every level:
 
@@ -62,7 +63,7 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             level = ext.name.rsplit("_", 1)[-1]
             if level not in LEVEL_FLAGS:
-                continue                         # fastinit._streams: the compiler's defaults
+                continue                         # fastinit._bit_generator: the defaults
             flags = (MSVC_FLAGS if msvc else UNIX_FLAGS) + LEVEL_FLAGS[level][1 if msvc else 0]
             ext.extra_compile_args = flags + list(ext.extra_compile_args)
             # Recorded in the module for fastinit.show_config().
@@ -80,14 +81,18 @@ extensions = [
         include_dirs=[np.get_include(), "fastinit"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         depends=["fastinit/_kernels.pxi", "fastinit/_philox.h", "fastinit/_philox.pxd",
-                 "fastinit/_streams.pxd",
+                 "fastinit/_bit_generator.pxd", "fastinit/_bit_generator.h",
                  "fastinit/_store.h", "fastinit/_cpu.h", "fastinit/_select.h",
                  "fastinit/_half.h"],
     )
     for level in LEVELS
 ] + [
-    # Not per level: no kernels in it, and every level's fill_out takes its counters.
-    Extension("fastinit._streams", ["fastinit/_streams.pyx"]),
+    # Not per level: it calls the current level's Philox through a pointer, and every level's
+    # fill_out takes its streams.
+    Extension("fastinit._bit_generator", ["fastinit/_bit_generator.pyx"],
+              include_dirs=[np.get_include(), "fastinit"],
+              depends=["fastinit/_bit_generator.pxd", "fastinit/_bit_generator.h"],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
 ]
 
 setup(

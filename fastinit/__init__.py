@@ -5,7 +5,8 @@ kernels, written straight into float32, float64, float16 and bfloat16 buffers.  
 index of a fill is a pure function of (seed, call, index): the same on any machine, SIMD level,
 thread count, chunking or region.  On top: torch.nn.init-style functions (``fastinit.init``),
 Keras/JAX-style initializers (``fastinit.initializers``) and ``.npy`` files larger than memory
-(``fastinit.fill_npy``).
+(``fastinit.fill_npy``).  ``fastinit.Philox`` is the same stream as a ``numpy.random.BitGenerator``,
+and every other ``numpy.random.Generator`` method runs over it.
 
 >>> import numpy as np, fastinit as fi
 >>> rng = fi.default_rng(42)
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 try:
+    from fastinit._bit_generator import Philox
     from fastinit._generator import Generator, stream_for
     from fastinit._threads import get_num_threads, set_num_threads, threads
 except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source tree
@@ -26,14 +28,27 @@ except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source
     ) from exc
 
 # The layers above the Generator (they import it, so they come after it).
-from fastinit import init, initializers  # noqa: E402
-from fastinit.init import seed  # noqa: E402
-from fastinit.io import fill_npy, npy_stats  # noqa: E402
+from fastinit import init, initializers
+from fastinit.init import seed
+from fastinit.io import fill_npy, npy_stats
 
 __version__ = "0.1.0"
-__all__ = ["Generator", "default_rng", "stream_for", "get_num_threads", "set_num_threads",
-           "threads",
-           "show_config", "init", "initializers", "seed", "fill_npy", "npy_stats", "__version__"]
+__all__ = [
+    "Generator",
+    "Philox",
+    "__version__",
+    "default_rng",
+    "fill_npy",
+    "get_num_threads",
+    "init",
+    "initializers",
+    "npy_stats",
+    "seed",
+    "set_num_threads",
+    "show_config",
+    "stream_for",
+    "threads",
+]
 
 
 def default_rng(seed: Any = None) -> Generator:
@@ -41,8 +56,9 @@ def default_rng(seed: Any = None) -> Generator:
 
     Parameters
     ----------
-    seed : None, int, sequence of int, numpy.random.SeedSequence or Generator, optional
-        A fastinit Generator is returned unaltered, as NumPy does.
+    seed : None, int, sequence of int, numpy.random.SeedSequence, Generator or Philox, optional
+        A fastinit Generator is returned unaltered, and a fastinit Philox wrapped (sharing its
+        state), as NumPy does with its own.
 
     Returns
     -------

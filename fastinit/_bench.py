@@ -6,18 +6,27 @@ for the truncated normal, since NumPy has none), torch on one thread when import
 ``a.fill(0)`` on the same buffer as the memory-bandwidth yardstick.  The contenders of a row run
 in turn, round after round, and the best of ``repeats`` runs of each is kept; ratios are
 reported, so machines of different speed give comparable figures.
+
+A second table times the NumPy methods that fastinit runs through NumPy's own code over
+``fastinit.Philox`` (``integers``, ``permutation`` and two distributions) against
+``numpy.random.default_rng`` (PCG64) and torch's equivalents, all on one thread.
 """
 from __future__ import annotations
 
 import json
 import platform
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import numpy as np
 
 import fastinit
 from fastinit import _validate
+
+# The NumPy-method table's sample count: an allocation per call, as those methods make, and
+# a permutation of 2**24 elements would take seconds per round.
+NUMPY_METHODS_SIZE = 1 << 22
 
 
 def numpy_truncated_normal(rng: np.random.Generator, out: np.ndarray, a: float = -2.0,
@@ -88,6 +97,83 @@ def _numpy_fills(nrng: np.random.Generator, out: np.ndarray) -> dict:
             "truncated_normal": cast(lambda: numpy_truncated_normal(nrng, tmp))}
 
 
+def _numpy_method_cases(size: int) -> dict[str, tuple[Callable, Callable | None]]:
+    """name -> (the call on a generator, torch's equivalent on one thread or None)."""
+    torch: Any              # the module, or None without it
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    cases: dict[str, tuple[Callable, Callable | None]] = {}
+
+    def add(name, call, torch_call=None):
+        cases[name] = (call, torch_call if torch is not None else None)
+
+    gen = torch.Generator().manual_seed(0) if torch is not None else None
+    add("integers int32 [0, 1000)", lambda g: g.integers(0, 1000, size, dtype=np.int32),
+        lambda: torch.randint(0, 1000, (size,), dtype=torch.int32, generator=gen))
+    add("integers int64 [0, 2**40)", lambda g: g.integers(0, 2**40, size, dtype=np.int64),
+        lambda: torch.randint(0, 2**40, (size,), dtype=torch.int64, generator=gen))
+    add("permutation", lambda g: g.permutation(size),
+        lambda: torch.randperm(size, generator=gen))
+    add("standard_exponential", lambda g: g.standard_exponential(size),
+        lambda: torch.empty(size, dtype=torch.float64).exponential_(generator=gen))
+    add("gamma(2.0)", lambda g: g.gamma(2.0, 1.0, size), None)
+    return cases
+
+
+def run_numpy_methods(size: int, repeats: int) -> list[dict]:
+    """Time NumPy's methods on fastinit.Generator against numpy.random.default_rng and torch."""
+    rng, nrng = fastinit.default_rng(0), np.random.default_rng(0)
+    rows = []
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    for name, (call, torch_call) in _numpy_method_cases(size).items():
+        contenders = {"fastinit": lambda: call(rng), "numpy": lambda: call(nrng)}
+        if torch_call is not None:
+            contenders["torch"] = torch_call
+        best = _best_times(contenders, repeats)
+        t_torch = best.get("torch")
+        rows.append({
+            "method": name, "size": size, "fastinit_s": best["fastinit"],
+            "numpy_s": best["numpy"], "torch_s": t_torch,
+            "fastinit_msamples_s": size / best["fastinit"] / 1e6,
+            "numpy_msamples_s": size / best["numpy"] / 1e6,
+            "torch_msamples_s": size / t_torch / 1e6 if t_torch else None,
+            "vs_numpy": best["numpy"] / best["fastinit"],
+            "vs_torch": t_torch / best["fastinit"] if t_torch else None,
+        })
+    return rows
+
+
+def format_numpy_methods(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    has_torch = any(r["torch_s"] is not None for r in rows)
+    lines = [f"NumPy's methods, {rows[0]['size']:,} samples each: NumPy's code over fastinit.Philox "
+             "against numpy.random.default_rng (PCG64)"
+             + (" and torch, on 1 thread" if has_torch else ", on 1 thread"), ""]
+    cols = [("method", 26), ("fastinit", 9), ("NumPy", 7), ("vs NumPy", 9)]
+    if has_torch:
+        cols += [("torch", 7), ("vs torch", 9)]
+    lines.append("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                           for i, (c, w) in enumerate(cols)))
+    lines.append("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(
+        [("", 26), ("Ms/s", 9), ("Ms/s", 7)])))
+    for r in rows:
+        cells = [r["method"], f"{r['fastinit_msamples_s']:.0f}", f"{r['numpy_msamples_s']:.0f}",
+                 f"{r['vs_numpy']:.2f}x"]
+        if has_torch:
+            cells += ([f"{r['torch_msamples_s']:.0f}", f"{r['vs_torch']:.2f}x"]
+                      if r["torch_s"] else ["-", "-"])
+        lines.append("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                               for i, (c, (_, w)) in enumerate(zip(cells, cols))))
+    return "\n".join(lines)
+
+
 def _torch_version() -> str | None:
     try:
         import torch
@@ -148,6 +234,8 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
                     "vs_torch": t_torch / t_one if t_torch else None,
                     "threads_vs_memset": t_memset / t_all,
                 })
+        with fastinit.threads(1):
+            numpy_rows = run_numpy_methods(min(size, NUMPY_METHODS_SIZE), repeats)
     return {
         "machine": {"cpu": _cpu_name(), "cores": fastinit.get_num_threads(),
                     "python": platform.python_version(), "numpy": np.__version__,
@@ -155,6 +243,7 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
                     "simd": level, "simd_available": _simd.available_levels(),
                     "threads": threads, "repeats": repeats},
         "rows": rows,
+        "numpy_methods": numpy_rows,
     }
 
 
@@ -214,5 +303,9 @@ def format_table(result: dict) -> str:
 def main(size: int, repeats: int, dtypes: list[str], as_json: bool, stream: TextIO,
          threads: int | None = None, simd: str | None = None) -> int:
     result = run(size, repeats, dtypes, threads=threads, simd=simd)
-    stream.write((json.dumps(result, indent=2) if as_json else format_table(result)) + "\n")
+    if as_json:
+        stream.write(json.dumps(result, indent=2) + "\n")
+    else:
+        stream.write(format_table(result) + "\n\n" + format_numpy_methods(result["numpy_methods"])
+                     + "\n")
     return 0

@@ -1,8 +1,8 @@
 """The Generator: seeding, stream numbers, validation and dispatch to the kernels.
 
 Data flows one way: seed -> key -> stream number -> kernel -> buffer.  Each call of any method
-takes the next stream number (atomically, from a _streams.StreamCounter, so concurrent callers
-never share one) and then fills without holding any lock.  The value at a multi-index of a call
+takes the next stream number (atomically, from the generator's fastinit.Philox, so concurrent
+callers never share one) and then fills without holding any lock.  The value at a multi-index of a call
 depends on (key, stream, shape, multi-index) only; see README.md, "The random stream".
 """
 from __future__ import annotations
@@ -17,8 +17,9 @@ import numpy as np
 
 from fastinit import _progress, _simd, _tensors, _threads
 from fastinit import _validate as v
+from fastinit._bit_generator import Philox
 from fastinit._kernels_baseline import Kind
-from fastinit._streams import StreamCounter
+from fastinit._numpy_methods import NumpyMethods
 from fastinit._truncnorm import TN_EXPONENTIAL, TN_NORMAL
 from fastinit._truncnorm import plan as _truncated_plan
 
@@ -75,12 +76,7 @@ def stream_for(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
 
 
-def _key_from_seed_sequence(seed_seq: np.random.SeedSequence) -> int:
-    k0, k1 = (int(w) for w in seed_seq.generate_state(2, np.uint32))
-    return k0 | (k1 << 32)
-
-
-class Generator:
+class Generator(NumpyMethods):
     """A NumPy-style random generator over Philox4x32-10 and fastinit's fill kernels.
 
     Parameters
@@ -111,46 +107,32 @@ class Generator:
     """
 
     def __init__(self, seed: Any = None, *, key: int | None = None, stream: int = 0) -> None:
-        if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)):
-            raise TypeError(f"stream must be an int, got {type(stream).__name__}")
-        if not 0 <= int(stream) < 2**64:
-            raise ValueError(f"stream must be in [0, 2**64), got {stream}")
-        if key is not None:
-            if seed is not None:
-                raise TypeError("give either seed or key, not both")
-            key = self._check_key(key)
-            seed_seq = np.random.SeedSequence(key)
+        if isinstance(seed, Philox):
+            if key is not None or stream != 0:
+                raise TypeError("a Philox carries its own key and stream; give no key or stream")
+            self._bit_generator = seed           # shared, as numpy.random.Generator(bit_generator)
         else:
-            seed_seq = self._seed_sequence(seed)
-            key = _key_from_seed_sequence(seed_seq)
-        self._key = key
-        self._streams = StreamCounter(int(stream))
-        self._seed_seq = seed_seq
+            self._bit_generator = Philox(seed, key=key, stream=stream)
+            self._bit_generator._set_shared(False)      # nobody else can read it (yet)
 
     # -- seeding and state ------------------------------------------------------------------------
-
-    @staticmethod
-    def _seed_sequence(seed: Any) -> np.random.SeedSequence:
-        if isinstance(seed, np.random.SeedSequence):
-            return seed
-        if isinstance(seed, (np.random.Generator, np.random.BitGenerator, Generator)):
-            raise TypeError("seed must be None, an int, a sequence of ints or a SeedSequence; "
-                            f"got a {type(seed).__name__} (pass its seed instead)")
-        return np.random.SeedSequence(seed)
-
-    @staticmethod
-    def _check_key(key: Any) -> int:
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
-            raise TypeError(f"key must be an int, got {type(key).__name__}")
-        key = int(key)
-        if not 0 <= key < 2**64:
-            raise ValueError(f"key must be in [0, 2**64), got {key}")
-        return key
 
     @property
     def key(self) -> int:
         """The 64-bit Philox key (k0 in the low 32 bits, k1 in the high)."""
-        return self._key
+        return self._bit_generator.key
+
+    @property
+    def bit_generator(self) -> Philox:
+        """The generator's ``fastinit.Philox``: its position is this generator's state.
+
+        A call takes the bit generator's current stream if none of its words were read
+        directly, else the next one; then the position moves to word 0 of the stream after it.
+        ``numpy.random.Generator(rng.bit_generator)`` shares the state, and
+        ``rng.bit_generator.state`` saves and restores it as in NumPy.
+        """
+        self._bit_generator._set_shared(True)    # reachable now: takes hold its lock
+        return self._bit_generator
 
     @property
     def state(self) -> dict[str, Any]:
@@ -158,8 +140,8 @@ class Generator:
 
         Setting it (a dict as returned) continues the stream from there.
         """
-        return {"bit_generator": _BIT_GENERATOR, "key": self._key,
-                "stream": self._streams.value}
+        return {"bit_generator": _BIT_GENERATOR, "key": self._bit_generator.key,
+                "stream": self._bit_generator._next_stream}
 
     @state.setter
     def state(self, value: dict[str, Any]) -> None:
@@ -172,21 +154,30 @@ class Generator:
                 or not 0 <= int(stream) <= 2**64:
             raise ValueError(f"state['stream'] must be an int in [0, 2**64] (2**64: every stream "
                              f"number used), got {stream!r}")
-        self._key, self._streams = key, StreamCounter(int(stream))
+        self._bit_generator._set_next_stream(key, int(stream))
+
+    @staticmethod
+    def _check_key(key: Any) -> int:
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"key must be an int, got {type(key).__name__}")
+        key = int(key)
+        if not 0 <= key < 2**64:
+            raise ValueError(f"key must be in [0, 2**64), got {key}")
+        return key
 
     def spawn(self, n_children: int) -> list[Generator]:
         """Independent child generators, from ``SeedSequence.spawn`` as in NumPy.
 
         A generator made from ``key=K`` spawns from ``SeedSequence(K)``.
         """
-        return [Generator(child) for child in self._seed_seq.spawn(n_children)]
+        return [_restore(child) for child in self._bit_generator.spawn(n_children)]
 
     def __repr__(self) -> str:
-        return (f"Generator({_BIT_GENERATOR}, key=0x{self._key:016x}, "
-                f"stream={self._streams.value})")
+        return (f"Generator({_BIT_GENERATOR}, key=0x{self.key:016x}, "
+                f"stream={self._bit_generator._next_stream})")
 
     def __reduce__(self):
-        return (_restore, (self._key, self._streams.value, self._seed_seq))
+        return (_restore, (self._bit_generator,))
 
     # -- the fill machinery -----------------------------------------------------------------------
 
@@ -200,7 +191,8 @@ class Generator:
         ``out=`` alone on a small float buffer is handed whole to the kernels' ``fill_out``.
         """
         if (out is not None and size is None and dtype is None and region is None and not arrays
-                and _simd.kernels.fill_out(out, kind, self._key, self._streams, make_params,
+                and _simd.kernels.fill_out(out, kind, self._bit_generator.key, self._bit_generator,
+                                           make_params,
                                            _threads.MIN_ELEMENTS_PER_THREAD)):
             # The common call, out= alone on a float buffer for one thread (torch-style init,
             # refills in a loop), checked and filled in one compiled step: the general path
@@ -262,8 +254,8 @@ class Generator:
             # Array parameters with a 2-byte dtype: draw and map in float32 as the kernels do,
             # then round once.
             out = np.empty(block, np.float32)
-        stream = self._streams.take()
-        _fill_buffer(out, kind, shape, starts, self._key, stream, params, progress, name)
+        key, stream = self._bit_generator.key, self._bit_generator._take_stream()
+        _fill_buffer(out, kind, shape, starts, key, stream, params, progress, name)
         if post is not None:
             post(out)
         if out is not target:
@@ -519,9 +511,10 @@ class Generator:
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def _restore(key: int, stream: int, seed_seq: np.random.SeedSequence) -> Generator:
-    gen = Generator(seed_seq)
-    gen._key, gen._streams = key, StreamCounter(stream)
+def _restore(bit_generator: Philox) -> Generator:
+    """A Generator that alone holds ``bit_generator`` (unpickled or spawned for it)."""
+    gen = Generator(bit_generator)
+    bit_generator._set_shared(False)
     return gen
 
 

@@ -11,13 +11,14 @@
 # in them: log, sin and cos are our own polynomials).  Nothing here validates: _generator.py has
 # done it before the call.  The stream is specified in README.md ("The random stream").
 
+from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport sqrt, sqrtf
 
 cimport numpy as cnp
 
-from fastinit._streams cimport StreamCounter
+from fastinit._bit_generator cimport Philox
 from fastinit._philox cimport (fastinit_philox4x32_10, fastinit_philox_words,
                                fastinit_philox_listed, FASTINIT_PHILOX_PATH)
 
@@ -742,7 +743,7 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
             fastinit_store_fence()
 
 
-def fill_out(object out, int kind, uint64_t key, StreamCounter streams, object make_params,
+def fill_out(object out, int kind, uint64_t key, Philox streams, object make_params,
              Py_ssize_t max_elements):
     """The common call, ``out=`` alone, in one step: check ``out``, take a stream number, fill.
 
@@ -790,6 +791,8 @@ def philox_block(counter, key):
 
 fastinit_select_init()
 
+# This level's Philox words for fastinit.Philox, the numpy.random.BitGenerator.
+PHILOX_WORDS = PyCapsule_New(<void*>fastinit_philox_words, b"fastinit.philox_words", NULL)
 # Which Philox path this module was compiled with ("avx512", "avx2", "sse2" or "scalar").
 PHILOX_PATH = FASTINIT_PHILOX_PATH.decode()
 # The compiler flags this module was built with.

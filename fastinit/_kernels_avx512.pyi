@@ -2,6 +2,7 @@
 fastinit/_kernels.pxi), without cpu_level()."""
 from fastinit._kernels_baseline import CFLAGS as CFLAGS
 from fastinit._kernels_baseline import PHILOX_PATH as PHILOX_PATH
+from fastinit._kernels_baseline import PHILOX_WORDS as PHILOX_WORDS
 from fastinit._kernels_baseline import Kind as Kind
 from fastinit._kernels_baseline import TruncatedMethod as TruncatedMethod
 from fastinit._kernels_baseline import fill as fill

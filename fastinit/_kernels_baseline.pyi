@@ -2,10 +2,11 @@
 import enum
 
 from collections.abc import Callable
+from typing_extensions import CapsuleType
 
 import numpy as np
 
-from fastinit._streams import StreamCounter
+from fastinit._bit_generator import Philox
 
 class Kind(enum.IntEnum):
     KIND_RAW = 0
@@ -34,7 +35,7 @@ def fill_out(
     out: object,
     kind: int,
     key: int,
-    streams: StreamCounter,
+    streams: Philox,
     make_params: Callable[
         [np.dtype, tuple[int, ...], tuple[()]], tuple[tuple[float | int, ...], object]
     ],
@@ -44,6 +45,7 @@ def philox_block(
     counter: tuple[int, int, int, int] | list[int], key: tuple[int, int] | list[int]
 ) -> tuple[int, int, int, int]: ...
 
+PHILOX_WORDS: CapsuleType
 PHILOX_PATH: str
 CFLAGS: str
 

@@ -133,7 +133,7 @@ class Generator:
         probe = tuple(slice(0, min(1, d)) for d in shape)
         _method_chunk(self.key, 0, method, params, shape, dtype_name, probe)
         da.core.normalize_chunks(chunks, shape, dtype=dt)
-        stream = self._rng._streams.take()
+        stream = self._rng._bit_generator._take_stream()
         return from_blocks(f"fastinit-{method}", _method_chunk,
                            (self.key, stream, method, params, shape, dtype_name), shape, dt,
                            chunks)

@@ -71,7 +71,7 @@ def _make(name: str) -> Callable[..., Any]:
         key, stream = None, 0
         if takes_generator:
             rng = _init._generator(generator)
-            key, stream = rng.key, rng._streams.value
+            key, stream = rng.key, rng._bit_generator._next_stream
         dtype_name = v.dtype_name(dt)
         probe = tuple(slice(0, min(1, d)) for d in full)
         chunk = _function_chunk if name not in _WHOLE else _whole_chunk
@@ -82,7 +82,7 @@ def _make(name: str) -> Callable[..., Any]:
         normalize_chunks(chunks, full, dtype=dt)
         if takes_generator:
             for _ in range(_STREAMS.get(name, 1)):
-                taken = rng._streams.take()
+                taken = rng._bit_generator._take_stream()
             stream = taken - _STREAMS.get(name, 1) + 1
         if name in _WHOLE:
             whole = from_blocks(f"fastinit-{name}", _whole_chunk,
