@@ -153,8 +153,9 @@ def format_numpy_methods(rows: list[dict]) -> str:
     if not rows:
         return ""
     has_torch = any(r["torch_s"] is not None for r in rows)
-    lines = [f"NumPy's methods, {rows[0]['size']:,} samples each: NumPy's code over fastinit.Philox "
-             "against numpy.random.default_rng (PCG64)"
+    lines = [f"NumPy's methods on fastinit.Generator, {rows[0]['size']:,} samples each (NumPy's "
+             "code over fastinit.Philox; integers and permutation compiled with NumPy's "
+             "algorithms), against numpy.random.default_rng (PCG64)"
              + (" and torch, on 1 thread" if has_torch else ", on 1 thread"), ""]
     cols = [("method", 26), ("fastinit", 9), ("NumPy", 7), ("vs NumPy", 9)]
     if has_torch:

@@ -3,8 +3,10 @@
  * that the current SIMD level's Philox fills (fastinit/_bit_generator.pyx holds the rest).
  *
  * The position is word `4 * next_block - FASTINIT_BUFFER_WORDS + pos` of `stream`: buffer[]
- * holds the FASTINIT_BUFFER_WORDS words before block `next_block`, of which pos have been read
- * (pos == FASTINIT_BUFFER_WORDS: all, or none filled yet).  Here in C, not Cython, so that the
+ * ends with the words before block `next_block`, read up to pos (pos == FASTINIT_BUFFER_WORDS:
+ * all, or none filled yet).  The first refill after a move fills only the last
+ * FASTINIT_FIRST_WORDS of the buffer: a call that takes a few values (a scalar) then does not pay
+ * for 512 words.  Here in C, not Cython, so that the
  * hot paths are plain inline functions of a few instructions: NumPy calls them once per value.
  */
 #ifndef FASTINIT_BIT_GENERATOR_H
@@ -15,18 +17,21 @@
 /* 128 blocks, 2 KiB: a few vector iterations of any level, and a refill (~0.2 us) that a small
  * call does not notice. */
 #define FASTINIT_BUFFER_WORDS 512
+#define FASTINIT_FIRST_WORDS 32
 
 typedef void (*fastinit_words_fn)(uint32_t *words, uint64_t first_block, int64_t nblocks,
                                   uint64_t key, uint64_t stream);
 
 typedef struct {
-    uint32_t buffer[FASTINIT_BUFFER_WORDS];
+    uint32_t *buffer;       /* 64-byte aligned, inside storage: whole-line vector stores */
     int pos;
+    int warm;               /* refilled since the last move: refills fill the whole buffer */
     int exhausted;          /* every stream number has been taken by Generator calls */
     uint64_t key;
     uint64_t stream;        /* the stream read, and the next one a call may take */
     uint64_t next_block;
     fastinit_words_fn fill;
+    uint32_t storage[FASTINIT_BUFFER_WORDS + 16];
 } fastinit_position;
 
 #if defined(__GNUC__)
@@ -39,23 +44,27 @@ typedef struct {
 
 static void fastinit_refill(fastinit_position *p)
 {
-    p->fill(p->buffer, p->next_block, FASTINIT_BUFFER_WORDS / 4, p->key, p->stream);
-    p->next_block += FASTINIT_BUFFER_WORDS / 4;
-    p->pos = 0;
+    const int words = p->warm ? FASTINIT_BUFFER_WORDS : FASTINIT_FIRST_WORDS;
+    p->pos = FASTINIT_BUFFER_WORDS - words;
+    p->fill(p->buffer + p->pos, p->next_block, words / 4, p->key, p->stream);
+    p->next_block += (uint64_t)(words / 4);
+    p->warm = 1;
 }
 
 /* Move to word `word` = 4 * block + offset of `stream` (offset in 0..3). */
 static void fastinit_seek(fastinit_position *p, uint64_t key, uint64_t stream, uint64_t block,
                           int offset)
 {
+    p->buffer = (uint32_t *)(((uintptr_t)p->storage + 63) & ~(uintptr_t)63);
     p->key = key;
     p->stream = stream;
     p->exhausted = 0;
     p->next_block = block;
     p->pos = FASTINIT_BUFFER_WORDS;
+    p->warm = 0;
     if (offset) {
         fastinit_refill(p);
-        p->pos = offset;
+        p->pos += offset;
     }
 }
 
@@ -69,8 +78,7 @@ static inline int fastinit_untouched(const fastinit_position *p)
 static FI_NOINLINE uint32_t fastinit_next_uint32_refill(fastinit_position *p)
 {
     fastinit_refill(p);
-    p->pos = 1;
-    return p->buffer[0];
+    return p->buffer[p->pos++];
 }
 
 static FI_NOINLINE uint64_t fastinit_next_uint64_slow(fastinit_position *p);

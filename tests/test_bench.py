@@ -40,6 +40,11 @@ def test_bench_json_has_every_fill_and_dtype_with_consistent_ratios():
         assert r["threads_vs_memset"] == pytest.approx(r["memset_s"] / r["fastinit_threads_s"])
         if r["torch_s"] is not None:
             assert r["vs_torch"] == pytest.approx(r["torch_s"] / r["fastinit_1_thread_s"])
+    methods = {r["method"]: r for r in result["numpy_methods"]}
+    assert {"integers int32 [0, 1000)", "integers int64 [0, 2**40)", "permutation"} <= set(methods)
+    for r in methods.values():
+        assert r["fastinit_s"] > 0 and r["numpy_s"] > 0
+        assert r["vs_numpy"] == pytest.approx(r["numpy_s"] / r["fastinit_s"])
 
 
 @pytest.mark.parametrize("level", _simd.available_levels())
@@ -52,6 +57,8 @@ def test_bench_table_names_the_level_it_timed(level):
     assert result.returncode == 0, result.stderr
     assert f"SIMD {level} " in result.stdout
     assert sum(line.startswith(tuple(FILLS)) for line in result.stdout.splitlines()) == 3
+    assert sum(line.startswith(("integers", "permutation"))
+               for line in result.stdout.splitlines()) == 3
 
 
 @pytest.mark.parametrize("a, b", [(-2.0, 2.0), (0.5, 1.0)])
