@@ -145,6 +145,11 @@ cdef class Philox(BitGenerator):
     word 0 of stream ``stream + jumps``.  ``state`` is
     ``{"bit_generator": "fastinit.Philox", "state": {"key": K, "stream": s, "word": w}}``.
 
+    References
+    ----------
+    .. [1] J. K. Salmon, M. A. Moraes, R. O. Dror, D. E. Shaw, "Parallel random numbers: as easy
+           as 1, 2, 3", SC11 (2011).
+
     Examples
     --------
     >>> import numpy as np, fastinit as fi

@@ -145,6 +145,16 @@ def test_seeding_matches_fastinit_generator():
         fi.Philox(stream=2**64)
 
 
+def test_philox_spawn_and_seed_seq_follow_numpy():
+    bg = fi.Philox(12)
+    children = bg.spawn(2)
+    assert [c.key for c in children] == [
+        fi.Philox(s).key for s in np.random.SeedSequence(12).spawn(2)]
+    assert all(type(c) is fi.Philox for c in children)
+    assert bg.seed_seq.n_children_spawned == 2
+    assert bg.state["state"]["word"] == 0                    # spawning reads no words
+
+
 def test_pickle_keeps_the_position():
     bg = fi.Philox(3, stream=5).advance(7)
     again = pickle.loads(pickle.dumps(bg))
@@ -310,6 +320,14 @@ def test_compiled_integers_equal_numpys_code_on_the_same_stream(low, high, endpo
                                                endpoint=endpoint)
     theirs = at_stream(41, 3).integers(low, high, size=(700, 3), dtype=dtype, endpoint=endpoint)
     assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("size", [(), 1, (1,), np.int64(5), (2, 0), 0])
+def test_integers_sizes_match_numpy(size):
+    ours = fi.Generator(2, stream=7).integers(0, 100, size=size, dtype=np.int32)
+    theirs = at_stream(2, 7).integers(0, 100, size=size, dtype=np.int32)
+    assert type(ours) is type(theirs) and ours.shape == theirs.shape
     np.testing.assert_array_equal(ours, theirs)
 
 
