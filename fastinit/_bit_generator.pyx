@@ -95,9 +95,10 @@ def _count(value, name):
 
 
 def _seed_sequence(seed):
-    # Generators of any kind (NumPy's, fastinit's) and bit generators are not seeds.
+    # Generators of any kind (NumPy's, fastinit's) and bit generators are not seeds.  (Looked up
+    # on the type: fastinit.Generator.bit_generator, read on an instance, shares its Philox.)
     if isinstance(seed, (np.random.Generator, np.random.BitGenerator)) \
-            or hasattr(seed, "bit_generator"):
+            or hasattr(type(seed), "bit_generator"):
         raise TypeError("seed must be None, an int, a sequence of ints or a SeedSequence; "
                         f"got a {type(seed).__name__} (pass its seed instead)")
     if isinstance(seed, SeedSequence):

@@ -81,10 +81,11 @@ class Generator(NumpyMethods):
 
     Parameters
     ----------
-    seed : None, int, sequence of int or numpy.random.SeedSequence, optional
+    seed : None, int, sequence of int, numpy.random.SeedSequence or fastinit.Philox, optional
         Entropy, read exactly as ``numpy.random.default_rng`` reads it.  The key is
         ``(k0, k1) = SeedSequence(seed).generate_state(2, np.uint32)``.  None draws fresh entropy
-        from the operating system.
+        from the operating system.  A ``fastinit.Philox`` becomes the generator's bit generator,
+        shared, as ``numpy.random.Generator(bit_generator)`` shares its own.
     key : int, optional
         The 64-bit Philox key itself (``k0 = key & 0xffffffff``, ``k1 = key >> 32``), instead of a
         seed; for reproducing a stream recorded elsewhere.
@@ -95,7 +96,9 @@ class Generator(NumpyMethods):
     Notes
     -----
     Every method call, whatever its size or region, uses the next stream number, starting at 0.
-    Array outputs are computed in the requested dtype directly: no float64 temporaries.
+    Array outputs are computed in the requested dtype directly: no float64 temporaries.  Besides
+    fastinit's own methods, every other ``numpy.random.Generator`` method is here, run by NumPy's
+    code on the call's stream (fastinit._numpy_methods).
 
     Examples
     --------

@@ -7,6 +7,10 @@
                         fastinit init model.safetensors --spec spec.json --seed 0
   fastinit info PATH    shape, dtype, mean, std, min, max, NaN and inf counts, streamed (per
                         tensor, with its recorded init, for a .safetensors file)
+  fastinit diagnose     per-layer activation and gradient statistics of an MLP (or a
+                        transformers config) under one or more inits, problems flagged, e.g.
+                        fastinit diagnose --layers 12 --activation tanh \
+                            --init zeros normal:1 normal:0.01 xavier_normal --plot tanh.png
 """
 from __future__ import annotations
 
@@ -142,6 +146,36 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="statistics of a .npy or .safetensors file, streamed")
     info.add_argument("path", help="the .npy or .safetensors file to summarize")
     info.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    diag = sub.add_parser(
+        "diagnose", help="per-layer activation and gradient statistics of a model under an init",
+        description="One forward and one backward pass with hooks on every weight layer "
+                    "(fastinit.torch.diagnose): activation and gradient std per layer, with "
+                    "vanishing, exploding, saturated, dead and symmetric layers flagged.  The "
+                    "model is an MLP (--layers, --width, --activation) fed U(-1, 1) inputs, or "
+                    "the transformers model of --config fed random token ids.")
+    diag.add_argument("--layers", type=_positive_int, default=12, help="MLP depth (12)")
+    diag.add_argument("--width", type=_positive_int, default=256, help="MLP width (256)")
+    diag.add_argument("--activation", choices=["tanh", "sigmoid", "relu", "selu", "gelu",
+                                               "linear"], default="tanh",
+                      help="the MLP's activation (tanh)")
+    diag.add_argument("--init", nargs="+", default=None, metavar="INIT",
+                      help="one or more inits of every Linear weight, compared side by side: "
+                           "zeros, normal, uniform, trunc_normal, xavier_uniform, xavier_normal, "
+                           "kaiming_uniform, kaiming_normal, lecun_normal, lecun_uniform, "
+                           "orthogonal; NAME:VALUE sets the std (normal, trunc_normal), bound "
+                           "(uniform), gain (xavier, orthogonal) or slope (kaiming), e.g. "
+                           "normal:0.01.  Default: xavier_normal for the MLP, the model's own "
+                           "init for --config")
+    diag.add_argument("--config", metavar="CONFIG_JSON",
+                      help="a transformers config.json: build that model on CPU instead")
+    diag.add_argument("--batch", type=_positive_int, default=None,
+                      help="inputs per pass (MLP: 512 rows; --config: 2 sequences)")
+    diag.add_argument("--seq-len", type=_positive_int, default=64,
+                      help="--config: tokens per sequence (64)")
+    diag.add_argument("--seed", type=int, default=0, help="seed of the inits and inputs (0)")
+    diag.add_argument("--plot", metavar="PNG", help="write the figure there (needs matplotlib)")
+    diag.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
 
@@ -381,6 +415,71 @@ def _info_safetensors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose_model(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The model and inputs ``diagnose`` runs on: the MLP, or the --config model."""
+    import numpy as np
+    import torch
+
+    import fastinit
+    from fastinit import torch as ft
+
+    if args.config is None:
+        model = ft.mlp(args.layers, args.width, args.activation)
+        inputs = fastinit.Generator(args.seed + 1).uniform(
+            -1.0, 1.0, (args.batch or 512, args.width), dtype=np.float32)
+        return model, torch.from_numpy(inputs)
+    import json
+
+    import transformers
+
+    with open(args.config) as f:
+        try:
+            spec = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{args.config}: not JSON: {exc}") from None
+    if not isinstance(spec, dict) or "model_type" not in spec:
+        raise ValueError(f"{args.config}: a transformers config needs a 'model_type'")
+    config = transformers.AutoConfig.for_model(**spec)
+    torch.manual_seed(args.seed)                  # the model's own init draws from torch
+    try:
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    except ValueError:
+        model = transformers.AutoModel.from_config(config)
+    vocab = getattr(config, "vocab_size", None)
+    if not vocab:
+        raise ValueError(f"{args.config}: the config has no vocab_size for random input ids")
+    ids = fastinit.Generator(args.seed + 1).integers(0, vocab, (args.batch or 2, args.seq_len))
+    return model, {"input_ids": torch.from_numpy(ids)}
+
+
+def _diagnose_command(args: argparse.Namespace) -> int:
+    import copy
+    import json
+
+    from fastinit import torch as ft
+
+    model, inputs = _diagnose_model(args)
+    nonlinearity = args.activation if args.config is None else "relu"
+    inits = args.init or (["xavier_normal"] if args.config is None else [])
+    runs = {}
+    for name in inits:                  # checked before anything runs
+        runs[name] = ft.init_mlp(copy.deepcopy(model), name, args.seed, nonlinearity)
+    if runs:
+        label, model = next(iter(runs.items()))
+        del runs[label]
+    else:
+        label = "model's own init"
+    result = ft.diagnose(model, inputs, compare=runs, plot=args.plot, label=label)
+    if args.json:
+        print(json.dumps({run.label: {"rows": run.to_dict(), "flags": [vars(f) for f in run.flags]}
+                          for run in [result, *result.compared.values()]}, indent=2))
+    else:
+        print(result)
+        if args.plot:
+            print(f"wrote {args.plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -428,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, ImportError) as exc:   # --simd avx512 on an older CPU, no ml_dtypes
             print(f"fastinit bench: error: {exc}", file=sys.stderr)
             return 2
-    command = {"init": _init_command, "info": _info_command}[args.command]
+    command = {"init": _init_command, "info": _info_command,
+               "diagnose": _diagnose_command}[args.command]
     try:
         return command(args)
     except (ValueError, TypeError, OSError, ImportError, RuntimeError) as exc:

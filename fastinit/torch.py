@@ -7,6 +7,9 @@
   and buffer keyed by its fully qualified name (values depend on (seed, name, index) only).
 - DTensor parameters are filled as their local shards, equal to the same block of the unsharded
   init; ``fastinit.init`` functions take DTensors directly.
+- :func:`save_initialized`: a module's own init written straight into a safetensors file.
+- :func:`diagnose`: per-layer activation and gradient statistics of a model under its init, with
+  vanishing, exploding, saturated, dead and symmetric layers flagged (fastinit/_diagnose.py).
 
 torch is imported when this module is imported (``import fastinit`` does not import it):
 ``pip install fastinit[torch]``.
@@ -42,9 +45,11 @@ import torch
 
 from fastinit import _tensors
 from fastinit import init as _init
+from fastinit._diagnose import Diagnosis, Flag, LayerStats, diagnose, init_mlp, mlp
 from fastinit._generator import Generator, stream_for
 
-__all__ = ["fast_init", "materialize", "save_initialized"]
+__all__ = ["fast_init", "materialize", "save_initialized", "diagnose", "Diagnosis", "LayerStats",
+           "Flag", "mlp", "init_mlp"]
 
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 # What save_initialized stores, with the NumPy dtype of its bytes.
