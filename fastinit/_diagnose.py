@@ -346,9 +346,9 @@ def _flags(rows: list[LayerStats]) -> list[Flag]:
     return flags
 
 
-def diagnose(model: torch.nn.Module, inputs: Any, *, loss: Callable[[Any], torch.Tensor] | None = None,
-             plot: Any = None, compare: Mapping[str, Any] | None = None,
-             label: str = "model") -> Diagnosis:
+def diagnose(model: torch.nn.Module, inputs: Any, *,
+             loss: Callable[[Any], torch.Tensor] | None = None, plot: Any = None,
+             compare: Mapping[str, Any] | None = None, label: str = "model") -> Diagnosis:
     """diagnose(model, inputs, *, loss=None, plot=None, compare=None, label="model")
 
     Per-layer activation and gradient statistics of one forward and one backward pass, with

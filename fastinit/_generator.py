@@ -2,8 +2,8 @@
 
 Data flows one way: seed -> key -> stream number -> kernel -> buffer.  Each call of any method
 takes the next stream number (atomically, from the generator's fastinit.Philox, so concurrent
-callers never share one) and then fills without holding any lock.  The value at a multi-index of a call
-depends on (key, stream, shape, multi-index) only; see README.md, "The random stream".
+callers never share one) and then fills without holding any lock.  The value at a multi-index of
+a call depends on (key, stream, shape, multi-index) only; see README.md, "The random stream".
 """
 from __future__ import annotations
 
