@@ -67,6 +67,7 @@ class LayerStats:
     activation: str             # the activation module after the layer, or "linear"
     activation_std: float
     saturated: float | None     # tanh/sigmoid: share of outputs beyond |0.99|
+    zeros: float | None         # ReLU family: share of outputs exactly 0 (healthy: about half)
     dead: float | None          # ReLU family: share of units that are 0 on every input
     grad_output_std: float
     weight_grad_std: float
@@ -94,7 +95,8 @@ def _names(names: list[str], shown: int = 6) -> str:
 
 
 _COLUMNS = ("name", "type", "fan_in", "fan_out", "weight_std", "xavier_std", "he_std",
-            "lecun_std", "activation", "activation_std", "saturated", "dead", "grad_output_std",
+            "lecun_std", "activation", "activation_std", "saturated", "zeros", "dead",
+            "grad_output_std",
             "weight_grad_std", "identical_rows")
 
 
@@ -125,11 +127,11 @@ class Diagnosis:
 
     def _table(self) -> str:
         head = ["layer", "type", "fan_in", "fan_out", "w std", "xavier", "he", "lecun", "act",
-                "act std", "satur.", "dead", "grad std", "w grad std"]
+                "act std", "satur.", "zeros", "dead", "grad std", "w grad std"]
         body = [[r.name, r.type, str(r.fan_in), str(r.fan_out), _g(r.weight_std),
                  _g(r.xavier_std), _g(r.he_std), _g(r.lecun_std), r.activation,
-                 _g(r.activation_std), _pct(r.saturated), _pct(r.dead), _g(r.grad_output_std),
-                 _g(r.weight_grad_std)] for r in self.rows]
+                 _g(r.activation_std), _pct(r.saturated), _pct(r.zeros), _pct(r.dead),
+                 _g(r.grad_output_std), _g(r.weight_grad_std)] for r in self.rows]
         widths = [max(len(x) for x in col) for col in zip(head, *body)]
         lines = [f"== {self.label}: {len(self.rows)} layers"]
         for i, row in enumerate([head] + body):
@@ -287,19 +289,21 @@ def _run(model: torch.nn.Module, inputs: Any, loss: Callable | None, label: str)
         fan_in, fan_out = calculate_fans(tuple(weight.shape))
         family, act = activations.get(module, ("linear", outputs[module]))
         values = act.double()
-        saturated = dead = None
+        saturated = zeros = dead = None
         if family == "tanh":
             saturated = float((values.abs() > 0.99).double().mean())
         elif family == "sigmoid":
             saturated = float(((values < 0.01) | (values > 0.99)).double().mean())
         elif family == "relu":
+            zeros = float((values == 0).double().mean())
             dead = _dead_units(values, module)
         grad = grads.get(module)
         rows.append(LayerStats(
             name=layers[module], type=type(module).__name__, fan_in=fan_in, fan_out=fan_out,
             weight_std=_stats(weight), xavier_std=math.sqrt(2.0 / (fan_in + fan_out)),
             he_std=math.sqrt(2.0 / fan_in), lecun_std=math.sqrt(1.0 / fan_in),
-            activation=family, activation_std=_stats(act), saturated=saturated, dead=dead,
+            activation=family, activation_std=_stats(act), saturated=saturated, zeros=zeros,
+            dead=dead,
             grad_output_std=_stats(grad) if grad is not None else 0.0,
             weight_grad_std=_stats(weight.grad) if weight.grad is not None else 0.0,
             identical_rows=_identical_rows(weight)))
