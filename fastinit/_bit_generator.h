@@ -148,22 +148,26 @@ static inline uint32_t fastinit_lemire32(fastinit_position *p, uint32_t rng, uin
     return (uint32_t)(m >> 32);
 }
 
-static void fastinit_bounded_fill32(fastinit_position *p, uint32_t off, uint32_t rng,
-                                    int64_t n, uint32_t *out)
-{
-    int64_t i;
-    if (rng == 0) {
-        for (i = 0; i < n; i++)
-            out[i] = off;
-    } else if (rng == 0xFFFFFFFFu) {         /* every value: one word each */
-        for (i = 0; i < n; i++)
-            out[i] = off + fastinit_next_uint32_inline(p);
-    } else {
-        const uint32_t threshold = (UINT32_MAX - rng) % (rng + 1);
-        for (i = 0; i < n; i++)
-            out[i] = off + fastinit_lemire32(p, rng, threshold);
+/* A 32-bit width, values into 32-bit (int32) or 64-bit (int64) outputs: NumPy takes one word
+ * a try in both. */
+#define FASTINIT_BOUNDED_FILL32(name, type)                                                      \
+    static void name(fastinit_position *p, type off, uint32_t rng, int64_t n, type *out)        \
+    {                                                                                            \
+        int64_t i;                                                                               \
+        if (rng == 0) {                                                                          \
+            for (i = 0; i < n; i++)                                                              \
+                out[i] = off;                                                                    \
+        } else if (rng == 0xFFFFFFFFu) {          /* every value: one word each */               \
+            for (i = 0; i < n; i++)                                                              \
+                out[i] = off + fastinit_next_uint32_inline(p);                                   \
+        } else {                                                                                 \
+            const uint32_t threshold = (UINT32_MAX - rng) % (rng + 1);                           \
+            for (i = 0; i < n; i++)                                                              \
+                out[i] = off + fastinit_lemire32(p, rng, threshold);                             \
+        }                                                                                        \
     }
-}
+FASTINIT_BOUNDED_FILL32(fastinit_bounded_fill32, uint32_t)
+FASTINIT_BOUNDED_FILL32(fastinit_bounded_fill32_wide, uint64_t)
 
 /* The high 64 bits of x * y; the low ones in *low. */
 static inline uint64_t fastinit_mulhi64(uint64_t x, uint64_t y, uint64_t *low)
@@ -184,19 +188,8 @@ static void fastinit_bounded_fill64(fastinit_position *p, uint64_t off, uint64_t
                                     int64_t n, uint64_t *out)
 {
     int64_t i;
-    if (rng <= 0xFFFFFFFFu) {                /* a 32-bit width: NumPy takes one word a try */
-        const uint32_t r32 = (uint32_t)rng;
-        if (r32 == 0) {
-            for (i = 0; i < n; i++)
-                out[i] = off;
-        } else if (r32 == 0xFFFFFFFFu) {
-            for (i = 0; i < n; i++)
-                out[i] = off + fastinit_next_uint32_inline(p);
-        } else {
-            const uint32_t threshold = (UINT32_MAX - r32) % (r32 + 1);
-            for (i = 0; i < n; i++)
-                out[i] = off + fastinit_lemire32(p, r32, threshold);
-        }
+    if (rng <= 0xFFFFFFFFu) {
+        fastinit_bounded_fill32_wide(p, off, (uint32_t)rng, n, out);
     } else if (rng == UINT64_MAX) {
         for (i = 0; i < n; i++)
             out[i] = off + fastinit_next_uint64_inline(p);

@@ -17,7 +17,7 @@ import numpy as np
 
 from fastinit import _progress, _simd, _tensors, _threads
 from fastinit import _validate as v
-from fastinit._bit_generator import Philox
+from fastinit._bit_generator import Philox, _check_int
 from fastinit._kernels_baseline import Kind
 from fastinit._numpy_methods import NumpyMethods
 from fastinit._truncnorm import TN_EXPONENTIAL, TN_NORMAL
@@ -151,22 +151,13 @@ class Generator(NumpyMethods):
         if not isinstance(value, dict) or value.get("bit_generator") != _BIT_GENERATOR:
             raise ValueError(f"state must be a dict from Generator.state with bit_generator "
                              f"{_BIT_GENERATOR!r}")
-        key = self._check_key(value.get("key"))
+        key = _check_int(value.get("key"), "key", 1 << 64)
         stream = value.get("stream")
         if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) \
                 or not 0 <= int(stream) <= 2**64:
             raise ValueError(f"state['stream'] must be an int in [0, 2**64] (2**64: every stream "
                              f"number used), got {stream!r}")
         self._bit_generator._set_next_stream(key, int(stream))
-
-    @staticmethod
-    def _check_key(key: Any) -> int:
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
-            raise TypeError(f"key must be an int, got {type(key).__name__}")
-        key = int(key)
-        if not 0 <= key < 2**64:
-            raise ValueError(f"key must be in [0, 2**64), got {key}")
-        return key
 
     def spawn(self, n_children: int) -> list[Generator]:
         """Independent child generators, from ``SeedSequence.spawn`` as in NumPy.
