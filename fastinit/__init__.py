@@ -82,7 +82,8 @@ def show_config(file: Any = None) -> dict[str, Any]:
     dict
         ``simd_level`` (the kernels in use), ``simd_available`` (built and runnable here),
         ``simd_cpu`` (what the CPU runs), ``simd_built``, ``philox_path``, ``num_threads``,
-        ``cflags`` and ``version``.
+        ``cflags``, ``last_level_cache`` (bytes; fills of twice that and more use streaming
+        stores) and ``version``.
     """
     import sys
 
@@ -97,6 +98,7 @@ def show_config(file: Any = None) -> dict[str, Any]:
         "philox_path": _simd.kernels.PHILOX_PATH,
         "num_threads": get_num_threads(),
         "cflags": _simd.kernels.CFLAGS,
+        "last_level_cache": _simd.last_level_cache_bytes(),
     }
     if file is not False:
         out = sys.stdout if file is None else file

@@ -201,6 +201,9 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
             theirs = np.empty(size, dt)
             torch_fills = _torch_fills(size, dtype)
             numpy_fills = _numpy_fills(nrng, theirs)
+            # The raw-word limit: Philox's words for the row on 1 thread (one word per sample,
+            # two for float64), stored as random_raw stores them.
+            words = np.empty(size * (2 if dt.itemsize == 8 else 1), np.uint32)
             cases = {
                 "uniform": (lambda: rng.random(out=ours), numpy_fills["uniform"]),
                 "normal": (lambda: rng.standard_normal(out=ours), numpy_fills["normal"]),
@@ -211,13 +214,15 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
                 # memset is the buffer's bytes set to zero: ml_dtypes' bfloat16 fill(0) goes
                 # through a slow per-element cast (measured here: 5 GB/s against 25-30).
                 contenders = {"one": _on_threads(fast, 1), "numpy": numpy_fill,
-                              "memset": lambda: theirs.view(np.uint8).fill(0)}
+                              "memset": lambda: theirs.view(np.uint8).fill(0),
+                              "raw": _on_threads(lambda: rng.random_raw(out=words), 1)}
                 if threads > 1:
                     contenders["all"] = _on_threads(fast, threads)
                 if torch_fills:
                     contenders["torch"] = torch_fills[name]
                 best = _best_times(contenders, repeats)
                 t_one, t_numpy, t_memset = best["one"], best["numpy"], best["memset"]
+                t_raw = best["raw"]
                 t_all = best.get("all", t_one)
                 t_torch = best.get("torch")
                 nbytes = size * dt.itemsize
@@ -225,12 +230,15 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
                     "fill": name, "dtype": dtype, "size": size,
                     "fastinit_1_thread_s": t_one, "fastinit_threads_s": t_all,
                     "numpy_s": t_numpy, "torch_s": t_torch, "memset_s": t_memset,
+                    "raw_words_s": t_raw,
                     "fastinit_1_thread_msamples_s": size / t_one / 1e6,
                     "fastinit_threads_msamples_s": size / t_all / 1e6,
                     "fastinit_threads_gb_s": nbytes / t_all / 1e9,
                     "numpy_msamples_s": size / t_numpy / 1e6,
                     "torch_msamples_s": size / t_torch / 1e6 if t_torch else None,
                     "memset_gb_s": nbytes / t_memset / 1e9,
+                    "raw_limit_msamples_s": size / t_raw / 1e6,
+                    "vs_raw_words": t_raw / t_one,
                     "vs_numpy": t_numpy / t_one,
                     "vs_torch": t_torch / t_one if t_torch else None,
                     "threads_vs_memset": t_memset / t_all,
@@ -272,6 +280,8 @@ def format_table(result: dict) -> str:
         + (f", torch {m['torch']} on 1 thread" if has_torch else ", torch not installed")
         + "; ratios from fastinit on 1 thread, except vs memset (the same buffer's bytes set "
           f"to 0, against fastinit on {many})",
+        "limits: raw words = the row's Philox words (1 per sample, 2 for float64) as random_raw "
+        "stores them, on 1 thread; memset = the buffer's bytes set to 0",
         "Ms/s: millions of samples per second; GB/s: bytes written per second",
         "",
     ]
@@ -281,12 +291,13 @@ def format_table(result: dict) -> str:
     cols += [(f"GB/s ({n} thr)", 12), ("NumPy", 7), ("vs NumPy", 9)]
     if has_torch:
         cols += [("torch", 7), ("vs torch", 9)]
-    cols += [("memset GB/s", 12), ("vs memset", 10)]
+    cols += [("raw words", 10), ("vs raw", 7), ("memset GB/s", 12), ("vs memset", 10)]
     lines = head + ["  ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}"
                               for i, (c, w) in enumerate(cols))]
     lines.append("  ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}" for i, (c, w) in enumerate(
         [("", 17), ("", 8), ("Ms/s", 9)] + ([("Ms/s", 10)] if n > 1 else []) + [("", 12),
-                                                                                 ("Ms/s", 7)])))
+                                                                                 ("Ms/s", 7)]
+        + [("", 9)] + ([("Ms/s", 7), ("", 9)] if has_torch else []) + [("Ms/s", 10)])))
     for r in result["rows"]:
         cells = [r["fill"], r["dtype"], f"{r['fastinit_1_thread_msamples_s']:.0f}"]
         if n > 1:
@@ -295,7 +306,8 @@ def format_table(result: dict) -> str:
                   f"{r['vs_numpy']:.2f}x"]
         if has_torch:
             cells += [f"{r['torch_msamples_s']:.0f}", f"{r['vs_torch']:.2f}x"]
-        cells += [f"{r['memset_gb_s']:.1f}", f"{r['threads_vs_memset']:.2f}x"]
+        cells += [f"{r['raw_limit_msamples_s']:.0f}", f"{r['vs_raw_words']:.2f}x",
+                  f"{r['memset_gb_s']:.1f}", f"{r['threads_vs_memset']:.2f}x"]
         lines.append("  ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}"
                                for i, (c, (_, w)) in enumerate(zip(cells, cols))))
     return "\n".join(lines)

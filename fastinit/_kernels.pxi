@@ -12,7 +12,7 @@
 # done it before the call.  The stream is specified in README.md ("The random stream").
 
 from cpython.pycapsule cimport PyCapsule_New
-from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy
 from libc.math cimport sqrt, sqrtf
 
@@ -48,7 +48,17 @@ cdef extern from "_select.h" nogil:
 
 
 cdef extern from "_store.h" nogil:
-    void fastinit_copy_streaming(char* dst, const char* src, size_t nbytes)
+    enum:
+        FASTINIT_STREAM_BLOCKS
+        FASTINIT_SINK_RAW
+        FASTINIT_SINK_UNIFORM_F32
+        FASTINIT_SINK_UNIFORM_F64
+    ctypedef struct fastinit_uniform_map:
+        double shift, scale, lo, hi
+    void fastinit_philox_stream(char* dst, int sink, bint nontemporal, uint64_t first_block,
+                                int64_t nblocks, uint64_t key, uint64_t stream,
+                                const fastinit_uniform_map* m)
+    bint fastinit_stream_folds_exactly(int sink, double scale)
     void fastinit_store_fence()
 
 cnp.import_array()
@@ -97,8 +107,9 @@ ctypedef struct FillParams:
     double d2
     double m2
     double width
-    # Write through an L1 scratch buffer with streaming (non-temporal) stores: for buffers far
-    # larger than the caches, where reading the destination lines first would waste bandwidth.
+    # Write with streaming (non-temporal) stores where the kernel has a fused path (_store.h):
+    # for buffers far larger than the last-level cache, where reading each destination line
+    # before writing it would double the memory traffic.
     bint streaming
 
 ctypedef void (*transform_fn)(void* dst, const uint32_t* words, Py_ssize_t n, uint64_t first,
@@ -109,6 +120,7 @@ ctypedef struct Kernel:
     int words_per_sample     # 1, 2 or 4; a block (4 words) always holds whole samples
     int itemsize             # of the output
     int half                 # 0; HALF_FLOAT16 or HALF_BFLOAT16: float32 transform, rounded on store
+    int sink                 # the streaming path (_store.h FASTINIT_SINK_*), or -1: none
 
 
 # ------------------------------------------------------------------------------------------------
@@ -569,14 +581,11 @@ cdef void _store_half(uint16_t* dst, const float* src, Py_ssize_t n, int half) n
 # The chunk driver and the region walk
 # ------------------------------------------------------------------------------------------------
 
-cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
-                     const FillParams* p) noexcept nogil:
-    """Fill out[0 .. n) with samples first .. first + n - 1 of the call described by p.
-
-    Work goes by chunks of whole Philox blocks; a chunk that covers only part of the range (its
-    first block starts before `first`, or its last block runs past the end) is computed into an
-    L1 scratch buffer and the needed part copied out.
-    """
+cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
+                        const FillParams* p) noexcept nogil:
+    # Work goes by chunks of whole Philox blocks; a chunk that covers only part of the range (its
+    # first block starts before `first`, or its last block runs past the end) is computed into an
+    # L1 scratch buffer and the needed part copied out.
     cdef uint32_t words[4 * CHUNK]
     cdef double scratch[CHUNK]                   # CHUNK samples of up to 8 bytes
     cdef int64_t per_block = 4 // k.words_per_sample
@@ -597,12 +606,8 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
             _store_half(<uint16_t*>(out + (copy_from - first) * 2),
                         (<float*>scratch) + (copy_from - start), <Py_ssize_t>(stop - copy_from),
                         k.half)
-        elif start >= first and stop_aligned == stop and not p.streaming:
-            k.transform(out + (start - first) * k.itemsize, words, m, start, p)
         elif start >= first and stop_aligned == stop:
-            k.transform(scratch, words, m, start, p)
-            fastinit_copy_streaming(out + (start - first) * k.itemsize, <char*>scratch,
-                                    m * k.itemsize)
+            k.transform(out + (start - first) * k.itemsize, words, m, start, p)
         else:
             k.transform(scratch, words, m, start, p)
             copy_from = start if start > first else first
@@ -610,6 +615,40 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
                    (<char*>scratch) + (copy_from - start) * k.itemsize,
                    (stop - copy_from) * k.itemsize)
         start = stop_aligned
+
+
+cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
+                     const FillParams* p) noexcept nogil:
+    """Fill out[0 .. n) with samples first .. first + n - 1 of the call described by p.
+
+    Kernels with a fused path (raw words, uniforms: _store.h) write the whole Philox groups of the
+    range from the registers, with streaming stores if p.streaming; the ends of the range, and
+    every other kernel, go through the chunked kernels.
+    """
+    cdef int64_t per_block = 4 // k.words_per_sample
+    cdef int64_t group = FASTINIT_STREAM_BLOCKS * per_block     # samples per fused step
+    cdef uintptr_t address = <uintptr_t>out
+    cdef Py_ssize_t head, body
+    cdef fastinit_uniform_map m
+    if (k.sink >= 0 and group > 0 and n >= group and address % k.itemsize == 0
+            and fastinit_stream_folds_exactly(k.sink, p.scale)):
+        # The fused part starts a block; streaming stores also want a 64-byte address, and moving
+        # 64 bytes on keeps (first + head) % per_block, so there is one chance to align both.
+        head = <Py_ssize_t>((per_block - first % per_block) % per_block)
+        if p.streaming:
+            head = <Py_ssize_t>((64 - address % 64) % 64) // k.itemsize
+        if head < n and (first + <uint64_t>head) % <uint64_t>per_block == 0:
+            body = (n - head) // group * group
+            if body > 0:
+                m.shift, m.scale, m.lo, m.hi = p.shift, p.scale, p.lo, p.hi
+                _fill_chunked(out, head, first, k, p)
+                fastinit_philox_stream(out + head * k.itemsize, k.sink, p.streaming,
+                                       (first + <uint64_t>head) // <uint64_t>per_block,
+                                       body // per_block, p.key, p.stream, &m)
+                _fill_chunked(out + (head + body) * k.itemsize, n - head - body,
+                              first + <uint64_t>(head + body), k, p)
+                return
+    _fill_chunked(out, n, first, k, p)
 
 
 cdef Kernel _select_kernel(int kind, int itemsize, int method, int half) except *:
@@ -621,15 +660,17 @@ cdef Kernel _select_kernel(int kind, int itemsize, int method, int half) except 
         k = _select_kernel(kind, 4, method, 0)
         k.itemsize = 2
         k.half = half
+        k.sink = -1
         return k
     k.itemsize = itemsize
     k.half = 0
+    k.sink = -1
     if kind == KIND_RAW and itemsize == 4:
-        k.transform, k.words_per_sample = _raw_u32, 1
+        k.transform, k.words_per_sample, k.sink = _raw_u32, 1, FASTINIT_SINK_RAW
     elif kind == KIND_UNIFORM and itemsize == 4:
-        k.transform, k.words_per_sample = _uniform_f32, 1
+        k.transform, k.words_per_sample, k.sink = _uniform_f32, 1, FASTINIT_SINK_UNIFORM_F32
     elif kind == KIND_UNIFORM and itemsize == 8:
-        k.transform, k.words_per_sample = _uniform_f64, 2
+        k.transform, k.words_per_sample, k.sink = _uniform_f64, 2, FASTINIT_SINK_UNIFORM_F64
     elif kind == KIND_NORMAL and itemsize == 4:
         k.transform, k.words_per_sample = _normal_f32, 1
     elif kind == KIND_NORMAL and itemsize == 8:

@@ -21,6 +21,13 @@
 #define FASTINIT_PHILOX_W0 0x9E3779B9u
 #define FASTINIT_PHILOX_W1 0xBB67AE85u
 
+/* The vector helpers must inline into their callers, or their register arrays go through memory. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FI_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FI_ALWAYS_INLINE inline
+#endif
+
 /* One Philox4x32-10 block: out[0..3] = philox(counter c[0..3], key (k0, k1)). */
 static inline void fastinit_philox4x32_10(const uint32_t c[4], uint32_t k0, uint32_t k1,
                                           uint32_t out[4])
@@ -84,6 +91,7 @@ typedef __m512i fastinit_vec;
 #define FI_XOR3(a, b, c) _mm512_ternarylogic_epi64(a, b, c, 0x96)
 #define FI_LANE_INDEX() _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0)
 #define FI_LOADU(p) _mm512_loadu_si512((const void *)(p))
+#define FI_STOREU(p, v) _mm512_storeu_si512((void *)(p), v)
 #elif defined(__AVX2__)
 #include <immintrin.h>
 #define FASTINIT_PHILOX_PATH "avx2"
@@ -97,6 +105,7 @@ typedef __m256i fastinit_vec;
 #define FI_XOR3(a, b, c) _mm256_xor_si256(_mm256_xor_si256(a, b), c)
 #define FI_LANE_INDEX() _mm256_set_epi64x(3, 2, 1, 0)
 #define FI_LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
+#define FI_STOREU(p, v) _mm256_storeu_si256((__m256i *)(p), v)
 #elif defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
 #define FASTINIT_PHILOX_PATH "sse2"
@@ -110,6 +119,7 @@ typedef __m128i fastinit_vec;
 #define FI_XOR3(a, b, c) _mm_xor_si128(_mm_xor_si128(a, b), c)
 #define FI_LANE_INDEX() _mm_set_epi64x(1, 0)
 #define FI_LOADU(p) _mm_loadu_si128((const __m128i *)(p))
+#define FI_STOREU(p, v) _mm_storeu_si128((__m128i *)(p), v)
 #else
 #define FASTINIT_PHILOX_PATH "scalar"
 #endif
@@ -118,12 +128,13 @@ typedef __m128i fastinit_vec;
 #define FASTINIT_VEC_BLOCKS (FASTINIT_VEC_LANES * FASTINIT_VEC_GROUPS)
 
 /*
- * Store the low halves of the lanes of x0..x3 as the consecutive blocks' words.  Within each
- * 128-bit chunk, unpacking gives a = (block 2k: w0 w1 w2 w3) and b = (block 2k+1); the wider
- * paths then put the chunks back in block order.
+ * The words of the blocks in the low halves of the lanes of x0..x3, in block order, as two
+ * vectors of 32-bit words: out[0] holds the first half of the blocks, out[1] the second.  Within
+ * each 128-bit chunk, unpacking gives a = (block 2k: w0 w1 w2 w3) and b = (block 2k+1); the
+ * wider paths then put the chunks back in block order.
  */
-static inline void fastinit_store_blocks(uint32_t *words, fastinit_vec x0, fastinit_vec x1,
-                                         fastinit_vec x2, fastinit_vec x3)
+static FI_ALWAYS_INLINE void fastinit_blocks_in_order(fastinit_vec x0, fastinit_vec x1, fastinit_vec x2,
+                                            fastinit_vec x3, fastinit_vec out[2])
 {
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
     __m512i t0 = _mm512_unpacklo_epi32(x0, x1), t1 = _mm512_unpackhi_epi32(x0, x1);
@@ -132,27 +143,27 @@ static inline void fastinit_store_blocks(uint32_t *words, fastinit_vec x0, fasti
     __m512i b = _mm512_unpacklo_epi64(t1, t3);       /* blocks 1, 3, 5, 7 */
     const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
     const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
-    _mm512_storeu_si512((void *)words, _mm512_permutex2var_epi64(a, lo, b));
-    _mm512_storeu_si512((void *)(words + 16), _mm512_permutex2var_epi64(a, hi, b));
+    out[0] = _mm512_permutex2var_epi64(a, lo, b);
+    out[1] = _mm512_permutex2var_epi64(a, hi, b);
 #elif defined(__AVX2__)
     __m256i t0 = _mm256_unpacklo_epi32(x0, x1), t1 = _mm256_unpackhi_epi32(x0, x1);
     __m256i t2 = _mm256_unpacklo_epi32(x2, x3), t3 = _mm256_unpackhi_epi32(x2, x3);
     __m256i a = _mm256_unpacklo_epi64(t0, t2);       /* blocks 0, 2 */
     __m256i b = _mm256_unpacklo_epi64(t1, t3);       /* blocks 1, 3 */
-    _mm256_storeu_si256((__m256i *)words, _mm256_permute2x128_si256(a, b, 0x20));
-    _mm256_storeu_si256((__m256i *)(words + 8), _mm256_permute2x128_si256(a, b, 0x31));
+    out[0] = _mm256_permute2x128_si256(a, b, 0x20);
+    out[1] = _mm256_permute2x128_si256(a, b, 0x31);
 #else
     __m128i t0 = _mm_unpacklo_epi32(x0, x1), t1 = _mm_unpackhi_epi32(x0, x1);
     __m128i t2 = _mm_unpacklo_epi32(x2, x3), t3 = _mm_unpackhi_epi32(x2, x3);
-    _mm_storeu_si128((__m128i *)words, _mm_unpacklo_epi64(t0, t2));
-    _mm_storeu_si128((__m128i *)(words + 4), _mm_unpacklo_epi64(t1, t3));
+    out[0] = _mm_unpacklo_epi64(t0, t2);
+    out[1] = _mm_unpacklo_epi64(t1, t3);
 #endif
 }
 
-/* The ten rounds on FASTINIT_VEC_GROUPS registers of blocks, then their words to `words`. */
-static inline void fastinit_philox_rounds_vec(uint32_t *words, fastinit_vec *x0, fastinit_vec *x1,
-                                              fastinit_vec *x2, fastinit_vec *x3,
-                                              const fastinit_vec *rk0, const fastinit_vec *rk1)
+/* The ten rounds on FASTINIT_VEC_GROUPS registers of blocks, in place. */
+static FI_ALWAYS_INLINE void fastinit_philox_rounds(fastinit_vec *x0, fastinit_vec *x1, fastinit_vec *x2,
+                                          fastinit_vec *x3, const fastinit_vec *rk0,
+                                          const fastinit_vec *rk1)
 {
     const fastinit_vec m0 = FI_SET1(FASTINIT_PHILOX_M0), m1 = FI_SET1(FASTINIT_PHILOX_M1);
     for (int r = 0; r < 10; r++) {
@@ -164,8 +175,20 @@ static inline void fastinit_philox_rounds_vec(uint32_t *words, fastinit_vec *x0,
             x3[g] = p0;
         }
     }
-    for (int g = 0; g < FASTINIT_VEC_GROUPS; g++)
-        fastinit_store_blocks(words + 4 * FASTINIT_VEC_LANES * g, x0[g], x1[g], x2[g], x3[g]);
+}
+
+/* The ten rounds on FASTINIT_VEC_GROUPS registers of blocks, then their words to `words`. */
+static inline void fastinit_philox_rounds_vec(uint32_t *words, fastinit_vec *x0, fastinit_vec *x1,
+                                              fastinit_vec *x2, fastinit_vec *x3,
+                                              const fastinit_vec *rk0, const fastinit_vec *rk1)
+{
+    fastinit_vec ordered[2];
+    fastinit_philox_rounds(x0, x1, x2, x3, rk0, rk1);
+    for (int g = 0; g < FASTINIT_VEC_GROUPS; g++) {
+        fastinit_blocks_in_order(x0[g], x1[g], x2[g], x3[g], ordered);
+        FI_STOREU(words + 4 * FASTINIT_VEC_LANES * g, ordered[0]);
+        FI_STOREU(words + 4 * FASTINIT_VEC_LANES * g + 2 * FASTINIT_VEC_LANES, ordered[1]);
+    }
 }
 
 /* Lane l of group g starts as block number j[g][l]: counter word 0 in the low half (the high

@@ -16,6 +16,38 @@ from typing import Iterator
 from fastinit import _kernels_baseline
 
 LEVELS = ("baseline", "avx2", "avx512")
+# Where the cache sizes cannot be read (not Linux), assume a last-level cache this large.
+DEFAULT_LAST_LEVEL_CACHE_BYTES = 32 << 20
+
+
+def last_level_cache_bytes(sysfs: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """The size of the largest data cache of CPU 0 (on Linux, from sysfs), in bytes.
+
+    The kernels' store policy reads it: buffers far larger than it are written with streaming
+    stores.  sysfs reports the cache a core actually shares (one CCD's L3 on AMD EPYC, the
+    socket's on Intel Xeon); glibc's sysconf reports other things on some CPUs, so it is not used.
+    """
+    best = 0
+    try:
+        entries = os.listdir(sysfs)
+    except OSError:
+        return DEFAULT_LAST_LEVEL_CACHE_BYTES
+    for entry in entries:
+        try:
+            with open(os.path.join(sysfs, entry, "type")) as f:
+                if f.read().strip() == "Instruction":
+                    continue
+            with open(os.path.join(sysfs, entry, "size")) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        try:
+            size = int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
+        except ValueError:
+            continue
+        best = max(best, size)
+    return best or DEFAULT_LAST_LEVEL_CACHE_BYTES
 
 
 def cpu_levels() -> list[str]:

@@ -38,6 +38,7 @@ def test_bench_json_has_every_fill_and_dtype_with_consistent_ratios():
             assert r[key] > 0
         assert r["vs_numpy"] == pytest.approx(r["numpy_s"] / r["fastinit_1_thread_s"])
         assert r["threads_vs_memset"] == pytest.approx(r["memset_s"] / r["fastinit_threads_s"])
+        assert r["vs_raw_words"] == pytest.approx(r["raw_words_s"] / r["fastinit_1_thread_s"])
         if r["torch_s"] is not None:
             assert r["vs_torch"] == pytest.approx(r["torch_s"] / r["fastinit_1_thread_s"])
     methods = {r["method"]: r for r in result["numpy_methods"]}

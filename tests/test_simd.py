@@ -70,18 +70,57 @@ def test_streaming_stores_give_the_same_bits(level, method, dtype, monkeypatch):
         assert a.tobytes() == b.tobytes()
 
 
+def _expected_uniform(words, dt, shift, scale, lo, hi):
+    """min(max(shift + scale * u, lo), hi) from the words, in NumPy's arithmetic of the dtype."""
+    if dt == np.float32:
+        u = (words >> np.uint64(8)).astype(np.float32) * np.float32(2.0**-24)
+    else:
+        w64 = words[0::2] | (words[1::2] << np.uint64(32))
+        u = (w64 >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    t = dt.type
+    v = t(shift) + t(scale) * u
+    v = np.where(v > t(lo), v, t(lo))
+    return np.where(v < t(hi), v, t(hi)).astype(dt)
+
+
+# (shift, scale, lo, hi) that exercise each step the fused path may skip (_store.h): the add
+# (shift +-0), the max (lo above shift; lo = -0), the min (v_max == hi, v_max below hi, hi = 0),
+# and a scale so small that folding 2**-k into it would round (the chunked path then runs).
+# scale = 0 makes every value 0, so the signed-zero rules act on every element, not on 1 in 2**24.
+UNIFORM_MAPS = [(0.0, 1.0, 0.0, 1.0 - 2**-24), (-1.0, 2.0, -1.0, 1.0 - 2**-24),
+                (-0.0, 1.0, -0.0, 0.5), (0.0, 1.0, -0.0, 2.0), (-3.0, 2.0, -2.0, -1.5),
+                (1e-3, 2.0, 0.0, 1.0), (-1.0, 1.0, -1.0, 0.0), (0.25, 1e-42, 0.25, 1.0),
+                (0.5, 0.0, 0.5, 0.5), (-0.0, 0.0, -0.0, 1.0), (-0.0, 0.0, -0.0, -0.0),
+                (0.0, 0.0, 0.0, -0.0)]
+
+
 @pytest.mark.parametrize("level", LEVELS)
-def test_streaming_kernel_path_gives_the_same_bits(level, dtype):
-    """The kernels' streaming path itself, on unaligned ranges."""
+@pytest.mark.parametrize("dt", [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint32)])
+@pytest.mark.parametrize("streaming", [False, True])
+def test_the_fused_path_is_the_documented_formula(level, dt, streaming):
+    """The register path (_store.h) at every address offset and first index, for each map."""
     module = _simd.load(level)
-    params = (0.0, 1.0, -np.inf, np.inf, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    for kind in (module.Kind.KIND_UNIFORM, module.Kind.KIND_NORMAL):
-        a = np.empty(10_007, dtype)
-        b = np.empty(10_007, dtype)
-        module.fill(a, kind, (10_007,), (0,), 99, 5, params)
-        module.fill(b[:3], kind, (10_007,), (0,), 99, 5, params, 0, 3, True)
-        module.fill(b, kind, (10_007,), (0,), 99, 5, params, 3, 10_007, True)
-        assert a.tobytes() == b.tobytes()
+    n, key, stream = 3000, 0xFEEDFACE12345678, 9
+    words_per_sample = 2 if dt == np.float64 else 1
+    maps = UNIFORM_MAPS if dt != np.uint32 else [(0.0, 1.0, 0.0, 1.0)]
+    if dt == np.float32:
+        maps = maps + [(0.25, 1e-40, 0.25, 1.0)]       # subnormal float32 scale
+    for first in (0, 1, 2, 3, 6):
+        philox = fi.Philox(key=key, stream=stream)
+        words = philox.random_raw(words_per_sample * (first + n)).astype(np.uint64)
+        words = words[words_per_sample * first:]
+        for shift, scale, lo, hi in maps:
+            expected = words.astype(np.uint32) if dt == np.uint32 else _expected_uniform(
+                words, dt, shift, scale, lo, hi)
+            kind = module.Kind.KIND_RAW if dt == np.uint32 else module.Kind.KIND_UNIFORM
+            params = (shift, scale, lo, hi, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            for offset in range(0, 64, dt.itemsize):
+                raw = np.zeros(n * dt.itemsize + 128, np.uint8)
+                start = (-raw.ctypes.data) % 64 + offset
+                out = raw[start:start + n * dt.itemsize].view(dt)
+                module.fill(out, kind, (first + n,), (first,), key, stream, params, 0, -1,
+                            streaming)
+                assert out.tobytes() == expected.tobytes(), (first, offset, shift, scale)
 
 
 def _run(code, **env):
@@ -116,4 +155,16 @@ def test_show_config_reports_level_threads_and_flags(capsys):
     assert config["num_threads"] == fi.get_num_threads()
     assert "-ffp-contract=off" in config["cflags"] or "/fp:precise" in config["cflags"]
     assert "-march=native" not in config["cflags"]
-    assert f"simd_level      {_simd.level}" in printed
+    assert f"simd_level        {_simd.level}" in printed
+    assert config["last_level_cache"] == _simd.last_level_cache_bytes() > 0
+
+
+def test_the_last_level_cache_is_read_from_sysfs(tmp_path):
+    for index, (kind, size) in enumerate([("Data", "48K"), ("Instruction", "32K"),
+                                          ("Unified", "1024K"), ("Unified", "96M")]):
+        (tmp_path / f"index{index}").mkdir()
+        (tmp_path / f"index{index}" / "type").write_text(kind + "\n")
+        (tmp_path / f"index{index}" / "size").write_text(size + "\n")
+    assert _simd.last_level_cache_bytes(str(tmp_path)) == 96 << 20
+    missing = str(tmp_path / "absent")
+    assert _simd.last_level_cache_bytes(missing) == _simd.DEFAULT_LAST_LEVEL_CACHE_BYTES
