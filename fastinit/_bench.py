@@ -122,6 +122,114 @@ def _numpy_method_cases(size: int) -> dict[str, tuple[Callable, Callable | None]
     return cases
 
 
+# Every method of numpy.random.Generator (and fastinit's truncated_normal), called as users call
+# it for about SMALL_CALL_SIZE values.  Calls that name a dtype or out= use the forms NumPy has.
+SMALL_CALL_SIZE = 1000
+
+
+def small_call_cases(n: int = SMALL_CALL_SIZE) -> dict[str, Callable[[Any], object]]:
+    """name -> a call for about ``n`` values, valid on fastinit and NumPy generators alike
+    (truncated_normal: NumPy's rejection loop, what NumPy users write)."""
+    f32, f64 = np.empty(n, np.float32), np.empty(n, np.float64)
+    ints = np.arange(n)
+    cov = np.array([[1.0, 0.5], [0.5, 2.0]])
+
+    def truncated(g):
+        if isinstance(g, fastinit.Generator):
+            return g.truncated_normal(0.0, 0.02, -2.0, 2.0, out=f32)
+        return numpy_truncated_normal(g, f32)
+
+    return {
+        "random(dtype=float32, out=)": lambda g: g.random(dtype=np.float32, out=f32),
+        "random(out=float64)": lambda g: g.random(out=f64),
+        "random(out=float32)": lambda g: g.random(out=f32) if isinstance(
+            g, fastinit.Generator) else g.random(dtype=np.float32, out=f32),
+        "random(n)": lambda g: g.random(n),
+        "random(n, float32)": lambda g: g.random(n, np.float32),
+        "uniform(-1, 1, n)": lambda g: g.uniform(-1, 1, n),
+        "standard_normal(n)": lambda g: g.standard_normal(n),
+        "standard_normal(dtype=float32, out=)": lambda g: g.standard_normal(dtype=np.float32,
+                                                                             out=f32),
+        "normal(0, 0.02, n)": lambda g: g.normal(0, 0.02, n),
+        "truncated_normal(out=float32)": truncated,
+        "integers(0, 1000, n)": lambda g: g.integers(0, 1000, n),
+        "integers(0, 1000, n, int32)": lambda g: g.integers(0, 1000, n, np.int32),
+        "permutation(n)": lambda g: g.permutation(n),
+        "shuffle(n)": lambda g: g.shuffle(ints),
+        "permuted(n)": lambda g: g.permuted(ints),
+        "choice(n, n)": lambda g: g.choice(n, n),
+        "bytes(n)": lambda g: g.bytes(n),
+        "standard_exponential(n)": lambda g: g.standard_exponential(n),
+        "exponential(2.0, n)": lambda g: g.exponential(2.0, n),
+        "standard_gamma(2.0, n)": lambda g: g.standard_gamma(2.0, n),
+        "gamma(2.0, 1.0, n)": lambda g: g.gamma(2.0, 1.0, n),
+        "beta(2.0, 3.0, n)": lambda g: g.beta(2.0, 3.0, n),
+        "chisquare(3.0, n)": lambda g: g.chisquare(3.0, n),
+        "f(3.0, 4.0, n)": lambda g: g.f(3.0, 4.0, n),
+        "standard_t(5.0, n)": lambda g: g.standard_t(5.0, n),
+        "standard_cauchy(n)": lambda g: g.standard_cauchy(n),
+        "lognormal(0.0, 1.0, n)": lambda g: g.lognormal(0.0, 1.0, n),
+        "laplace(0.0, 1.0, n)": lambda g: g.laplace(0.0, 1.0, n),
+        "logistic(0.0, 1.0, n)": lambda g: g.logistic(0.0, 1.0, n),
+        "gumbel(0.0, 1.0, n)": lambda g: g.gumbel(0.0, 1.0, n),
+        "rayleigh(1.0, n)": lambda g: g.rayleigh(1.0, n),
+        "weibull(1.5, n)": lambda g: g.weibull(1.5, n),
+        "pareto(3.0, n)": lambda g: g.pareto(3.0, n),
+        "power(3.0, n)": lambda g: g.power(3.0, n),
+        "wald(1.0, 1.0, n)": lambda g: g.wald(1.0, 1.0, n),
+        "vonmises(0.0, 4.0, n)": lambda g: g.vonmises(0.0, 4.0, n),
+        "triangular(0, 1, 2, n)": lambda g: g.triangular(0.0, 1.0, 2.0, n),
+        "noncentral_chisquare(3, 2, n)": lambda g: g.noncentral_chisquare(3.0, 2.0, n),
+        "noncentral_f(3, 4, 2, n)": lambda g: g.noncentral_f(3.0, 4.0, 2.0, n),
+        "binomial(10, 0.3, n)": lambda g: g.binomial(10, 0.3, n),
+        "negative_binomial(5, 0.5, n)": lambda g: g.negative_binomial(5, 0.5, n),
+        "poisson(4.0, n)": lambda g: g.poisson(4.0, n),
+        "geometric(0.3, n)": lambda g: g.geometric(0.3, n),
+        "hypergeometric(20, 30, 10, n)": lambda g: g.hypergeometric(20, 30, 10, n),
+        "logseries(0.6, n)": lambda g: g.logseries(0.6, n),
+        "zipf(2.0, n)": lambda g: g.zipf(2.0, n),
+        "multinomial(10, [.2, .3, .5], n/3)": lambda g: g.multinomial(10, [0.2, 0.3, 0.5],
+                                                                      n // 3),
+        "multivariate_hypergeometric(n/3)": lambda g: g.multivariate_hypergeometric(
+            [10, 10, 10], 6, n // 3),
+        "dirichlet([1, 1, 1], n/3)": lambda g: g.dirichlet([1.0, 1.0, 1.0], n // 3),
+        "multivariate_normal(2-d, n/2)": lambda g: g.multivariate_normal([0.0, 0.0], cov,
+                                                                         n // 2),
+    }
+
+
+def run_small_calls(repeats: int, calls_per_timing: int = 200) -> list[dict]:
+    """Time every small call on fastinit.Generator and numpy.random.default_rng (1 thread)."""
+    rng, nrng = fastinit.default_rng(0), np.random.default_rng(0)
+    rows = []
+    with fastinit.threads(1):
+        for name, call in small_call_cases().items():
+            def many(g, call=call):
+                def run() -> None:
+                    for _ in range(calls_per_timing):
+                        call(g)
+                return run
+            best = _best_times({"fastinit": many(rng), "numpy": many(nrng)}, repeats)
+            rows.append({"call": name, "size": SMALL_CALL_SIZE,
+                         "fastinit_us": best["fastinit"] / calls_per_timing * 1e6,
+                         "numpy_us": best["numpy"] / calls_per_timing * 1e6,
+                         "vs_numpy": best["numpy"] / best["fastinit"]})
+    return rows
+
+
+def format_small_calls(rows: list[dict]) -> str:
+    lines = [f"Small calls, about {SMALL_CALL_SIZE:,} values each, time per call on 1 thread, "
+             "against numpy.random.default_rng (truncated_normal: NumPy's rejection loop)", "",
+             f"{'call':<36}  {'fastinit us':>11}  {'NumPy us':>9}  {'vs NumPy':>9}"]
+    for r in rows:
+        lines.append(f"{r['call']:<36}  {r['fastinit_us']:>11.2f}  {r['numpy_us']:>9.2f}  "
+                     f"{r['vs_numpy']:>8.2f}x")
+    slower = [r["call"] for r in rows if r["vs_numpy"] < 1]
+    lines += ["", f"{len(rows) - len(slower)} of {len(rows)} calls at or under NumPy's time"
+              + (f"; slower: {', '.join(slower)}" if slower else "")]
+    return "\n".join(lines)
+
+
 def run_numpy_methods(size: int, repeats: int) -> list[dict]:
     """Time NumPy's methods on fastinit.Generator against numpy.random.default_rng and torch."""
     rng, nrng = fastinit.default_rng(0), np.random.default_rng(0)

@@ -1,5 +1,5 @@
 # Cython view of fastinit/_bit_generator.pyx (and _bit_generator.h), for the kernel modules'
-# fill_out.
+# fill_call.
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from numpy.random cimport BitGenerator
 

@@ -180,19 +180,22 @@ class Generator(NumpyMethods):
               make_params, arrays: tuple = (), progress: bool = False):
         """Validate, take a stream number, fill; the one path every method goes through.
 
-        ``make_params(dt, shape, index)`` validates the parameters and returns ``(params, post)``:
-        the kernel parameters, and None or (with array-valued parameters, listed as (name, array)
-        pairs in ``arrays``) the map to apply after the kernel has drawn the standard variate.
-        ``out=`` alone on a small float buffer is handed whole to the kernels' ``fill_out``.
+        ``make_params(dt, shape, index)`` validates the parameters and returns
+        ``(params, elements)``: the kernel parameters, and None or (with array-valued parameters,
+        listed as (name, array) pairs in ``arrays``) the per-element ``(shift, scale, lo, hi)``
+        arrays the kernel applies after the call's own map (``_element_params``).
+        The common small calls are handed whole to the kernels' ``fill_call``.
         """
-        if (out is not None and size is None and dtype is None and region is None and not arrays
-                and _simd.kernels.fill_out(out, kind, self._bit_generator.key, self._bit_generator,
-                                           make_params,
-                                           _threads.MIN_ELEMENTS_PER_THREAD)):
-            # The common call, out= alone on a float buffer for one thread (torch-style init,
-            # refills in a loop), checked and filled in one compiled step: the general path
-            # below would find nothing more to check, at ~1 us of Python per call.
-            return out
+        if region is None and not arrays:
+            # size and dtype, or out with or without size, scalar parameters, for one thread
+            # (torch-style init, refills in a loop, small draws): checked, allocated and filled
+            # in one compiled step.  The general path below would find nothing more to check, at
+            # ~1-2 us of Python per call.  None: not such a call, nothing taken.
+            done = _simd.kernels.fill_call(out, size, dtype, kind, self._bit_generator.key,
+                                           self._bit_generator, make_params,
+                                           _threads.MIN_ELEMENTS_PER_THREAD)
+            if done is not None:
+                return done
         tensor = None
         if out is not None and type(out) is not np.ndarray and _tensors.is_tensor(out):
             # A torch tensor: filled through a view of its own memory, returned itself.
@@ -239,23 +242,14 @@ class Generator(NumpyMethods):
                 what = "the region's shape" if region is not None else "size"
                 raise ValueError(f"{name}: out.shape {out.shape} does not match {what} {block}")
 
-        params, post = make_params(dt, shape, index)   # validates; raises before anything changes
+        # Validates; raises before anything changes.
+        params, elements = make_params(dt, shape, index)
         # Memory first: a size NumPy cannot allocate (MemoryError, more than 64 dimensions) fails
         # before a stream number is taken.
         if out is None:
             out = np.empty(block, dtype=dt)
-        target = out
-        if post is not None and v.is_half(dt):
-            # Array parameters with a 2-byte dtype: draw and map in float32 as the kernels do,
-            # then round once.
-            out = np.empty(block, np.float32)
         key, stream = self._bit_generator.key, self._bit_generator._take_stream()
-        _fill_buffer(out, kind, shape, starts, key, stream, params, progress, name)
-        if post is not None:
-            post(out)
-        if out is not target:
-            v.assign(target, out)                       # round to nearest-even, once
-            out = target
+        _fill_buffer(out, kind, shape, starts, key, stream, params, progress, name, elements)
         if tensor is not None:
             _tensors.written(tensor)
             return tensor
@@ -363,7 +357,7 @@ class Generator(NumpyMethods):
                                  "widen the interval "
                                  "or use float64")
             return ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION,
-                    _affine_post(shape, index, dt, shift, scale, lo_in, hi_ex))
+                    _element_params(dt, shift, scale, lo_in, hi_ex))
 
         arrays = _array_params(("low", low_a), ("high", high_a))
         return self._fill("uniform", _UNIFORM, size, dtype, out, region, params,
@@ -423,7 +417,7 @@ class Generator(NumpyMethods):
             reach = _Z_REACH[v.compute_dtype(dt).itemsize]
             _check_overflow(_name, dt, loc_a, scale_a, -reach, reach, -np.inf, np.inf)
             return ((0.0, 1.0, -math.inf, math.inf) + _NO_TRUNCATION,
-                    _affine_post(shape, index, dt, shift, scale_d, -np.inf, np.inf))
+                    _element_params(dt, shift, scale_d, -np.inf, np.inf))
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
         return self._fill(_name, _NORMAL, size, dtype, out, region, params, arrays,
@@ -496,7 +490,7 @@ class Generator(NumpyMethods):
             sign = -1.0 if tp.flip else 1.0
             trunc = (tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2, tp.m2, tp.width)
             return ((0.0, sign, -math.inf, math.inf) + trunc,
-                    _affine_post(shape, index, dt, shift, scale_d, lo_d, hi_d))
+                    _element_params(dt, shift, scale_d, lo_d, hi_d))
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
         unreachable = a <= -_BOX_MULLER_REACH and b >= _BOX_MULLER_REACH
@@ -520,7 +514,8 @@ _BITS4 = struct.Struct("<4d").pack
 
 
 def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tuple[int, ...],
-                 key: int, stream: int, params: tuple, progress: bool, name: str) -> None:
+                 key: int, stream: int, params: tuple, progress: bool, name: str,
+                 elements: tuple | None = None) -> None:
     """Run the kernels of the current SIMD level over ``out``: on the calling thread for small
     fills, split over the thread pool for large ones (streaming stores beyond STREAMING_BYTES),
     in steps under a progress bar when asked."""
@@ -528,11 +523,12 @@ def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tup
     total = out.size
     streaming = out.nbytes >= STREAMING_BYTES
     if total < _threads.MIN_ELEMENTS_PER_THREAD:
-        kernels.fill(out, kind, shape, starts, key, stream, params, 0, -1, streaming)
+        kernels.fill(out, kind, shape, starts, key, stream, params, 0, -1, streaming, elements)
         return
 
     def fill_range(begin: int, end: int) -> None:
-        kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming)
+        kernels.fill(out, kind, shape, starts, key, stream, params, begin, end, streaming,
+                     elements)
 
     if progress and out.nbytes >= _progress.PROGRESS_BYTES:
         _fill_with_progress(fill_range, total, out.itemsize, name)
@@ -690,19 +686,14 @@ def _array_params(*named: tuple[str, Any]) -> tuple[tuple[str, np.ndarray], ...]
     return tuple([(name, val) for name, val in named if type(val) is not float])
 
 
-def _affine_post(shape, index, dt, shift, scale, lo, hi):
-    """out = clip(shift + scale * out, lo, hi) for broadcast parameter arrays, in dtype ``dt``.
+def _element_params(dt, shift, scale, lo, hi) -> tuple[Any, ...]:
+    """The per-element (shift, scale, lo, hi) of array parameters, as the kernels take them.
 
-    The array-parameter path: the kernel drew the standard variate; the same arithmetic as the
-    kernels' scalar path (multiply, add, clamp, each rounded in ``dt``) maps it.
+    Arrays are cast once to the compute dtype (float32 for float16 and bfloat16) at their own
+    shape; the kernels broadcast them against the call's shape (and region) themselves and apply
+    ``min(max(shift + scale * x, lo), hi)`` to each chunk while it is in L1: the arithmetic of the
+    scalar path, element by element, with no array of the output's size.
     """
     cdt = v.compute_dtype(dt)
-
-    def block(p):
-        return np.broadcast_to(np.asarray(p).astype(cdt), shape)[index]
-
-    def post(out: np.ndarray) -> None:
-        np.multiply(out, block(scale), out=out)
-        np.add(out, block(shift), out=out)
-        np.clip(out, block(lo), block(hi), out=out)
-    return post
+    return tuple(float(p) if np.ndim(p) == 0 else np.asarray(p).astype(cdt)
+                 for p in (shift, scale, lo, hi))

@@ -14,9 +14,11 @@
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.math cimport sqrt, sqrtf
 
 cimport numpy as cnp
+import numpy as np
 
 from fastinit._bit_generator cimport Philox
 from fastinit._philox cimport (fastinit_philox4x32_10, fastinit_philox_words,
@@ -111,6 +113,21 @@ ctypedef struct FillParams:
     # for buffers far larger than the last-level cache, where reading each destination line
     # before writing it would double the memory traffic.
     bint streaming
+    # Array-valued shift, scale, lo, hi (or NULL): applied per element after the call's own map,
+    # chunk by chunk while the chunk is in L1.
+    const ElementMap* elements
+
+# One array parameter over the output block: element at block multi-index (i0, i1, ...) is at
+# data[i0 * stride[0] + i1 * stride[1] + ...] (strides in elements; 0 along broadcast axes).
+ctypedef struct ParamView:
+    const char* data
+    Py_ssize_t stride[MAX_NDIM]
+
+ctypedef struct ElementMap:
+    int ndim
+    Py_ssize_t shape[MAX_NDIM]    # of the output block
+    ParamView view[4]             # shift, scale, lo, hi, in the compute dtype
+    char constant[4][8]           # the value of a scalar parameter, which its view points at
 
 ctypedef void (*transform_fn)(void* dst, const uint32_t* words, Py_ssize_t n, uint64_t first,
                               const FillParams* p) noexcept nogil
@@ -578,14 +595,119 @@ cdef void _store_half(uint16_t* dst, const float* src, Py_ssize_t n, int half) n
 
 
 # ------------------------------------------------------------------------------------------------
+# Array-valued parameters: the output map per element
+# ------------------------------------------------------------------------------------------------
+
+cdef inline void _map_run(real* x, Py_ssize_t n, const real* shift, const real* scale,
+                          const real* lo, const real* hi, bint const_shift, bint const_scale,
+                          bint const_bounds) noexcept nogil:
+    # x[i] = min(max(shift + scale * x[i], lo), hi): the arithmetic of _affine_clamp, per element.
+    # A parameter constant along the run is read once.  The callers pass literal flags, so each
+    # call site compiles to its own vectorized loop.
+    cdef real s0 = shift[0]
+    cdef real k0 = scale[0]
+    cdef real lo0 = lo[0]
+    cdef real hi0 = hi[0]
+    cdef real v, low, high
+    cdef Py_ssize_t i
+    for i in range(n):
+        v = (s0 if const_shift else shift[i]) + (k0 if const_scale else scale[i]) * x[i]
+        low = lo0 if const_bounds else lo[i]
+        high = hi0 if const_bounds else hi[i]
+        v = v if v > low else low
+        x[i] = v if v < high else high
+
+cdef void _map_elements(real* x, Py_ssize_t n, Py_ssize_t pos, const ElementMap* em) noexcept nogil:
+    # x[j] = the map of block element pos + j, run by run along the last axis.  Along a run each
+    # parameter is constant (broadcast), contiguous, or strided (copied into an L1 buffer).
+    cdef real buffers[4][CHUNK]
+    cdef const real* ptr[4]
+    cdef bint const[4]
+    cdef Py_ssize_t index[MAX_NDIM]
+    cdef Py_ssize_t offset[4]
+    cdef Py_ssize_t d, q, j, r, run, step, done = 0
+    cdef Py_ssize_t last = em.ndim - 1
+    if em.ndim == 0:
+        for q in range(4):
+            ptr[q] = <const real*>em.view[q].data
+        _map_run(x, 1, ptr[0], ptr[1], ptr[2], ptr[3], True, True, True)
+        return
+    r = pos
+    for d in range(last, -1, -1):
+        index[d] = r % em.shape[d]
+        r //= em.shape[d]
+    for q in range(4):
+        offset[q] = 0
+        for d in range(em.ndim):
+            offset[q] += index[d] * em.view[q].stride[d]
+    while done < n:
+        run = em.shape[last] - index[last]
+        run = run if run < n - done else n - done
+        run = run if run < CHUNK else CHUNK
+        for q in range(4):
+            step = em.view[q].stride[last]
+            ptr[q] = (<const real*>em.view[q].data) + offset[q]
+            const[q] = step == 0
+            if step != 0 and step != 1:
+                for j in range(run):
+                    buffers[q][j] = ptr[q][j * step]
+                ptr[q] = buffers[q]
+        if const[2] != const[3]:
+            # One bound constant, the other not: make the constant one a run too.
+            q = 2 if const[2] else 3
+            for j in range(run):
+                buffers[q][j] = ptr[q][0]
+            ptr[q] = buffers[q]
+            const[q] = False
+        if const[0] and const[1] and const[2]:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], True, True, True)
+        elif const[0] and const[1]:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], True, True, False)
+        elif const[0] and const[2]:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], True, False, True)
+        elif const[0]:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], True, False, False)
+        elif const[1] and const[2]:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], False, True, True)
+        elif const[1]:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], False, True, False)
+        elif const[2]:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], False, False, True)
+        else:
+            _map_run(x + done, run, ptr[0], ptr[1], ptr[2], ptr[3], False, False, False)
+        done += run
+        # The next run: advance the odometer, carrying over the axes before the last.
+        index[last] += run
+        for q in range(4):
+            offset[q] += run * em.view[q].stride[last]
+        d = last
+        while d > 0 and index[d] == em.shape[d]:
+            index[d] = 0
+            index[d - 1] += 1
+            for q in range(4):
+                offset[q] += em.view[q].stride[d - 1] - em.shape[d] * em.view[q].stride[d]
+            d -= 1
+
+cdef inline void _map_chunk(void* x, Py_ssize_t n, Py_ssize_t pos, int compute_itemsize,
+                            const FillParams* p) noexcept nogil:
+    if p.elements == NULL or n <= 0:
+        return
+    if compute_itemsize == 4:
+        _map_elements(<float*>x, n, pos, p.elements)
+    else:
+        _map_elements(<double*>x, n, pos, p.elements)
+
+
+# ------------------------------------------------------------------------------------------------
 # The chunk driver and the region walk
 # ------------------------------------------------------------------------------------------------
 
-cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
-                        const FillParams* p) noexcept nogil:
+cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos,
+                        const Kernel* k, const FillParams* p) noexcept nogil:
     # Work goes by chunks of whole Philox blocks; a chunk that covers only part of the range (its
     # first block starts before `first`, or its last block runs past the end) is computed into an
-    # L1 scratch buffer and the needed part copied out.
+    # L1 scratch buffer and the needed part copied out.  Array parameters are applied to each
+    # chunk while it is in L1 (pos: the block-flat index of out[0]).
     cdef uint32_t words[4 * CHUNK]
     cdef double scratch[CHUNK]                   # CHUNK samples of up to 8 bytes
     cdef int64_t per_block = 4 // k.words_per_sample
@@ -593,33 +715,40 @@ cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, const Kernel* k
     cdef uint64_t start = first - first % <uint64_t>per_block
     cdef uint64_t stop, stop_aligned, copy_from
     cdef int64_t m
+    cdef int compute_itemsize = 4 if k.half else k.itemsize
     while start < end:
         stop = start + CHUNK if start + CHUNK < end else end
         stop_aligned = (stop + per_block - 1) // per_block * per_block
         m = <int64_t>(stop_aligned - start)
         fastinit_philox_words(words, start * k.words_per_sample // 4,
                               m * k.words_per_sample // 4, p.key, p.stream)
+        copy_from = start if start > first else first
         if k.half:
             # float32 values into the L1 scratch, then rounded once into the 2-byte output.
             k.transform(scratch, words, m, start, p)
-            copy_from = start if start > first else first
+            _map_chunk((<float*>scratch) + (copy_from - start), <Py_ssize_t>(stop - copy_from),
+                       pos + <Py_ssize_t>(copy_from - first), compute_itemsize, p)
             _store_half(<uint16_t*>(out + (copy_from - first) * 2),
                         (<float*>scratch) + (copy_from - start), <Py_ssize_t>(stop - copy_from),
                         k.half)
         elif start >= first and stop_aligned == stop:
             k.transform(out + (start - first) * k.itemsize, words, m, start, p)
+            _map_chunk(out + (start - first) * k.itemsize, m, pos + <Py_ssize_t>(start - first),
+                       compute_itemsize, p)
         else:
             k.transform(scratch, words, m, start, p)
-            copy_from = start if start > first else first
             memcpy(out + (copy_from - first) * k.itemsize,
                    (<char*>scratch) + (copy_from - start) * k.itemsize,
                    (stop - copy_from) * k.itemsize)
+            _map_chunk(out + (copy_from - first) * k.itemsize, <Py_ssize_t>(stop - copy_from),
+                       pos + <Py_ssize_t>(copy_from - first), compute_itemsize, p)
         start = stop_aligned
 
 
-cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
+cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos, const Kernel* k,
                      const FillParams* p) noexcept nogil:
-    """Fill out[0 .. n) with samples first .. first + n - 1 of the call described by p.
+    """Fill out[0 .. n) with samples first .. first + n - 1 of the call described by p; out[0] is
+    element pos of the output block (C order), which array parameters are indexed by.
 
     Kernels with a fused path (raw words, uniforms: _store.h) write the whole Philox groups of the
     range from the registers, with streaming stores if p.streaming; the ends of the range, and
@@ -631,7 +760,7 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
     cdef Py_ssize_t head, body
     cdef fastinit_uniform_map m
     if (k.sink >= 0 and group > 0 and n >= group and address % k.itemsize == 0
-            and fastinit_stream_folds_exactly(k.sink, p.scale)):
+            and p.elements == NULL and fastinit_stream_folds_exactly(k.sink, p.scale)):
         # The fused part starts a block; streaming stores also want a 64-byte address, and moving
         # 64 bytes on keeps (first + head) % per_block, so there is one chance to align both.
         head = <Py_ssize_t>((per_block - first % per_block) % per_block)
@@ -641,14 +770,14 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, const Kernel* k,
             body = (n - head) // group * group
             if body > 0:
                 m.shift, m.scale, m.lo, m.hi = p.shift, p.scale, p.lo, p.hi
-                _fill_chunked(out, head, first, k, p)
+                _fill_chunked(out, head, first, pos, k, p)
                 fastinit_philox_stream(out + head * k.itemsize, k.sink, p.streaming,
                                        (first + <uint64_t>head) // <uint64_t>per_block,
                                        body // per_block, p.key, p.stream, &m)
                 _fill_chunked(out + (head + body) * k.itemsize, n - head - body,
-                              first + <uint64_t>(head + body), k, p)
+                              first + <uint64_t>(head + body), pos + head + body, k, p)
                 return
-    _fill_chunked(out, n, first, k, p)
+    _fill_chunked(out, n, first, pos, k, p)
 
 
 cdef Kernel _select_kernel(int kind, int itemsize, int method, int half) except *:
@@ -693,6 +822,7 @@ cdef int _prepare(FillParams* p, Kernel* k, cnp.ndarray out, int kind, uint64_t 
     p.key = key
     p.stream = stream
     p.streaming = streaming
+    p.elements = NULL
     # 2-byte outputs: float16, or bfloat16 (the only other one the caller lets through).
     cdef int half = 0
     if cnp.PyArray_ITEMSIZE(out) == 2:
@@ -701,19 +831,77 @@ cdef int _prepare(FillParams* p, Kernel* k, cnp.ndarray out, int kind, uint64_t 
     return 0
 
 
+cdef int _element_map(ElementMap* em, cnp.ndarray out, int half, tuple elements,
+                      tuple shape, tuple starts) except -1:
+    # The views of the array parameters over the output block (checked once, before any
+    # filling).  A parameter is a float (the same for every element) or an array of the compute
+    # dtype that broadcasts to the call's full shape, as NumPy aligns shapes: from the right,
+    # an extent of 1 repeating.  The block starts at `starts` inside the full shape.
+    cdef int compute_itemsize = 4 if half else <int>cnp.PyArray_ITEMSIZE(out)
+    cdef int wanted = cnp.NPY_FLOAT if compute_itemsize == 4 else cnp.NPY_DOUBLE
+    cdef cnp.ndarray view
+    cdef int d, i, lead
+    cdef Py_ssize_t extent, step
+    cdef const char* data
+    if len(elements) != 4:
+        raise ValueError("elements must be (shift, scale, lo, hi)")
+    em.ndim = cnp.PyArray_NDIM(out)
+    for d in range(em.ndim):
+        em.shape[d] = cnp.PyArray_DIM(out, d)
+    for i in range(4):
+        value = elements[i]
+        if type(value) is float:
+            if compute_itemsize == 4:
+                (<float*>em.constant[i])[0] = <float>(<double>value)
+            else:
+                (<double*>em.constant[i])[0] = <double>value
+            em.view[i].data = em.constant[i]
+            for d in range(em.ndim):
+                em.view[i].stride[d] = 0
+            continue
+        view = value
+        lead = em.ndim - cnp.PyArray_NDIM(view)
+        if (lead < 0 or cnp.PyArray_TYPE(view) != wanted or not cnp.PyArray_ISALIGNED(view)
+                or not cnp.PyArray_ISNOTSWAPPED(view)):
+            raise ValueError(f"element parameter {i} must be a float or a native "
+                             f"float{8 * compute_itemsize} array of at most {em.ndim} dimensions")
+        data = <const char*>cnp.PyArray_DATA(view)
+        for d in range(em.ndim):
+            if d < lead:
+                em.view[i].stride[d] = 0
+                continue
+            extent = cnp.PyArray_DIM(view, d - lead)
+            step = cnp.PyArray_STRIDE(view, d - lead)
+            if extent == 1:
+                em.view[i].stride[d] = 0
+            elif extent == <Py_ssize_t>shape[d] and step % compute_itemsize == 0:
+                em.view[i].stride[d] = step // compute_itemsize
+                data += <Py_ssize_t>starts[d] * step
+            else:
+                raise ValueError(f"element parameter {i} of shape {(<object>view).shape} does "
+                                 f"not broadcast to {shape}")
+        em.view[i].data = data
+    return 0
+
+
 def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t key,
          uint64_t stream, tuple params, Py_ssize_t begin=0, Py_ssize_t end=-1,
-         bint streaming=False):
+         bint streaming=False, tuple elements=None):
     """Fill elements ``begin .. end`` (flat, C order) of ``out``, the block of call (key, stream)
     whose full shape is ``shape``; ``end = -1`` means to the end.
 
     ``out`` is C-contiguous, aligned and writable with the block's shape, which starts at
     ``starts`` inside ``shape`` (all checked by the caller).  ``params`` is
-    ``(shift, scale, lo, hi, method, a, b, alpha, c, d2, m2, width)``.  Disjoint element ranges
-    can be filled from several threads at once: the GIL is released while filling.
+    ``(shift, scale, lo, hi, method, a, b, alpha, c, d2, m2, width)``.  ``elements``, if given,
+    is the per-element ``(shift, scale, lo, hi)``, each a float or an array in the compute dtype
+    (float32 for 2-byte outputs, any strides) that broadcasts to ``shape``; the kernels apply
+    ``min(max(shift + scale * x, lo), hi)`` in the compute dtype after ``params``' own map.
+    Disjoint element ranges can be filled from several threads at once: the GIL is released while
+    filling.
     """
     cdef FillParams p
     cdef Kernel k
+    cdef ElementMap em
     cdef Py_ssize_t nd = len(shape)
     cdef Py_ssize_t size = cnp.PyArray_SIZE(out)
     cdef Py_ssize_t full[MAX_NDIM]
@@ -733,11 +921,14 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
     if not 0 <= begin <= end <= size:
         raise ValueError(f"element range {begin}..{end} is not inside 0..{size}")
     _prepare(&p, &k, out, kind, key, stream, params, streaming)
+    if elements is not None:
+        _element_map(&em, out, k.half, elements, shape, starts)
+        p.elements = &em
     if begin == end:
         return
     if nd == 0:
         with nogil:
-            fill_range(base, 1, 0, &k, &p)
+            fill_range(base, 1, 0, 0, &k, &p)
         return
 
     for d in range(nd):
@@ -769,7 +960,7 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
                 flat += <uint64_t>((start[d] + index[d]) * stride[d])
             rest = run - offset
             take = rest if rest < end - begin else end - begin
-            fill_range(base + begin * k.itemsize, take, flat + <uint64_t>offset, &k, &p)
+            fill_range(base + begin * k.itemsize, take, flat + <uint64_t>offset, begin, &k, &p)
             begin += take
             offset = 0
             # Next run: advance the odometer over the axes before j.
@@ -784,39 +975,120 @@ def fill(cnp.ndarray out not None, int kind, tuple shape, tuple starts, uint64_t
             fastinit_store_fence()
 
 
-def fill_out(object out, int kind, uint64_t key, Philox streams, object make_params,
-             Py_ssize_t max_elements):
-    """The common call, ``out=`` alone, in one step: check ``out``, take a stream number, fill.
+cdef int _float_typenum(object dtype) except -2:
+    # The type number of dtype=None (float64), np.float16/32/64 or their np.dtype; -1 for
+    # anything else (strings, bfloat16, byte-swapped: the general path handles them).
+    if dtype is None:
+        return cnp.NPY_DOUBLE
+    if type(dtype) is not cnp.dtype:
+        if dtype is np.float32:
+            return cnp.NPY_FLOAT
+        if dtype is np.float64 or dtype is float:
+            return cnp.NPY_DOUBLE
+        if dtype is np.float16:
+            return NPY_HALF
+        return -1
+    if not (<cnp.dtype>dtype).isnative:
+        return -1
+    typenum = (<cnp.dtype>dtype).type_num
+    return typenum if typenum in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE, NPY_HALF) else -1
 
-    Returns False, having taken nothing, unless ``kind`` is a float fill (raw words go to uint32
-    buffers) and ``out`` an exact ndarray of native float16, float32 or float64, C-contiguous,
-    aligned and writable, with fewer than ``max_elements`` elements (larger fills go to the
-    thread pool); the caller then takes the general path.
+
+cdef int _shape_of(object size, cnp.npy_intp* dims) except -2:
+    # The number of dimensions of size (an int or a tuple of ints, each >= 0) with its extents in
+    # dims; -1 when it is anything else (the general path validates it).
+    cdef Py_ssize_t nd, d
+    cdef object extent
+    if type(size) is int:
+        if size < 0 or size > PY_SSIZE_T_MAX:
+            return -1
+        dims[0] = <cnp.npy_intp>size
+        return 1
+    if type(size) is not tuple:
+        return -1
+    nd = len(<tuple>size)
+    if nd > 32:
+        return -1
+    for d in range(nd):
+        extent = (<tuple>size)[d]
+        if type(extent) is not int or extent < 0 or extent > PY_SSIZE_T_MAX:
+            return -1
+        dims[d] = <cnp.npy_intp>extent
+    return <int>nd
+
+
+def fill_call(object out, object size, object dtype, int kind, uint64_t key, Philox streams,
+              object make_params, Py_ssize_t max_elements):
+    """The common calls in one compiled step: check the arguments, allocate, take a stream
+    number, fill.
+
+    Handles ``out=`` alone or with a matching ``size`` or ``dtype``, and ``size=`` (an int or a
+    tuple of ints) with ``dtype`` None, np.float16, np.float32, np.float64 or their np.dtype, for
+    fewer than ``max_elements`` elements (larger fills go to the thread pool).  ``out`` must be an exact
+    ndarray of native float16, float32 or float64, C-contiguous, aligned and writable.
     ``make_params(dtype, shape, ())`` validates the scalar parameters and returns
-    ``(params, None)`` (see ``fill``) before anything changes.
+    ``(params, None)`` (see ``fill``) before anything changes.  Returns the filled array, or None,
+    having taken and changed nothing, for any other call (raw words, regions, array parameters,
+    scalar results, other dtypes, bad arguments): the caller then takes the general path, which
+    raises the right error.
     """
     cdef cnp.ndarray arr
-    cdef int typenum
+    cdef int typenum, nd, d
+    cdef cnp.npy_intp dims[32]
+    cdef Py_ssize_t count
+    if kind == KIND_RAW:
+        return None
+    if out is not None:
+        if type(out) is not cnp.ndarray:
+            return None
+        arr = <cnp.ndarray>out
+        typenum = cnp.PyArray_TYPE(arr)
+        if (not cnp.PyArray_ISCARRAY(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
+                or (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE
+                    and typenum != NPY_HALF)
+                or (dtype is not None and _float_typenum(dtype) != typenum)):
+            return None
+        if size is not None:
+            nd = _shape_of(size, dims)
+            if nd != cnp.PyArray_NDIM(arr):
+                return None
+            for d in range(nd):
+                if dims[d] != cnp.PyArray_DIM(arr, d):
+                    return None
+        if cnp.PyArray_SIZE(arr) >= max_elements:
+            return None
+    else:
+        typenum = _float_typenum(dtype)
+        nd = _shape_of(size, dims) if size is not None else -1
+        if typenum < 0 or nd < 0:
+            return None
+        count = 1
+        for d in range(nd):
+            if dims[d] >= max_elements:
+                return None
+            count *= dims[d]
+            if count >= max_elements:
+                return None
+        params, _ = make_params(cnp.PyArray_DescrFromType(typenum), size if nd != 1 else
+                                (dims[0],), ())
+        arr = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+        return _fill_whole(arr, kind, key, streams, params)
+    params, _ = make_params(out.dtype, out.shape, ())
+    return _fill_whole(arr, kind, key, streams, params)
+
+
+cdef cnp.ndarray _fill_whole(cnp.ndarray arr, int kind, uint64_t key, Philox streams,
+                             tuple params):
     cdef FillParams p
     cdef Kernel k
     cdef uint64_t stream
-    cdef Py_ssize_t size
-    if kind == KIND_RAW or type(out) is not cnp.ndarray:
-        return False
-    arr = <cnp.ndarray>out
-    typenum = cnp.PyArray_TYPE(arr)
-    size = cnp.PyArray_SIZE(arr)
-    if (not cnp.PyArray_ISCARRAY(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
-            or (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE and typenum != NPY_HALF)
-            or size >= max_elements):
-        return False
-    params, _ = make_params(out.dtype, out.shape, ())
+    cdef Py_ssize_t count = cnp.PyArray_SIZE(arr)
     streams.take_into(&stream)
     _prepare(&p, &k, arr, kind, key, stream, params, False)
-    if size:
+    if count:
         with nogil:
-            fill_range(<char*>cnp.PyArray_DATA(arr), size, 0, &k, &p)
-    return True
+            fill_range(<char*>cnp.PyArray_DATA(arr), count, 0, 0, &k, &p)
+    return arr
 
 
 def philox_block(counter, key):

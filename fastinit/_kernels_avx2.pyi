@@ -6,5 +6,5 @@ from fastinit._kernels_baseline import PHILOX_WORDS as PHILOX_WORDS
 from fastinit._kernels_baseline import Kind as Kind
 from fastinit._kernels_baseline import TruncatedMethod as TruncatedMethod
 from fastinit._kernels_baseline import fill as fill
-from fastinit._kernels_baseline import fill_out as fill_out
+from fastinit._kernels_baseline import fill_call as fill_call
 from fastinit._kernels_baseline import philox_block as philox_block

@@ -30,9 +30,12 @@ def fill(
     begin: int = 0,
     end: int = -1,
     streaming: bool = False,
+    elements: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> None: ...
-def fill_out(
+def fill_call(
     out: object,
+    size: object,
+    dtype: object,
     kind: int,
     key: int,
     streams: Philox,
@@ -40,7 +43,7 @@ def fill_out(
         [np.dtype, tuple[int, ...], tuple[()]], tuple[tuple[float | int, ...], object]
     ],
     max_elements: int,
-) -> bool: ...
+) -> np.ndarray | None: ...
 def philox_block(
     counter: tuple[int, int, int, int] | list[int], key: tuple[int, int] | list[int]
 ) -> tuple[int, int, int, int]: ...

@@ -186,6 +186,8 @@ def as_scalar_or_array(value: Any, name: str) -> float | np.ndarray:
     """A Python float for scalars, a float64 array for array-likes."""
     if type(value) is float:             # the common case, without building an array
         return value
+    if type(value) is int and -2**53 <= value <= 2**53:      # exact as a float
+        return float(value)
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real number or an array of them, got {arr.dtype}")

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--simd", choices=["baseline", "avx2", "avx512"], default=None,
                        help="kernel level to time (default: the best this CPU runs)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument("--small", action="store_true",
+                       help="every method at 1,000 values: time per call against NumPy")
     bench.add_argument("--model", choices=["tinyllama", "small"], default=None,
                        help="instead of the fills, initialize a whole Llama-shaped transformers "
                             "model (tinyllama: 1.1 B parameters, several minutes; small: 20 M) in "
@@ -483,6 +486,14 @@ def _diagnose_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bench" and args.small:
+        from fastinit import _bench
+        rows = _bench.run_small_calls(args.repeats or 7)
+        if args.json:
+            print(json.dumps({"small_calls": rows}, indent=2))
+        else:
+            print(_bench.format_small_calls(rows))
+        return 0
     if args.command == "bench" and args.dask:
         from fastinit import _bench_dask
         try:

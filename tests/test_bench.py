@@ -162,3 +162,20 @@ def test_bench_dask_measures_every_case(tmp_path):
     assert report["ratios"]["in memory vs dask random"] == pytest.approx(
         seconds["dask random in memory"] / seconds["fastinit.dask in memory"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_small_times_every_method_against_numpy():
+    result = subprocess.run([sys.executable, "-m", "fastinit", "bench", "--small", "--repeats",
+                             "1", "--json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["small_calls"]
+    names = {r["call"].split("(")[0] for r in rows}
+    ours = {"random", "uniform", "standard_normal", "normal", "truncated_normal", "integers",
+            "permutation", "shuffle"}
+    # Every numpy.random.Generator method that draws values is timed.
+    drawing = {m for m in dir(np.random.Generator) if not m.startswith("_")} - {
+        "bit_generator", "spawn"}
+    assert ours | drawing <= names
+    for r in rows:
+        assert r["fastinit_us"] > 0 and r["numpy_us"] > 0
+        assert r["vs_numpy"] == pytest.approx(r["numpy_us"] / r["fastinit_us"])

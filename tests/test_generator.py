@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
+from fastinit import _simd
 
 from conftest import METHODS, call
 
@@ -69,6 +70,75 @@ def test_out_alone_matches_the_allocating_call_for_every_shape(method, dtype, sh
     assert rng.state["stream"] == 1
     expected = np.asarray(call(fi.default_rng(8), method, size=shape, dtype=dtype))
     np.testing.assert_array_equal(out, expected)
+
+
+# Call forms the compiled front end (fill_call) takes, and ones it hands to the general path.
+SMALL_CALLS = [
+    lambda rng: rng.random(1000),
+    lambda rng: rng.random(1000, np.float32),
+    lambda rng: rng.random((10, 3), dtype=np.dtype(np.float16)),
+    lambda rng: rng.random(size=()),
+    lambda rng: rng.random(0),
+    lambda rng: rng.random(1000, dtype=float),
+    lambda rng: rng.uniform(-1, 1, 1000),
+    lambda rng: rng.uniform(0.5, 0.5, (4, 5), np.float32),
+    lambda rng: rng.uniform(-1.0, 1.0, 999, "float32"),                  # a string dtype
+    lambda rng: rng.uniform(-1.0, 1.0, np.int64(999)),                   # a NumPy integer
+    lambda rng: rng.standard_normal((7, 9), np.float32),
+    lambda rng: rng.normal(0, 0.02, 1000),
+    lambda rng: rng.normal(0.0, 0.02, [10, 10]),                         # a list size
+    lambda rng: rng.truncated_normal(0.0, 0.02, -2.0, 2.0, 1000, np.float32),
+    lambda rng: rng.truncated_normal(1.0, 2.0, 0.0, 3.0, (3, 333)),
+    lambda rng: rng.normal(0.0, 1.0, 70_001, np.float32),                # threaded
+    lambda rng: rng.random(out=np.empty(100, np.float32)),
+    lambda rng: rng.random(100, out=np.empty(100, np.float32)),
+    lambda rng: rng.standard_normal(dtype=np.float32, out=np.empty(100, np.float32)),
+    lambda rng: rng.normal(1.0, 2.0, (4, 25), out=np.empty((4, 25))),
+]
+
+
+def _general_path_only(monkeypatch):
+    for level in _simd.available_levels():
+        monkeypatch.setattr(_simd.load(level), "fill_call", lambda *args: None)
+
+
+@pytest.mark.parametrize("index", range(len(SMALL_CALLS)))
+def test_the_compiled_front_end_matches_the_general_path(index, monkeypatch):
+    fill = SMALL_CALLS[index]
+    rng = fi.default_rng(21)
+    fast = [np.asarray(fill(rng)) for _ in range(2)]
+    fast_state = rng.state
+    _general_path_only(monkeypatch)
+    rng = fi.default_rng(21)
+    general = [np.asarray(fill(rng)) for _ in range(2)]
+    assert rng.state == fast_state
+    for a, b in zip(fast, general):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("bad, error", [
+    (lambda rng: rng.random(-1), ValueError),
+    (lambda rng: rng.random(10, np.int32), TypeError),
+    (lambda rng: rng.uniform(1.0, 0.0, 10), ValueError),
+    (lambda rng: rng.normal(0.0, -1.0, 10, np.float32), ValueError),
+    (lambda rng: rng.random(5, out=np.empty(4, np.float32)), ValueError),
+    (lambda rng: rng.random(out=np.empty(4, np.float32), dtype=np.float64), TypeError),
+    (lambda rng: rng.normal(0.0, 1.0, (2, -3)), ValueError),
+    (lambda rng: rng.random(2**62), (ValueError, MemoryError)),
+    (lambda rng: rng.random(out=np.empty((8, 8), np.float64)[:, ::2]), ValueError),
+    (lambda rng: rng.normal(0.0, 1.0, 5, np.dtype(">f8")), TypeError),
+])
+def test_the_compiled_front_end_refuses_like_the_general_path(bad, error, monkeypatch):
+    rng = fi.default_rng(4)
+    with pytest.raises(error) as fast:
+        bad(rng)
+    assert rng.state["stream"] == 0
+    _general_path_only(monkeypatch)
+    with pytest.raises(error) as general:
+        bad(rng)
+    assert rng.state["stream"] == 0
+    assert type(fast.value) is type(general.value) and str(fast.value) == str(general.value)
 
 
 def test_the_last_stream_number_is_usable_and_then_calls_fail_cleanly():
