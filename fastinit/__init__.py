@@ -32,7 +32,7 @@ from fastinit import init, initializers
 from fastinit.init import seed
 from fastinit.io import fill_npy, npy_stats
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 __all__ = [
     "Generator",
     "Philox",

@@ -2,20 +2,22 @@
 # _kernels_avx2.pyx and _kernels_avx512.pyx each include this file and are built with their own
 # compiler flags (setup.py); fastinit/_simd.py picks one at import.  The code is the same for
 # every level and -ffp-contract=off keeps the compiler from fusing a*b+c, so every level produces
-# the same bits: only the width of the vectors differs.
+# the same bits: only the width of the vectors differs.  The fused multiply-adds the stream
+# specifies are written out (fma, fmaf): one instruction with AVX2 and AVX-512, C's correctly
+# rounded fma at the baseline, the same result.
 #
 # Every kernel has the shape (pointer, count, first index, parameters), where the parameters
 # carry the key and the stream number: any sub-range of any call can be filled on its own, which
 # is what regions, threads and out-of-core fills are built on.  Words come from _philox.h;
 # everything that turns words into numbers is here, in loops that GCC vectorizes (no libm calls
-# in them: log, sin and cos are our own polynomials).  Nothing here validates: _generator.py has
-# done it before the call.  The stream is specified in README.md ("The random stream").
+# in them but fma: log, sin and cos are our own polynomials).  Nothing here validates:
+# _generator.py has done it before the call.  The stream is specified in README.md ("The random stream").
 
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from libc.math cimport sqrt, sqrtf
+from libc.math cimport fma, fmaf, sqrt, sqrtf
 
 cimport numpy as cnp
 import numpy as np
@@ -215,9 +217,12 @@ cdef inline float _log_f32(float x) noexcept nogil:
     cdef float f = m - <float>1.0
     cdef float s = f / (<float>2.0 + f)
     cdef float z = s * s
-    cdef float p = z * (<float>(1.0 / 3.0) + z * (<float>(1.0 / 5.0) + z * (<float>(1.0 / 7.0)
-                                                                        + z * <float>(1.0 / 9.0))))
-    return <float>e * <float>0.6931471805599453 + (<float>2.0 * s + <float>2.0 * s * p)
+    cdef float t = <float>2.0 * s
+    # Horner with fused multiply-adds (README: the order and the fusing are normative).
+    cdef float h = fmaf(<float>(1.0 / 9.0), z, <float>(1.0 / 7.0))
+    h = fmaf(h, z, <float>(1.0 / 5.0))
+    h = fmaf(h, z, <float>(1.0 / 3.0))
+    return fmaf(<float>e, <float>0.6931471805599453, fmaf(t, z * h, t))
 
 cdef inline double _log_f64(double x) noexcept nogil:
     # As _log_f32, with the series to s**19 and log(2) split in two so e * ln2_hi is exact.
@@ -231,9 +236,17 @@ cdef inline double _log_f64(double x) noexcept nogil:
     cdef double f = m - 1.0
     cdef double s = f / (2.0 + f)
     cdef double z = s * s
-    cdef double p = z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (
-        1.0 / 11.0 + z * (1.0 / 13.0 + z * (1.0 / 15.0 + z * (1.0 / 17.0 + z * (1.0 / 19.0)))))))))
-    return ef * 6.93147180369123816490e-01 + ((2.0 * s + 2.0 * s * p) + ef * 1.90821492927058770002e-10)
+    cdef double t = 2.0 * s
+    cdef double h = fma(1.0 / 19.0, z, 1.0 / 17.0)
+    h = fma(h, z, 1.0 / 15.0)
+    h = fma(h, z, 1.0 / 13.0)
+    h = fma(h, z, 1.0 / 11.0)
+    h = fma(h, z, 1.0 / 9.0)
+    h = fma(h, z, 1.0 / 7.0)
+    h = fma(h, z, 1.0 / 5.0)
+    h = fma(h, z, 1.0 / 3.0)
+    return fma(ef, 6.93147180369123816490e-01,
+               fma(ef, 1.90821492927058770002e-10, fma(t, z * h, t)))
 
 cdef inline void _quadrant_map_f32(float s, float c, uint32_t q, float* sin_out,
                                    float* cos_out) noexcept nogil:
@@ -255,11 +268,13 @@ cdef inline void _sincos_turns_f32(uint32_t k, float* sin_out, float* cos_out) n
     cdef int32_t r = <int32_t>k - <int32_t>(qf << 22)
     cdef float x = <float>r * <float>3.7450702829239286e-07      # 2*pi / 2**24
     cdef float x2 = x * x
-    cdef float s = x + x * x2 * (<float>(-1.0 / 6.0) + x2 * (<float>(1.0 / 120.0) + x2 * (
-        <float>(-1.0 / 5040.0) + x2 * <float>(1.0 / 362880.0))))
-    cdef float c = <float>1.0 + x2 * (<float>(-0.5) + x2 * (<float>(1.0 / 24.0) + x2 * (
-        <float>(-1.0 / 720.0) + x2 * <float>(1.0 / 40320.0))))
-    _quadrant_map_f32(s, c, qf & 3, sin_out, cos_out)
+    cdef float hs = fmaf(<float>(1.0 / 362880.0), x2, <float>(-1.0 / 5040.0))
+    hs = fmaf(hs, x2, <float>(1.0 / 120.0))
+    hs = fmaf(hs, x2, <float>(-1.0 / 6.0))
+    cdef float hc = fmaf(<float>(1.0 / 40320.0), x2, <float>(-1.0 / 720.0))
+    hc = fmaf(hc, x2, <float>(1.0 / 24.0))
+    hc = fmaf(hc, x2, <float>(-0.5))
+    _quadrant_map_f32(fmaf(x * x2, hs, x), fmaf(x2, hc, <float>1.0), qf & 3, sin_out, cos_out)
 
 cdef inline void _quadrant_map_f64(double s, double c, uint64_t q, double* sin_out,
                                    double* cos_out) noexcept nogil:
@@ -277,13 +292,21 @@ cdef inline void _sincos_turns_f64(uint64_t k, double* sin_out, double* cos_out)
     cdef uint64_t shifted = k + 0x4000000000000ULL - (qf << 51)
     cdef double x = (_exact_f64(shifted) - 1125899906842624.0) * 6.975736996017264e-16  # 2pi/2**53
     cdef double x2 = x * x
-    cdef double s = x + x * x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (
-        1.0 / 362880.0 + x2 * (-1.0 / 39916800.0 + x2 * (1.0 / 6227020800.0 + x2 * (
-            -1.0 / 1307674368000.0 + x2 * (1.0 / 355687428096000.0))))))))
-    cdef double c = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (
-        1.0 / 40320.0 + x2 * (-1.0 / 3628800.0 + x2 * (1.0 / 479001600.0 + x2 * (
-            -1.0 / 87178291200.0 + x2 * (1.0 / 20922789888000.0))))))))
-    _quadrant_map_f64(s, c, qf & 3, sin_out, cos_out)
+    cdef double hs = fma(1.0 / 355687428096000.0, x2, -1.0 / 1307674368000.0)
+    hs = fma(hs, x2, 1.0 / 6227020800.0)
+    hs = fma(hs, x2, -1.0 / 39916800.0)
+    hs = fma(hs, x2, 1.0 / 362880.0)
+    hs = fma(hs, x2, -1.0 / 5040.0)
+    hs = fma(hs, x2, 1.0 / 120.0)
+    hs = fma(hs, x2, -1.0 / 6.0)
+    cdef double hc = fma(1.0 / 20922789888000.0, x2, -1.0 / 87178291200.0)
+    hc = fma(hc, x2, 1.0 / 479001600.0)
+    hc = fma(hc, x2, -1.0 / 3628800.0)
+    hc = fma(hc, x2, 1.0 / 40320.0)
+    hc = fma(hc, x2, -1.0 / 720.0)
+    hc = fma(hc, x2, 1.0 / 24.0)
+    hc = fma(hc, x2, -0.5)
+    _quadrant_map_f64(fma(x * x2, hs, x), fma(x2, hc, 1.0), qf & 3, sin_out, cos_out)
 
 
 # ------------------------------------------------------------------------------------------------

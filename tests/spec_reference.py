@@ -1,10 +1,55 @@
 """README's normal stream, written from the README alone with NumPy array arithmetic.
 
 Every operation below is one IEEE operation rounded in the dtype (NumPy never fuses a multiply and
-an add), so this must match the kernels bit for bit.  If it does not, either the kernels or the
-README is wrong: the README is the specification another implementation would follow.
+an add), and the fused multiply-adds the README names are `fma` below, correctly rounded; so this
+must match the kernels bit for bit.  If it does not, either the kernels or the README is wrong:
+the README is the specification another implementation would follow.
 """
 import numpy as np
+
+
+def _two_sum(x, y):
+    """s, e with s = fl(x + y) and s + e = x + y exactly (Knuth)."""
+    s = x + y
+    back = s - x
+    return s, (x - (s - back)) + (y - back)
+
+
+def _round_to_odd_sum(x, y):
+    """x + y rounded to odd: exact when representable, else the odd one of its two neighbours."""
+    s, e = _two_sum(x, y)
+    even = (s.view(np.uint64) & np.uint64(1)) == 0
+    toward = np.where(e > 0, np.inf, -np.inf)
+    return np.where((e != 0) & even, np.nextafter(s, toward), s)
+
+
+def _two_product(a, b):
+    """p, e with p = fl(a * b) and p + e = a * b exactly (Veltkamp's split, Dekker)."""
+    def split(x):
+        c = 134217729.0 * x                       # 2**27 + 1
+        hi = c - (c - x)
+        return hi, x - hi
+    p = a * b
+    ah, al = split(a)
+    bh, bl = split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def fma(a, b, c, dt):
+    """a * b + c rounded once to dt (IEEE 754 fusedMultiplyAdd), elementwise.
+
+    float32: a * b is exact in float64, and float64's sum rounded to odd, then rounded to float32,
+    is the correctly rounded float32 result (53 >= 2 * 24 + 2 bits).  float64: Boldo and
+    Melquiond's emulation, "Emulation of a FMA and correctly rounded sums: proved algorithms using
+    rounding to odd", IEEE Trans. Computers 57 (2008): the exact product uh + ul, then
+    th + tl = c + uh exactly, then fl(th + RO(tl + ul)).
+    """
+    a, b, c = (np.asarray(x, dtype=np.float64) for x in np.broadcast_arrays(a, b, c))
+    if np.dtype(dt) == np.float32:
+        return _round_to_odd_sum(a * b, c).astype(np.float32)
+    uh, ul = _two_product(a, b)
+    th, tl = _two_sum(c, uh)
+    return th + _round_to_odd_sum(tl, ul)
 
 
 def _log(u, dt):
@@ -19,8 +64,12 @@ def _log(u, dt):
         f = m - f32(1)
         s = f / (f32(2) + f)
         z = s * s
-        p = z * (f32(1 / 3) + z * (f32(1 / 5) + z * (f32(1 / 7) + z * f32(1 / 9))))
-        return e.astype(np.float32) * f32(0.6931471805599453) + (f32(2) * s + f32(2) * s * p)
+        t = f32(2) * s
+        h = f32(1 / 9)
+        for k in (7, 5, 3):                   # h = fma(h, z, 1/k), Horner
+            h = fma(h, z, f32(1 / k), np.float32)
+        return fma(e.astype(np.float32), f32(0.6931471805599453), fma(t, z * h, t, np.float32),
+                   np.float32)
     bits = u.view(np.uint64)
     m = ((bits & np.uint64(0xFFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000)).view(np.float64)
     above = m > np.uint64(0x3FF6A09E667F3BCD).view(np.float64)
@@ -29,11 +78,13 @@ def _log(u, dt):
     f = m - 1.0
     s = f / (2.0 + f)
     z = s * s
-    p = z * 0.0
-    for k in range(19, 1, -2):            # z(1/3 + z(1/5 + ... + z/19)), Horner
-        p = z * (1.0 / k + p) if k < 19 else z * (1.0 / 19)
+    t = 2.0 * s
+    h = np.full_like(z, 1.0 / 19)
+    for k in range(17, 1, -2):            # h = fma(h, z, 1/k), Horner
+        h = fma(h, z, 1.0 / k, np.float64)
     ef = e.astype(np.float64)
-    return ef * 6.93147180369123816490e-01 + ((2.0 * s + 2.0 * s * p) + ef * 1.90821492927058770002e-10)
+    inner = fma(ef, 1.90821492927058770002e-10, fma(t, z * h, t, np.float64), np.float64)
+    return fma(ef, 6.93147180369123816490e-01, inner, np.float64)
 
 
 def _sincos(q, nbits, dt):
@@ -48,16 +99,14 @@ def _sincos(q, nbits, dt):
     for k in range(1, 18):
         fact.append(fact[-1] * k)
     last_s, last_c = (9, 8) if dt == np.float32 else (17, 16)
-    ps = t(0)
-    for k in range(last_s, 1, -2):        # -1/3! + x2(1/5! + x2(...)), Horner
-        coef = t((-1) ** ((k - 1) // 2) / fact[k])
-        ps = coef if k == last_s else coef + x2 * ps
-    pc = t(0)
-    for k in range(last_c, 0, -2):        # -1/2! + x2(1/4! + x2(...))
-        coef = t((-1) ** (k // 2) / fact[k])
-        pc = coef if k == last_c else coef + x2 * pc
-    s = x + x * x2 * ps
-    c = t(1) + x2 * pc
+    ps = np.full_like(x, t((-1) ** ((last_s - 1) // 2) / fact[last_s]))
+    for k in range(last_s - 2, 1, -2):    # ps = fma(ps, x2, (-1)**((k-1)/2) / k!), Horner
+        ps = fma(ps, x2, t((-1) ** ((k - 1) // 2) / fact[k]), dt)
+    pc = np.full_like(x, t((-1) ** (last_c // 2) / fact[last_c]))
+    for k in range(last_c - 2, 0, -2):    # pc = fma(pc, x2, (-1)**(k/2) / k!)
+        pc = fma(pc, x2, t((-1) ** (k // 2) / fact[k]), dt)
+    s = fma(x * x2, ps, x, dt)
+    c = fma(x2, pc, t(1), dt)
     s, c = np.where(odd, c, s), np.where(odd, s, c)
     quadrant = octant >> 1
     sin = np.select([quadrant == 0, quadrant == 1, quadrant == 2], [s, c, -s], -c)

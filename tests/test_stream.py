@@ -142,6 +142,53 @@ def test_truncated_normal_keeps_the_normal_stream_where_it_fits(dtype):
     assert np.any(t[~inside] != z[~inside])
 
 
+def _exact_fma(a, b, c, dt):
+    """a * b + c rounded once to dt, with exact rational arithmetic (the oracle of the oracle)."""
+    from fractions import Fraction
+    exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+    if np.dtype(dt) == np.float64:
+        return float(exact)                 # int / int true division rounds correctly
+    # float32: round the exact value to 24 bits, nearest-even, by scaling into [2**23, 2**24).
+    if exact == 0:
+        return np.float32(0.0)
+    sign, mag = (-1 if exact < 0 else 1), abs(exact)
+    e = mag.numerator.bit_length() - mag.denominator.bit_length()
+    while Fraction(2) ** e > mag:
+        e -= 1
+    while Fraction(2) ** (e + 1) <= mag:
+        e += 1
+    scaled = mag / Fraction(2) ** (e - 23)           # in [2**23, 2**24)
+    n = round(scaled)                                # Python's round: ties to even
+    return np.float32(sign * n * 2.0 ** (e - 23))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_the_reference_fma_is_correctly_rounded(dt):
+    """spec_reference.fma against exact rationals: random operands, products that cancel c
+    almost exactly, and sums that land on or next to a rounding tie."""
+    gen = np.random.default_rng(7)
+    t = np.dtype(dt).type
+    n = 3000
+    a = gen.standard_normal(n).astype(dt) * t(2.0) ** gen.integers(-20, 20, n).astype(dt)
+    b = gen.standard_normal(n).astype(dt)
+    c = gen.standard_normal(n).astype(dt) * t(2.0) ** gen.integers(-30, 30, n).astype(dt)
+    near = -(a * b)                                  # c = -fl(a*b): the result is a*b's error
+    ties = (a * b) * t(1 + 2.0 ** (-np.finfo(dt).nmant - 1))
+    a3, b3, c3 = (np.concatenate(v) for v in ((a, a, a), (b, b, b), (c, near, ties)))
+    # a * b + c a hair below a rounding tie of dt, where rounding twice (to a wider format,
+    # then to dt) lands on the tie and then on the wrong side: a = 2**-(p+1) (1 + 2**-(p-1)),
+    # b = 1 - 2**-(p-1), c = 1 + 2**-(p-1) (an odd last bit), p = the dtype's precision.
+    p = np.finfo(dt).nmant + 1
+    tie_a = t(2.0 ** -p * (1 + 2.0 ** -(p - 1))) * t([1, -1, 2**10, 2.0**-10])
+    tie_b = np.full(4, t(1 - 2.0 ** -(p - 1)))
+    tie_c = t(1 + 2.0 ** -(p - 1)) * t([1, -1, 2**10, 2.0**-10])
+    a3, b3, c3 = (np.concatenate([x, y]) for x, y in ((a3, tie_a), (b3, tie_b), (c3, tie_c)))
+    got = spec_reference.fma(a3, b3, c3, dt)
+    want = np.array([_exact_fma(x, y, z, dt) for x, y, z in zip(a3, b3, c3)], dtype=dt)
+    assert got.dtype == np.dtype(dt)
+    assert got.tobytes() == want.tobytes()
+
+
 def golden_cases():
     """(name, array) for the outputs whose hashes pin the stream."""
     for method in METHODS:
