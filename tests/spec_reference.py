@@ -1,10 +1,14 @@
-"""README's normal stream, written from the README alone with NumPy array arithmetic.
+"""README's uniform, normal and truncated-normal streams, written from the README alone with NumPy
+array arithmetic (the truncated normal's plan and output bounds included).
 
 Every operation below is one IEEE operation rounded in the dtype (NumPy never fuses a multiply and
 an add), and the fused multiply-adds the README names are `fma` below, correctly rounded; so this
 must match the kernels bit for bit.  If it does not, either the kernels or the README is wrong:
 the README is the specification another implementation would follow.
 """
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 
@@ -167,6 +171,87 @@ def _retry_candidates(block, plan, dt):
     else:
         x, ok = _proposal(_uniform01(w[0:1], w[1:2], dt), _uniform01(w[2:3], w[3:4], dt), plan, dt)
     return list(zip(x, (bool(k) for k in ok)))
+
+
+class Plan(NamedTuple):
+    method: int          # 0 normal, 1 uniform, 2 exponential
+    flip: bool
+    a: float
+    b: float
+    alpha: float
+    c: float
+    d2: float
+    m2: float
+    width: float
+
+
+def plan(a, b):
+    """README "The per-call constants", in float64, in the order written there."""
+    flip = a + b < 0
+    fa, fb = (-b, -a) if flip else (a, b)
+    width = fb - fa
+
+    def terms(x, y):
+        alpha = (x + math.hypot(x, 2)) / 2 if x >= 0 else 2 / (math.hypot(x, 2) - x)
+        c = 1.0 if math.isinf(y) else -math.expm1(-alpha * (y - x))
+        return alpha, c, max(0.0, alpha - y)
+
+    if a < 0 < b:
+        mass = 0.5 * (math.erf(b / math.sqrt(2)) - math.erf(a / math.sqrt(2)))
+        method, best = 0, mass
+        if math.isfinite(width) and math.sqrt(2 * math.pi) * mass / width > best:
+            method, best = 1, math.sqrt(2 * math.pi) * mass / width
+        if math.isfinite(fa):
+            alpha, c, d = terms(fa, fb)
+            if alpha > 0:
+                log_m = -d * d / 2 + alpha * alpha / 2 - alpha * fa + math.log(c / alpha)
+                if math.sqrt(2 * math.pi) * mass * math.exp(-log_m) > best:
+                    method = 2
+    else:
+        method = 2
+        if math.isfinite(width):
+            alpha, c, d = terms(fa, fb)
+            if math.log(width * alpha / c) + d * d / 2 - (alpha - fa) ** 2 / 2 <= 0:
+                method = 1
+    if method == 0:
+        return Plan(0, False, a, b, 0.0, 0.0, 0.0, 0.0, b - a)
+    alpha, c, d = terms(fa, fb)
+    m = 0.0 if fa <= 0 <= fb else fa
+    return Plan(method, flip, fa, fb, alpha, c, d * d, m * m, width)
+
+
+def inward_bounds(loc, scale, a, b, dtype):
+    """README "The output bounds": (lo, hi) in the dtype."""
+    t = np.dtype(dtype).type
+    lo_real = loc + scale * a if scale > 0 else loc
+    hi_real = loc + scale * b if scale > 0 else loc
+    lo, hi = t(lo_real), t(hi_real)
+    # float(): NumPy compares a float32 with a Python float in float32 (NEP 50).
+    if float(lo) < lo_real:
+        lo = np.nextafter(lo, t(np.inf))
+    if float(hi) > hi_real:
+        hi = np.nextafter(hi, t(-np.inf))
+    return lo, hi
+
+
+def uniform(words, low, high, dtype):
+    """README "Uniform": clamp(fl(low + fl((high - low) * u)), L, H) in the dtype."""
+    dt = np.dtype(dtype)
+    t = dt.type
+    w = np.asarray(words, np.uint64)
+    u = _uniform01(w, None, dt) if dt == np.float32 else _uniform01(w[0::2], w[1::2], dt)
+    if low == high:
+        return np.full(u.shape, t(low))
+    # float(): NumPy compares a float32 with a Python float in float32 (NEP 50).
+    smallest = t(low)                                # L: the smallest dtype value >= low
+    if float(smallest) < low:
+        smallest = np.nextafter(smallest, t(np.inf))
+    largest = t(high)                                # H: the largest dtype value < high
+    if float(largest) >= high:
+        largest = np.nextafter(largest, t(-np.inf))
+    v = t(low) + t(high - low) * u
+    v = np.where(v > smallest, v, smallest)
+    return np.where(v < largest, v, largest).astype(dt)
 
 
 def truncated_normal(words, key, stream, plan, loc, scale, lo, hi, dtype, philox_block):

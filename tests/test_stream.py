@@ -189,6 +189,32 @@ def test_the_reference_fma_is_correctly_rounded(dt):
     assert got.tobytes() == want.tobytes()
 
 
+PLAN_BOUNDS = [-math.inf, -40.0, -9.0, -6.5, -3.0, -2.0, -1.0, -0.3, -0.05, 0.0, 0.05, 0.2, 0.4,
+               0.9, 1.0, 2.0, 2.7, 3.0, 3.0001, 8.0, 9.0, 40.0, math.inf]
+
+
+def test_the_readme_plan_is_the_library_plan():
+    """Method, flip and every constant of every (a, b) pair above, bit for bit: the README's
+    per-call constants are complete (fastinit/_truncnorm.py is the implementation)."""
+    from fastinit._truncnorm import plan as library_plan
+
+    pairs = [(a, b) for a in PLAN_BOUNDS for b in PLAN_BOUNDS if a < b]
+    for a, b in pairs:
+        ours, readme = library_plan(a, b), spec_reference.plan(a, b)
+        assert tuple(ours) == tuple(readme), (a, b, ours, readme)
+    assert {spec_reference.plan(a, b).method for a, b in pairs} == {0, 1, 2}
+
+
+@pytest.mark.parametrize("low, high", [(0.0, 1.0), (-1.0, 1.0), (-0.1, 0.1), (1e-3, 1e-3 + 1e-9),
+                                       (-3.0, 1e30), (2.5, 2.5)])
+def test_uniform_is_the_readme_construction_bit_for_bit(dtype, low, high):
+    n = 20_000
+    words = _words(6, 0, n * (2 if dtype == np.float64 else 1))
+    got = fi.default_rng(6).uniform(low, high, n, dtype=dtype)
+    want = spec_reference.uniform(words, low, high, dtype)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
 def golden_cases():
     """(name, array) for the outputs whose hashes pin the stream."""
     for method in METHODS:
@@ -231,20 +257,24 @@ def test_normal_is_the_readme_construction_bit_for_bit(dt, words_per_sample):
 @pytest.mark.parametrize("a, b", [(-2.0, 2.0),          # normal method, ~4.6% retried
                                   (0.5, 0.9),           # uniform proposal
                                   (-9.0, -8.0),         # exponential, flipped, far tail
-                                  (1.0, math.inf)])     # exponential, one-sided
+                                  (1.0, math.inf),      # exponential, one-sided
+                                  (-0.3, 2.7),          # general intervals holding 0
+                                  (-6.5, 0.2),
+                                  (-1.0, 40.0),
+                                  (-math.inf, 0.4),
+                                  (0.0, 0.05),          # one-sided, a bound at 0
+                                  (3.0, 3.0001),
+                                  (-45.0, -38.0)])      # float64's far tail
 def test_truncated_normal_is_the_readme_construction_bit_for_bit(dtype, a, b):
-    from fastinit._truncnorm import plan as truncated_plan
-    from fastinit import _validate as v
-
+    # Everything from the README: the plan, its constants and the output bounds included.
     n, loc, scale = 3000, 0.25, 1.5
-    tp = truncated_plan(a, b)
+    tp = spec_reference.plan(a, b)
     per_sample = {0: 1, 1: 2, 2: 2}[tp.method] * (2 if dtype == np.float64 else 1)
     rng = fi.default_rng(8)
     rng.state = {**rng.state, "stream": 3}
     got = rng.truncated_normal(loc, scale, a, b, size=n, dtype=dtype)
     dt = np.dtype(dtype)
-    lo = v.inward(loc + scale * a, dt, "up")
-    hi = v.inward(loc + scale * b, dt, "down")
+    lo, hi = spec_reference.inward_bounds(loc, scale, a, b, dt)
     want = spec_reference.truncated_normal(_words(8, 3, n * per_sample), rng.key, 3, tp, loc, scale,
                                            lo, hi, dtype, philox_block)
     bits = np.uint32 if dt == np.float32 else np.uint64
