@@ -218,8 +218,8 @@ def run_small_calls(repeats: int, calls_per_timing: int = 200) -> list[dict]:
 
 
 def format_small_calls(rows: list[dict]) -> str:
-    lines = [f"Small calls, about {SMALL_CALL_SIZE:,} values each, time per call on 1 thread, "
-             "against numpy.random.default_rng (truncated_normal: NumPy's rejection loop)", "",
+    lines = [(f"Small calls, about {SMALL_CALL_SIZE:,} values each, time per call on 1 thread, "
+              "against numpy.random.default_rng (truncated_normal: NumPy's rejection loop)"), "",
              f"{'call':<36}  {'fastinit us':>11}  {'NumPy us':>9}  {'vs NumPy':>9}"]
     for r in rows:
         lines.append(f"{r['call']:<36}  {r['fastinit_us']:>11.2f}  {r['numpy_us']:>9.2f}  "
