@@ -54,6 +54,7 @@ cdef extern from "_select.h" nogil:
 cdef extern from "_store.h" nogil:
     enum:
         FASTINIT_STREAM_BLOCKS
+        FASTINIT_FUSED_PLAIN
         FASTINIT_SINK_RAW
         FASTINIT_SINK_UNIFORM_F32
         FASTINIT_SINK_UNIFORM_F64
@@ -774,8 +775,8 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos, co
     element pos of the output block (C order), which array parameters are indexed by.
 
     Kernels with a fused path (raw words, uniforms: _store.h) write the whole Philox groups of the
-    range from the registers, with streaming stores if p.streaming; the ends of the range, and
-    every other kernel, go through the chunked kernels.
+    range from the registers, with streaming stores if p.streaming (below AVX-512: only then); the ends of
+    the range, and every other kernel, go through the chunked kernels.
     """
     cdef int64_t per_block = 4 // k.words_per_sample
     cdef int64_t group = FASTINIT_STREAM_BLOCKS * per_block     # samples per fused step
@@ -783,6 +784,7 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos, co
     cdef Py_ssize_t head, body
     cdef fastinit_uniform_map m
     if (k.sink >= 0 and group > 0 and n >= group and address % k.itemsize == 0
+            and (p.streaming or FASTINIT_FUSED_PLAIN)
             and p.elements == NULL and fastinit_stream_folds_exactly(k.sink, p.scale)):
         # The fused part starts a block; streaming stores also want a 64-byte address, and moving
         # 64 bytes on keeps (first + head) % per_block, so there is one chance to align both.

@@ -46,6 +46,37 @@ def test_truncated_normal_ks(dtype, a, b):
     assert ks_pvalue(x, stats.truncnorm(a, b)) > ALPHA
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16, "bfloat16"])
+@pytest.mark.parametrize("std, low, high", [(0.02, -2.0, 2.0), (1e-3, -1.0, 1.0),
+                                            (0.02, -0.06, 2.0), (1e-4, -3e-4, 1.0)])
+def test_small_std_against_wide_bounds(dt, std, low, high):
+    """torch's trunc_normal_(std=0.02, a=-2, b=2) convention: bounds in absolute units, far
+    beyond the std (the case whose erfinv path gave torch 2000-sigma float32 outliers and piled
+    bfloat16 mass on -2).  Every value lies inside, and the sample is the normal truncated there."""
+    if dt == "bfloat16":
+        pytest.importorskip("ml_dtypes")
+    rng = fi.default_rng(107)
+    x = np.asarray(rng.truncated_normal(0.0, std, low / std, high / std, N, dtype=dt),
+                   np.float64)
+    assert np.all((x >= low) & (x <= high))
+    assert np.abs(x).max() < 7 * std                      # no outliers: |z| < 7 in 2e5 draws
+    dist = stats.truncnorm(low / std, high / std, 0.0, std)
+    if dt in (np.float32, np.float64):
+        assert ks_pvalue(x, dist) > ALPHA
+    else:
+        # Half precision: compare the quantiles of the rounded sample with the distribution's,
+        # to a rounding cell of the value (8 bits of bfloat16, 11 of float16).
+        eps = 2.0**-8 if dt == "bfloat16" else 2.0**-11
+        q = np.linspace(0.01, 0.99, 49)
+        want = dist.ppf(q)
+        got = np.quantile(x, q)
+        assert np.all(np.abs(got - want) <= 2 * eps * np.abs(want) + 0.02 * std)
+        # No value piles up on a bound beyond its share: the bound's rounding cell.
+        for bound in (low, high):
+            share = np.mean(x == bound)
+            assert share < 1e-3
+
+
 @pytest.mark.parametrize("a, b", [(-2.0, 2.0), (0.0, math.inf), (1.0, 3.0), (6.0, math.inf),
                                   (8.0, 9.0)])
 def test_truncated_normal_moments(a, b):
