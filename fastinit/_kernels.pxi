@@ -527,11 +527,13 @@ cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t f
     cdef uint32_t rw[4 * RETRY_BATCH]
     cdef real cand[4 * RETRY_BATCH]
     cdef real cand_ok[4 * RETRY_BATCH]
-    cdef Py_ssize_t i, r, c, base, count, m, still
+    cdef real chosen[RETRY_BATCH]        # per retried sample: its value, and its accepted count
+    cdef real accepted[RETRY_BATCH]
+    cdef Py_ssize_t i, r, base, count, m, still
     cdef int words_per_candidate = (1 if p.method == TN_NORMAL else 2) * (1 if real is float
                                                                           else 2)
     cdef int per_block = 4 // words_per_candidate
-    cdef real v, found
+    cdef real v
     cdef real a = <real>p.a
     cdef real b = <real>p.b
     cdef uint64_t t
@@ -549,19 +551,29 @@ cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t f
                 blocks[r] = first + <uint64_t>pending[base + r] + (t << 56)
             fastinit_philox_listed(rw, blocks, count, p.key, p.stream)
             _tn_candidates(cand, cand_ok, rw, per_block * count, p)
+            # The first accepted candidate of each block, else its last one: a vector loop per
+            # candidate count (the outcome is unpredictable, so no branches), then the scatter.
+            if per_block == 4:
+                for r in range(count):
+                    v = cand[4 * r + 3]
+                    v = cand[4 * r + 2] if cand_ok[4 * r + 2] != 0 else v
+                    v = cand[4 * r + 1] if cand_ok[4 * r + 1] != 0 else v
+                    chosen[r] = cand[4 * r] if cand_ok[4 * r] != 0 else v
+                    accepted[r] = (cand_ok[4 * r] + cand_ok[4 * r + 1] + cand_ok[4 * r + 2]
+                                   + cand_ok[4 * r + 3])
+            elif per_block == 2:
+                for r in range(count):
+                    chosen[r] = cand[2 * r] if cand_ok[2 * r] != 0 else cand[2 * r + 1]
+                    accepted[r] = cand_ok[2 * r] + cand_ok[2 * r + 1]
+            else:
+                for r in range(count):
+                    chosen[r] = cand[r]
+                    accepted[r] = cand_ok[r]
             for r in range(count):
-                # The first accepted candidate, else the last one; branch-free (the outcome is
-                # unpredictable), so it compiles to conditional moves.
                 i = pending[base + r]
-                c = per_block * r + per_block - 1
-                v = cand[c]
-                found = cand_ok[c]
-                for c in range(per_block * r + per_block - 2, per_block * r - 1, -1):
-                    v = cand[c] if cand_ok[c] != 0 else v
-                    found = found + cand_ok[c]
-                x[i] = v
+                x[i] = chosen[r]
                 pending[still] = i                          # still <= base + r: in place
-                still += (found == 0)
+                still += (accepted[r] == 0)
             base += count
         m = still
         t += 1
