@@ -150,6 +150,18 @@ static inline int fi_uniform_steps(double shift, double scale, double lo, double
             u = MIN(u, HI);                                                                  \
     } while (0)
 
+/* One uniform sink, for T = F32 or F64: convert, map, store (streaming or plain). */
+#define FI_UNIFORM_SINK(T, vtype, convert, p, word, steps, m)                                \
+    do {                                                                                     \
+        vtype u = convert(word);                                                             \
+        FI_UNIFORM_VALUE(u, steps, (m)[0], (m)[1], (m)[2], (m)[3], FI_##T##_ADD,             \
+                         FI_##T##_MUL, FI_##T##_MAX, FI_##T##_MIN);                          \
+        if (nontemporal)                                                                     \
+            FI_STREAM_##T(p, u);                                                             \
+        else                                                                                 \
+            FI_##T##_STOREU(p, u);                                                           \
+    } while (0)
+
 /*
  * Blocks first_block .. first_block + nblocks - 1 of (key, stream), converted by `sink` and
  * stored to dst, 16 bytes per block, with streaming stores if `nontemporal` (dst is then a
@@ -166,13 +178,14 @@ fi_philox_stream_steps(char *dst, const int sink, const int steps, const int non
     fastinit_vec x2[FASTINIT_VEC_GROUPS], x3[FASTINIT_VEC_GROUPS];
     fastinit_vec words[2];
     const size_t vec_bytes = sizeof(fastinit_vec);
-    /* scale times the conversion's 2**-24 (float32) or 2**-53 (float64), exactly. */
-    const fi_vf32 scale32 = FI_F32_SET1((float)map->scale * 5.9604644775390625e-08f);
-    const fi_vf32 shift32 = FI_F32_SET1((float)map->shift);
-    const fi_vf32 lo32 = FI_F32_SET1((float)map->lo), hi32 = FI_F32_SET1((float)map->hi);
-    const fi_vf64 scale64 = FI_F64_SET1(map->scale * 1.1102230246251565e-16);
-    const fi_vf64 shift64 = FI_F64_SET1(map->shift);
-    const fi_vf64 lo64 = FI_F64_SET1(map->lo), hi64 = FI_F64_SET1(map->hi);
+    /* (scale, shift, lo, hi), scale times the conversion's 2**-24 (float32) or 2**-53
+       (float64), exactly. */
+    const fi_vf32 map32[4] = {FI_F32_SET1((float)map->scale * 5.9604644775390625e-08f),
+                              FI_F32_SET1((float)map->shift), FI_F32_SET1((float)map->lo),
+                              FI_F32_SET1((float)map->hi)};
+    const fi_vf64 map64[4] = {FI_F64_SET1(map->scale * 1.1102230246251565e-16),
+                              FI_F64_SET1(map->shift), FI_F64_SET1(map->lo),
+                              FI_F64_SET1(map->hi)};
     fastinit_round_keys(rk0, rk1, key);
     for (int64_t done = 0; done < nblocks; done += FASTINIT_VEC_BLOCKS) {
         uint64_t j = first_block + (uint64_t)done;
@@ -192,21 +205,9 @@ fi_philox_stream_steps(char *dst, const int sink, const int steps, const int non
                     else
                         FI_STOREU(p, words[h]);
                 } else if (sink == FASTINIT_SINK_UNIFORM_F32) {
-                    fi_vf32 u = FI_F32_FROM_TOP24(words[h]);
-                    FI_UNIFORM_VALUE(u, steps, scale32, shift32, lo32, hi32,
-                                     FI_F32_ADD, FI_F32_MUL, FI_F32_MAX, FI_F32_MIN);
-                    if (nontemporal)
-                        FI_STREAM_F32(p, u);
-                    else
-                        FI_F32_STOREU(p, u);
+                    FI_UNIFORM_SINK(F32, fi_vf32, FI_F32_FROM_TOP24, p, words[h], steps, map32);
                 } else {
-                    fi_vf64 u = fi_f64_from_top53(words[h]);
-                    FI_UNIFORM_VALUE(u, steps, scale64, shift64, lo64, hi64,
-                                     FI_F64_ADD, FI_F64_MUL, FI_F64_MAX, FI_F64_MIN);
-                    if (nontemporal)
-                        FI_STREAM_F64(p, u);
-                    else
-                        FI_F64_STOREU(p, u);
+                    FI_UNIFORM_SINK(F64, fi_vf64, fi_f64_from_top53, p, words[h], steps, map64);
                 }
             }
         }
