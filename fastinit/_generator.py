@@ -180,7 +180,7 @@ class Generator(NumpyMethods):
               make_params, arrays: tuple = (), progress: bool = False):
         """Validate, take a stream number, fill; the one path every method goes through.
 
-        ``make_params(dt, shape, index)`` validates the parameters and returns
+        ``make_params(dt)`` validates the parameters for output dtype ``dt`` and returns
         ``(params, elements)``: the kernel parameters, and None or (with array-valued parameters,
         listed as (name, array) pairs in ``arrays``) the per-element ``(shift, scale, lo, hi)``
         arrays the kernel applies after the call's own map (``_element_params``).
@@ -232,10 +232,8 @@ class Generator(NumpyMethods):
                                  f"size {shape}")
         if region is None:
             starts, block = (0,) * len(shape), shape
-            index: tuple[slice, ...] = ()
         else:
             starts, block = v.normalize_region(region, shape)
-            index = tuple(slice(s, s + e) for s, e in zip(starts, block))
         if out is not None:
             out = v.check_out(out, dt, name)
             if out.shape != block:
@@ -243,7 +241,7 @@ class Generator(NumpyMethods):
                 raise ValueError(f"{name}: out.shape {out.shape} does not match {what} {block}")
 
         # Validates; raises before anything changes.
-        params, elements = make_params(dt, shape, index)
+        params, elements = make_params(dt)
         # Memory first: a size NumPy cannot allocate (MemoryError, more than 64 dimensions) fails
         # before a stream number is taken.
         if out is None:
@@ -266,7 +264,7 @@ class Generator(NumpyMethods):
         Returns a Python int when ``size`` is None.
         """
         return self._fill("random_raw", _RAW, size, None, out, region,
-                          lambda dt, shape, index: ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION, None))
+                          lambda dt: ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION, None))
 
     def random(self, size: Any = None, dtype: Any = None, out: np.ndarray | None = None, *,
                region: Any = None, progress: bool = False) -> Any:
@@ -299,7 +297,7 @@ class Generator(NumpyMethods):
         float or ndarray
         """
         return self._fill("random", _UNIFORM, size, dtype, out, region,
-                          lambda dt, shape, index: _random_params(dt), progress=progress)
+                          lambda dt: _random_params(dt), progress=progress)
 
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = None,
                 out: np.ndarray | None = None, *, region: Any = None,
@@ -328,7 +326,7 @@ class Generator(NumpyMethods):
         low_a = v.as_scalar_or_array(low, "low")
         high_a = v.as_scalar_or_array(high, "high")
 
-        def params(dt, shape, index):
+        def params(dt):
             if not arrays:
                 shift, scale, lo_in, hi_ex = _uniform_map_scalar(low_a, high_a, dt)
                 return (shift, scale, lo_in, hi_ex) + _NO_TRUNCATION, None
@@ -410,7 +408,7 @@ class Generator(NumpyMethods):
         loc_a = v.as_scalar_or_array(loc, "loc")
         scale_a = v.as_scalar_or_array(scale, "scale")
 
-        def params(dt, shape, index):
+        def params(dt):
             if not arrays:
                 return _normal_params_scalar(loc_a, scale_a, dt, _name), None
             shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, _name)
@@ -470,7 +468,7 @@ class Generator(NumpyMethods):
                 raise TypeError(f"truncated_normal: {bname} must be a scalar")
         a, b = float(a), float(b)
 
-        def params(dt, shape, index):
+        def params(dt):
             if not arrays:
                 return _truncated_params_scalar(loc_a, scale_a, a, b, dt), None
             _check_truncation(a, b)

@@ -1028,7 +1028,12 @@ cdef int _float_typenum(object dtype) except -2:
     if not (<cnp.dtype>dtype).isnative:
         return -1
     typenum = (<cnp.dtype>dtype).type_num
-    return typenum if typenum in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE, NPY_HALF) else -1
+    return typenum if _is_float_typenum(typenum) else -1
+
+
+cdef inline bint _is_float_typenum(int typenum) noexcept:
+    # The float types the kernels write: float32, float64 and float16.
+    return typenum == cnp.NPY_FLOAT or typenum == cnp.NPY_DOUBLE or typenum == NPY_HALF
 
 
 cdef int _shape_of(object size, cnp.npy_intp* dims) except -2:
@@ -1061,9 +1066,9 @@ def fill_call(object out, object size, object dtype, int kind, uint64_t key, Phi
 
     Handles ``out=`` alone or with a matching ``size`` or ``dtype``, and ``size=`` (an int or a
     tuple of ints) with ``dtype`` None, np.float16, np.float32, np.float64 or their np.dtype, for
-    fewer than ``max_elements`` elements (larger fills go to the thread pool).  ``out`` must be an exact
-    ndarray of native float16, float32 or float64, C-contiguous, aligned and writable.
-    ``make_params(dtype, shape, ())`` validates the scalar parameters and returns
+    fewer than ``max_elements`` elements (larger fills go to the thread pool).  ``out`` must be an
+    exact ndarray of native float16, float32 or float64, C-contiguous, aligned and writable.
+    ``make_params(dtype)`` validates the scalar parameters and returns
     ``(params, None)`` (see ``fill``) before anything changes.  Returns the filled array, or None,
     having taken and changed nothing, for any other call (raw words, regions, array parameters,
     scalar results, other dtypes, bad arguments): the caller then takes the general path, which
@@ -1081,8 +1086,7 @@ def fill_call(object out, object size, object dtype, int kind, uint64_t key, Phi
         arr = <cnp.ndarray>out
         typenum = cnp.PyArray_TYPE(arr)
         if (not cnp.PyArray_ISCARRAY(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)
-                or (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE
-                    and typenum != NPY_HALF)
+                or not _is_float_typenum(typenum)
                 or (dtype is not None and _float_typenum(dtype) != typenum)):
             return None
         if size is not None:
@@ -1106,11 +1110,10 @@ def fill_call(object out, object size, object dtype, int kind, uint64_t key, Phi
             count *= dims[d]
             if count >= max_elements:
                 return None
-        params, _ = make_params(cnp.PyArray_DescrFromType(typenum), size if nd != 1 else
-                                (dims[0],), ())
+        params, _ = make_params(cnp.PyArray_DescrFromType(typenum))
         arr = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
         return _fill_whole(arr, kind, key, streams, params)
-    params, _ = make_params(out.dtype, out.shape, ())
+    params, _ = make_params(out.dtype)
     return _fill_whole(arr, kind, key, streams, params)
 
 

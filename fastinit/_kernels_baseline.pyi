@@ -39,9 +39,7 @@ def fill_call(
     kind: int,
     key: int,
     streams: Philox,
-    make_params: Callable[
-        [np.dtype, tuple[int, ...], tuple[()]], tuple[tuple[float | int, ...], object]
-    ],
+    make_params: Callable[[np.dtype], tuple[tuple[float | int, ...], object]],
     max_elements: int,
 ) -> np.ndarray | None: ...
 def philox_block(
