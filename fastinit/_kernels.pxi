@@ -11,7 +11,8 @@
 # is what regions, threads and out-of-core fills are built on.  Words come from _philox.h;
 # everything that turns words into numbers is here, in loops that GCC vectorizes (no libm calls
 # in them but fma: log, sin and cos are our own polynomials).  Nothing here validates:
-# _generator.py has done it before the call.  The stream is specified in README.md ("The random stream").
+# _generator.py has done it before the call.  The stream is specified in README.md ("The random
+# stream").
 
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
@@ -787,8 +788,8 @@ cdef void fill_range(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos, co
     element pos of the output block (C order), which array parameters are indexed by.
 
     Kernels with a fused path (raw words, uniforms: _store.h) write the whole Philox groups of the
-    range from the registers, with streaming stores if p.streaming (below AVX-512: only then); the ends of
-    the range, and every other kernel, go through the chunked kernels.
+    range from the registers, with streaming stores if p.streaming (below AVX-512: only then);
+    the ends of the range, and every other kernel, go through the chunked kernels.
     """
     cdef int64_t per_block = 4 // k.words_per_sample
     cdef int64_t group = FASTINIT_STREAM_BLOCKS * per_block     # samples per fused step

@@ -133,8 +133,9 @@ typedef __m128i fastinit_vec;
  * each 128-bit chunk, unpacking gives a = (block 2k: w0 w1 w2 w3) and b = (block 2k+1); the
  * wider paths then put the chunks back in block order.
  */
-static FI_ALWAYS_INLINE void fastinit_blocks_in_order(fastinit_vec x0, fastinit_vec x1, fastinit_vec x2,
-                                            fastinit_vec x3, fastinit_vec out[2])
+static FI_ALWAYS_INLINE void fastinit_blocks_in_order(fastinit_vec x0, fastinit_vec x1,
+                                                     fastinit_vec x2, fastinit_vec x3,
+                                                     fastinit_vec out[2])
 {
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
     __m512i t0 = _mm512_unpacklo_epi32(x0, x1), t1 = _mm512_unpackhi_epi32(x0, x1);
@@ -161,9 +162,10 @@ static FI_ALWAYS_INLINE void fastinit_blocks_in_order(fastinit_vec x0, fastinit_
 }
 
 /* The ten rounds on FASTINIT_VEC_GROUPS registers of blocks, in place. */
-static FI_ALWAYS_INLINE void fastinit_philox_rounds(fastinit_vec *x0, fastinit_vec *x1, fastinit_vec *x2,
-                                          fastinit_vec *x3, const fastinit_vec *rk0,
-                                          const fastinit_vec *rk1)
+static FI_ALWAYS_INLINE void fastinit_philox_rounds(fastinit_vec *x0, fastinit_vec *x1,
+                                                   fastinit_vec *x2, fastinit_vec *x3,
+                                                   const fastinit_vec *rk0,
+                                                   const fastinit_vec *rk1)
 {
     const fastinit_vec m0 = FI_SET1(FASTINIT_PHILOX_M0), m1 = FI_SET1(FASTINIT_PHILOX_M1);
     for (int r = 0; r < 10; r++) {

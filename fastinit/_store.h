@@ -273,7 +273,8 @@ static inline void fastinit_philox_stream(char *dst, int sink, int nontemporal,
                                           uint64_t first_block, int64_t nblocks, uint64_t key,
                                           uint64_t stream, const fastinit_uniform_map *map)
 {
-    (void)dst; (void)sink; (void)nontemporal; (void)first_block; (void)nblocks; (void)key; (void)stream; (void)map;
+    (void)dst; (void)sink; (void)nontemporal; (void)first_block; (void)nblocks;
+    (void)key; (void)stream; (void)map;
 }
 #endif
 
