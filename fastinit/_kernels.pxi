@@ -49,6 +49,11 @@ cdef extern from "_half.h" nogil:
 cdef extern from "_select.h" nogil:
     Py_ssize_t fastinit_zeros32(const int32_t* flags, Py_ssize_t n, int32_t* out)
     Py_ssize_t fastinit_zeros64(const int64_t* flags, Py_ssize_t n, int32_t* out)
+    Py_ssize_t fastinit_map_outside32(float* x, Py_ssize_t n, float a, float b, float shift,
+                                      float scale, float lo, float hi, int32_t* out)
+    Py_ssize_t fastinit_map_outside64(double* x, Py_ssize_t n, double a, double b,
+                                      double shift, double scale, double lo, double hi,
+                                      int32_t* out)
     void fastinit_select_init()
 
 
@@ -516,6 +521,49 @@ cdef Py_ssize_t _rejected(real* ok, Py_ssize_t n, int32_t* pending) noexcept nog
     else:
         return fastinit_zeros64(<int64_t*>ok, n, pending)
 
+cdef Py_ssize_t _tn_attempt0(real* x, real* ok, const uint32_t* w, Py_ssize_t n,
+                             int32_t* pending, const FillParams* p) noexcept nogil:
+    # Attempt 0 of the chunk's samples, from the call's own words: every x[i] mapped (the output
+    # map of _affine_clamp), and the offsets of the rejected ones, which the retries overwrite,
+    # in pending.  With the normal method it is the normal stream itself (where it falls in
+    # [a, b], truncated_normal and normal of the same call agree), tested by value and mapped in
+    # one pass: no flags.
+    cdef Py_ssize_t m
+    if p.method == TN_NORMAL:
+        if real is float:
+            _standard_normal_f32(x, w, n)
+            return fastinit_map_outside32(x, n, <float>p.a, <float>p.b, <float>p.shift,
+                                          <float>p.scale, <float>p.lo, <float>p.hi, pending)
+        else:
+            _standard_normal_f64(x, w, n)
+            return fastinit_map_outside64(x, n, p.a, p.b, p.shift, p.scale, p.lo, p.hi,
+                                          pending)
+    _tn_candidates(x, ok, w, n, p)
+    m = _rejected(ok, n, pending)
+    _affine_clamp(x, n, p)
+    return m
+
+cdef void _tn_retry_normal_f32(float* chosen, float* accepted, const uint32_t* rw,
+                               Py_ssize_t count, float a, float b) noexcept nogil:
+    # Per retry block: the first of its 4 Box-Muller candidates (words (0, 1), then (2, 3)) in
+    # [a, b], else its last.  The second pair is computed only where both of the first are
+    # rejected (0.2% of retries at [-2, 2]): the same choice as computing all 4.
+    cdef float z0, z1, in0, in1
+    cdef Py_ssize_t r
+    for r in range(count):
+        _box_muller_f32(rw[4 * r], rw[4 * r + 1], &z0, &z1)
+        in0 = (z0 >= a) & (z0 <= b)
+        in1 = (z1 >= a) & (z1 <= b)
+        chosen[r] = z0 if in0 != 0 else z1
+        accepted[r] = in0 + in1
+    for r in range(count):
+        if accepted[r] == 0:
+            _box_muller_f32(rw[4 * r + 2], rw[4 * r + 3], &z0, &z1)
+            in0 = (z0 >= a) & (z0 <= b)
+            in1 = (z1 >= a) & (z1 <= b)
+            chosen[r] = z0 if in0 != 0 else z1
+            accepted[r] = in0 + in1
+
 cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t first,
                             const FillParams* p) noexcept nogil:
     # Candidates per sample: attempt 0 gives one; a retry block gives 4 / 32 bits per candidate:
@@ -526,22 +574,23 @@ cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t f
     cdef int32_t pending[CHUNK]          # samples still rejected, as offsets into x
     cdef uint64_t blocks[RETRY_BATCH]
     cdef uint32_t rw[4 * RETRY_BATCH]
-    cdef real cand[4 * RETRY_BATCH]
-    cdef real cand_ok[4 * RETRY_BATCH]
+    cdef real cand[2 * RETRY_BATCH]
+    cdef real cand_ok[2 * RETRY_BATCH]
     cdef real chosen[RETRY_BATCH]        # per retried sample: its value, and its accepted count
     cdef real accepted[RETRY_BATCH]
-    cdef Py_ssize_t i, r, base, count, m, still
+    cdef Py_ssize_t i, r, base, count, padded, m, still
     cdef int words_per_candidate = (1 if p.method == TN_NORMAL else 2) * (1 if real is float
                                                                           else 2)
     cdef int per_block = 4 // words_per_candidate
-    cdef real v
     cdef real a = <real>p.a
     cdef real b = <real>p.b
+    cdef real shift = <real>p.shift
+    cdef real scale = <real>p.scale
+    cdef real lo = <real>p.lo
+    cdef real hi = <real>p.hi
+    cdef real v, mapped
     cdef uint64_t t
-    # Attempt 0.  With the normal method it is the normal stream itself: where it falls in
-    # [a, b], truncated_normal and normal of the same call agree.
-    _tn_candidates(x, ok, w, n, p)
-    m = _rejected(ok, n, pending)
+    m = _tn_attempt0(x, ok, w, n, pending, p)
     t = 1
     while m > 0 and t <= MAX_ATTEMPTS:
         still = 0
@@ -550,26 +599,36 @@ cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t f
             count = m - base if m - base < RETRY_BATCH else RETRY_BATCH
             for r in range(count):
                 blocks[r] = first + <uint64_t>pending[base + r] + (t << 56)
-            fastinit_philox_listed(rw, blocks, count, p.key, p.stream)
-            _tn_candidates(cand, cand_ok, rw, per_block * count, p)
+            # The vector loops below run on a whole number of 16 blocks: a scalar remainder of
+            # up to 15 Box-Muller pairs would cost more than the vectors.  The padding repeats
+            # the first block and is never scattered.
+            padded = (count + 15) & ~15
+            for r in range(count, padded):
+                blocks[r] = blocks[0]
+            fastinit_philox_listed(rw, blocks, padded, p.key, p.stream)
             # The first accepted candidate of each block, else its last one: a vector loop per
             # candidate count (the outcome is unpredictable, so no branches), then the scatter.
             if per_block == 4:
-                for r in range(count):
-                    v = cand[4 * r + 3]
-                    v = cand[4 * r + 2] if cand_ok[4 * r + 2] != 0 else v
-                    v = cand[4 * r + 1] if cand_ok[4 * r + 1] != 0 else v
-                    chosen[r] = cand[4 * r] if cand_ok[4 * r] != 0 else v
-                    accepted[r] = (cand_ok[4 * r] + cand_ok[4 * r + 1] + cand_ok[4 * r + 2]
-                                   + cand_ok[4 * r + 3])
-            elif per_block == 2:
-                for r in range(count):
-                    chosen[r] = cand[2 * r] if cand_ok[2 * r] != 0 else cand[2 * r + 1]
-                    accepted[r] = cand_ok[2 * r] + cand_ok[2 * r + 1]
+                if real is float:
+                    _tn_retry_normal_f32(chosen, accepted, rw, padded, a, b)
             else:
-                for r in range(count):
-                    chosen[r] = cand[r]
-                    accepted[r] = cand_ok[r]
+                _tn_candidates(cand, cand_ok, rw, per_block * padded, p)
+                if per_block == 2:
+                    for r in range(padded):
+                        chosen[r] = cand[2 * r] if cand_ok[2 * r] != 0 else cand[2 * r + 1]
+                        accepted[r] = cand_ok[2 * r] + cand_ok[2 * r + 1]
+                else:
+                    for r in range(padded):
+                        chosen[r] = cand[r]
+                        accepted[r] = cand_ok[r]
+            # Accepted values through the output map, in a vector loop with the map's constants
+            # in registers (x may alias p for the compiler), then the scatter.
+            for r in range(padded):
+                v = chosen[r]
+                mapped = shift + scale * v
+                mapped = mapped if mapped > lo else lo
+                mapped = mapped if mapped < hi else hi
+                chosen[r] = mapped if accepted[r] != 0 else v
             for r in range(count):
                 i = pending[base + r]
                 x[i] = chosen[r]
@@ -582,8 +641,10 @@ cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t f
     # half of its candidates): clamp the last candidate, which keeps the bound promise all the same.
     for r in range(m):
         i = pending[r]
-        x[i] = a if x[i] < a else (b if x[i] > b else x[i])
-    _affine_clamp(x, n, p)
+        v = a if x[i] < a else (b if x[i] > b else x[i])
+        v = shift + scale * v
+        v = v if v > lo else lo
+        x[i] = v if v < hi else hi
 
 cdef void _truncated_normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                                 const FillParams* p) noexcept nogil:

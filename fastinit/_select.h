@@ -1,8 +1,9 @@
 /*
- * The positions of the zeros of a flag array (the truncated normal's rejected samples), in order.
- * A scalar loop over the flags stalls on the branch or on reading back what the vector loops just
- * stored; here the flags are read a vector at a time, turned into a bit mask, and only the set
- * bits are visited.  GCC cannot emit this from Cython (it does not vectorize compaction).
+ * The positions of the truncated normal's rejected samples, in order: the zeros of a flag array,
+ * or the values outside [a, b].  A scalar loop stalls on the branch or on reading back what the
+ * vector loops just stored; here a vector at a time is turned into a bit mask, and the indices of
+ * its set bits are packed by a compress (AVX-512), a permute (AVX2) or a bit loop (SSE2).  GCC
+ * cannot emit this from Cython (it does not vectorize compaction).
  */
 #ifndef FASTINIT_SELECT_H
 #define FASTINIT_SELECT_H
@@ -64,7 +65,63 @@ static inline void fastinit_select_init(void)
         bits &= bits - 1;                                                                   \
     }
 
-/* The caller writes every flag below n before scanning (_tn_candidates), which gcc cannot see
+/*
+ * fi_append<W>(mask, i, out, m): append i + lane for each set bit of the W-lane mask, lowest
+ * first, and return the new count.  Branch-free: a whole vector of indices is stored at out + m
+ * (out has room for n entries) and only the set bits are counted.
+ */
+#if defined(FI_SELECT_AVX512)
+static inline ptrdiff_t fi_append16(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32((int)i), iota);
+    _mm512_storeu_si512((void *)(out + m), _mm512_maskz_compress_epi32((__mmask16)mask, idx));
+    return m + __builtin_popcount(mask);
+}
+
+static inline ptrdiff_t fi_append8(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+{
+#if defined(__AVX512VL__)
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i), iota);
+    _mm256_storeu_si256((__m256i *)(out + m), _mm256_maskz_compress_epi32((__mmask8)mask, idx));
+    return m + __builtin_popcount(mask);
+#else
+    FI_APPEND_BITS(mask, i, out, m)
+    return m;
+#endif
+}
+#elif defined(FI_SELECT_AVX2)
+/* Permute the indices of the set lanes to the front (the table above). */
+static inline ptrdiff_t fi_append8(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+{
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i nibble = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    __m256i perm = _mm256_and_si256(
+        _mm256_srlv_epi32(_mm256_set1_epi32((int)fastinit_pack_lut[mask]), nibble),
+        _mm256_set1_epi32(15));
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i), iota);
+    _mm256_storeu_si256((__m256i *)(out + m), _mm256_permutevar8x32_epi32(idx, perm));
+    return m + fastinit_pack_count[mask];
+}
+
+/* For a 4-bit mask the table's positions are all below 4: a permute within one 128-bit lane
+   (vpermilps) packs the indices. */
+static inline ptrdiff_t fi_append4(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+{
+    const __m128i iota = _mm_setr_epi32(0, 1, 2, 3);
+    const __m128i nibble = _mm_setr_epi32(0, 4, 8, 12);
+    __m128i perm = _mm_and_si128(
+        _mm_srlv_epi32(_mm_set1_epi32((int)fastinit_pack_lut[mask]), nibble),
+        _mm_set1_epi32(3));
+    __m128i idx = _mm_add_epi32(_mm_set1_epi32((int)i), iota);
+    _mm_storeu_si128((__m128i *)(out + m),
+                     _mm_castps_si128(_mm_permutevar_ps(_mm_castsi128_ps(idx), perm)));
+    return m + fastinit_pack_count[mask];
+}
+#endif
+
+/* The caller writes every flag below n before scanning (_tn_proposals_*), which gcc cannot see
    through the inlining: its -Wmaybe-uninitialized on the flags is a false positive, and zeroing
    the flags first would cost a pass over every chunk. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -78,29 +135,14 @@ static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int3
 {
     ptrdiff_t m = 0, i = 0;
 #if defined(FI_SELECT_AVX512)
-    /* Branch-free: compress the indices of the zero flags in a register, store all 16. */
-    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    for (; i + 16 <= n; i += 16) {
-        __mmask16 zero = _mm512_cmpeq_epi32_mask(_mm512_loadu_si512((const void *)(flags + i)),
-                                                 _mm512_setzero_si512());
-        __m512i idx = _mm512_add_epi32(_mm512_set1_epi32((int)i), iota);
-        _mm512_storeu_si512((void *)(out + m), _mm512_maskz_compress_epi32(zero, idx));
-        m += __builtin_popcount((unsigned)zero);
-    }
+    for (; i + 16 <= n; i += 16)
+        m = fi_append16(_mm512_cmpeq_epi32_mask(_mm512_loadu_si512((const void *)(flags + i)),
+                                                _mm512_setzero_si512()), i, out, m);
 #elif defined(FI_SELECT_AVX2)
-    /* Branch-free: permute the indices of the zero flags to the front (table above). */
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i nibble = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
     for (; i + 8 <= n; i += 8) {
         __m256i z = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(flags + i)),
                                        _mm256_setzero_si256());
-        uint32_t bits = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(z));
-        __m256i perm = _mm256_and_si256(
-            _mm256_srlv_epi32(_mm256_set1_epi32((int)fastinit_pack_lut[bits]), nibble),
-            _mm256_set1_epi32(15));
-        __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i), iota);
-        _mm256_storeu_si256((__m256i *)(out + m), _mm256_permutevar8x32_epi32(idx, perm));
-        m += fastinit_pack_count[bits];
+        m = fi_append8((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(z)), i, out, m);
     }
 #elif defined(FI_SELECT_SSE2)
     for (; i + 4 <= n; i += 4) {
@@ -122,37 +164,15 @@ static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int3
 static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int32_t *out)
 {
     ptrdiff_t m = 0, i = 0;
-#if defined(FI_SELECT_AVX512) && defined(__AVX512VL__)
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (; i + 8 <= n; i += 8) {
-        __mmask8 zero = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)(flags + i)),
-                                                _mm512_setzero_si512());
-        __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i), iota);
-        _mm256_storeu_si256((__m256i *)(out + m), _mm256_maskz_compress_epi32(zero, idx));
-        m += __builtin_popcount((unsigned)zero);
-    }
-#elif defined(FI_SELECT_AVX512)
-    for (; i + 8 <= n; i += 8) {
-        uint32_t bits = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)(flags + i)),
-                                                _mm512_setzero_si512());
-        FI_APPEND_BITS(bits, i, out, m)
-    }
+#if defined(FI_SELECT_AVX512)
+    for (; i + 8 <= n; i += 8)
+        m = fi_append8(_mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)(flags + i)),
+                                               _mm512_setzero_si512()), i, out, m);
 #elif defined(FI_SELECT_AVX2)
-    /* The same table as fastinit_zeros32: for a 4-bit mask its positions are all below 4, so a
-       permute within one 128-bit lane (vpermilps) packs the indices. */
-    const __m128i iota = _mm_setr_epi32(0, 1, 2, 3);
-    const __m128i nibble = _mm_setr_epi32(0, 4, 8, 12);
     for (; i + 4 <= n; i += 4) {
         __m256i z = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(flags + i)),
                                        _mm256_setzero_si256());
-        uint32_t bits = (uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(z));
-        __m128i perm = _mm_and_si128(
-            _mm_srlv_epi32(_mm_set1_epi32((int)fastinit_pack_lut[bits]), nibble),
-            _mm_set1_epi32(3));
-        __m128i idx = _mm_add_epi32(_mm_set1_epi32((int)i), iota);
-        _mm_storeu_si128((__m128i *)(out + m),
-                         _mm_castps_si128(_mm_permutevar_ps(_mm_castsi128_ps(idx), perm)));
-        m += fastinit_pack_count[bits];
+        m = fi_append4((uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(z)), i, out, m);
     }
 #endif
     for (; i < n; i++) {
@@ -161,6 +181,88 @@ static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int3
     }
     return m;
 }
+
+/* The vector step of fastinit_map_outside32/64, in one spelling for every level: FI_SEL(op, ps)
+   is _mm512_op_ps, _mm256_op_ps or _mm_op_ps; FI_OUTSIDE is the lanes' not-in-[a, b] bit mask
+   and FI_APPEND_<suf> appends their indices (the helpers above). */
+#if defined(FI_SELECT_AVX512)
+#define FI_SEL(op, suf) _mm512_##op##_##suf
+#define FI_VEC_ps __m512
+#define FI_VEC_pd __m512d
+#define FI_OUTSIDE(suf, v, va, vb)                                                            \
+    ((uint32_t)(_mm512_cmp_##suf##_mask(v, va, _CMP_NGE_UQ)                                    \
+                | _mm512_cmp_##suf##_mask(v, vb, _CMP_NLE_UQ)))
+#define FI_APPEND_ps(mask, i, out, m) ((m) = fi_append16(mask, i, out, m))
+#define FI_APPEND_pd(mask, i, out, m) ((m) = fi_append8(mask, i, out, m))
+#elif defined(FI_SELECT_AVX2)
+#define FI_SEL(op, suf) _mm256_##op##_##suf
+#define FI_VEC_ps __m256
+#define FI_VEC_pd __m256d
+#define FI_OUTSIDE(suf, v, va, vb)                                                            \
+    ((uint32_t)_mm256_movemask_##suf(_mm256_or_##suf(_mm256_cmp_##suf(v, va, _CMP_NGE_UQ),     \
+                                                     _mm256_cmp_##suf(v, vb, _CMP_NLE_UQ))))
+#define FI_APPEND_ps(mask, i, out, m) ((m) = fi_append8(mask, i, out, m))
+#define FI_APPEND_pd(mask, i, out, m) ((m) = fi_append4(mask, i, out, m))
+#elif defined(FI_SELECT_SSE2)
+#define FI_SEL(op, suf) _mm_##op##_##suf
+#define FI_VEC_ps __m128
+#define FI_VEC_pd __m128d
+#define FI_OUTSIDE(suf, v, va, vb)                                                            \
+    ((uint32_t)_mm_movemask_##suf(_mm_or_##suf(_mm_cmpnge_##suf(v, va), _mm_cmpnle_##suf(v, vb))))
+#define FI_APPEND_BITS_OF(mask, i, out, m)                                                    \
+    do {                                                                                     \
+        uint32_t bits_ = (mask);                                                             \
+        FI_APPEND_BITS(bits_, i, out, m)                                                     \
+    } while (0)
+#define FI_APPEND_ps FI_APPEND_BITS_OF
+#define FI_APPEND_pd FI_APPEND_BITS_OF
+#endif
+
+#ifdef FI_SEL
+#define FI_MAP_OUTSIDE_VECTORS(T, suf)                                                        \
+    do {                                                                                     \
+        const ptrdiff_t lanes = (ptrdiff_t)(sizeof(FI_VEC_##suf) / sizeof(T));               \
+        const FI_VEC_##suf va = FI_SEL(set1, suf)(a), vb = FI_SEL(set1, suf)(b);              \
+        const FI_VEC_##suf vs = FI_SEL(set1, suf)(shift), vk = FI_SEL(set1, suf)(scale);      \
+        const FI_VEC_##suf vl = FI_SEL(set1, suf)(lo), vh = FI_SEL(set1, suf)(hi);            \
+        for (; i + lanes <= n; i += lanes) {                                                 \
+            FI_VEC_##suf v = FI_SEL(loadu, suf)(x + i);                                       \
+            uint32_t mask = FI_OUTSIDE(suf, v, va, vb);                                      \
+            v = FI_SEL(min, suf)(FI_SEL(max, suf)(FI_SEL(add, suf)(vs, FI_SEL(mul, suf)(vk, v)), \
+                                                  vl), vh);                                  \
+            FI_SEL(storeu, suf)(x + i, v);                                                   \
+            FI_APPEND_##suf(mask, i, out, m);                                                \
+        }                                                                                    \
+    } while (0)
+#else
+#define FI_MAP_OUTSIDE_VECTORS(T, suf) do { } while (0)
+#endif
+
+/*
+ * out[0 .. m) = the i in 0 .. n where x[i] is not in [a, b] (NaN included: the complement of
+ * a <= x[i] <= b), increasing; returns m.  In the same pass every x[i] becomes
+ * min(max(shift + scale * x[i], lo), hi), the kernels' output map (_affine_clamp: one rounding
+ * per operation, maxps/minps operand order).  The truncated normal's attempt 0 tests its normals
+ * here directly, without a pass that writes flags or a second one that maps them.
+ * fastinit_map_outside32 is for float, fastinit_map_outside64 for double.
+ */
+#define FI_DEFINE_MAP_OUTSIDE(name, T, suf)                                                   \
+    static inline ptrdiff_t name(T *x, ptrdiff_t n, T a, T b, T shift, T scale, T lo, T hi,   \
+                                 int32_t *out)                                               \
+    {                                                                                        \
+        ptrdiff_t m = 0, i = 0;                                                              \
+        FI_MAP_OUTSIDE_VECTORS(T, suf);                                                      \
+        for (; i < n; i++) {                                                                 \
+            T v = shift + scale * x[i];                                                      \
+            out[m] = (int32_t)i;                                                             \
+            m += !(x[i] >= a && x[i] <= b);                                                  \
+            v = v > lo ? v : lo;                                                             \
+            x[i] = v < hi ? v : hi;                                                          \
+        }                                                                                    \
+        return m;                                                                            \
+    }
+FI_DEFINE_MAP_OUTSIDE(fastinit_map_outside32, float, ps)
+FI_DEFINE_MAP_OUTSIDE(fastinit_map_outside64, double, pd)
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
