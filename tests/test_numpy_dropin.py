@@ -77,6 +77,27 @@ def test_philox_words_are_the_same_on_every_simd_level(level):
     np.testing.assert_array_equal(bg.random_raw(1000), expected)
 
 
+@pytest.mark.parametrize("level", _simd.available_levels())
+@pytest.mark.parametrize("first", [0, 5, 2**64 - 3])
+def test_short_runs_of_words_are_the_philox_blocks_on_every_level(level, first):
+    # The first refill after a move makes 8 blocks, fewer than a vector step of most levels: the
+    # level's padded vector tail against the scalar rounds, across the wrap of the block number.
+    from fastinit._kernels_baseline import philox_block
+    key, stream, low = 0x0123456789ABCDEF, 2**64 - 1, 0xFFFFFFFF
+
+    def block(j):
+        j %= 2**64
+        return philox_block((j & low, j >> 32, stream & low, stream >> 32), (key & low, key >> 32))
+
+    with _simd.using_level(level):
+        for nblocks in (1, 2, 5, 6, 7, 8, 9, 31, 33):
+            bg = fi.Philox(key=key, stream=stream)
+            bg.state = {"bit_generator": "fastinit.Philox",
+                        "state": {"key": key, "stream": stream, "word": 4 * first}}
+            expected = [w for j in range(first, first + nblocks) for w in block(j)]
+            assert [int(w) for w in bg.random_raw(4 * nblocks)] == expected, nblocks
+
+
 # -- fastinit.Philox: state, advance, jumped ------------------------------------------------------
 
 @pytest.mark.parametrize("word", [0, 1, 3, 4, 255, 256, 1001, 2**66 - 1])
