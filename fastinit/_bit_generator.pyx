@@ -16,6 +16,7 @@ so two Python threads are never handed the same stream.  A Philox that other cod
 holds while it reads words; the private one of a Generator skips it (~0.1 us a call).
 """
 from cpython.pycapsule cimport PyCapsule_GetPointer
+from cpython.pystate cimport PyThreadState_GetDict
 from libc.stdint cimport uint64_t
 
 from collections.abc import Mapping
@@ -73,6 +74,106 @@ def shuffle_contiguous(x, uint64_t key, uint64_t stream):
         x64 = x.view(np.uint64)
         with nogil:
             fastinit_shuffle64(&position, x64.shape[0], &x64[0])
+
+
+# NumPy's methods over a stream (fastinit._numpy_methods): one (Philox, {name: its numpy
+# Generator's bound method}, kernels) triple per thread, in the thread state's dict, moved to each
+# call's stream.  Building one costs ~3 us, moving it ~0.05 us.  A call takes the triple out while
+# it runs, so a nested call (a list's __setitem__ calling back into fastinit during shuffle)
+# builds its own.
+_TRIPLE = "fastinit.numpy_call"
+_UNSEEDED = SeedSequence(0)         # never read: the Philox is always moved first
+cdef object _simd_module = None
+# Per method: the defaults of its trailing positional parameters and of its keyword-only ones.
+# Arguments that are these very objects are not passed on: NumPy then takes its own defaults
+# (the same values, tested), and parsing an explicit dtype=np.float64 costs it ~0.25 us a call.
+cdef dict _defaults = {}
+
+
+def register_numpy_method(str name, tuple defaults, dict kwdefaults):
+    """Record a delegated method's defaults (fastinit._numpy_methods), for numpy_call."""
+    _defaults[name] = (defaults, kwdefaults)
+
+
+def numpy_call(generator, str name, *args):
+    """``numpy.random.Generator.<name>(*args)`` over word 0 of the next stream of ``generator``
+    (a fastinit.Generator): one stream per call.  A call that NumPy refuses gives the stream
+    number back, so a failed call changes nothing."""
+    return _numpy_call(generator, name, args, None)
+
+
+def numpy_call_kw(generator, str name, tuple args, dict kwargs):
+    """As numpy_call, with keyword arguments."""
+    return _numpy_call(generator, name, args, kwargs)
+
+
+cdef object _numpy_call(generator, str name, tuple args, dict kwargs):
+    global _simd_module
+    cdef Philox streams = generator._bit_generator
+    cdef fastinit_position* p = &streams.position
+    cdef Philox words
+    cdef uint64_t stream, before_stream, before_block     # the position before the take, to
+    cdef int before_pos                                     # give the stream back
+    cdef bint before_exhausted
+    cdef dict state = <dict>PyThreadState_GetDict()
+    if _simd_module is None:
+        from fastinit import _simd
+        _simd_module = _simd
+    kernels = _simd_module.kernels
+    triple = state.pop(_TRIPLE, None)
+    if triple is None or (<tuple>triple)[2] is not kernels:   # a new SIMD level: its words
+        words = Philox(_UNSEEDED)
+        triple = (words, {}, kernels, np.random.Generator(words))
+    words = <Philox>(<tuple>triple)[0]
+    methods = <dict>(<tuple>triple)[1]
+    known = _defaults.get(name)
+    if known is not None:
+        args, kwargs = _without_defaults(args, kwargs, <tuple>known)
+    try:
+        method = methods.get(name)
+        if method is None:
+            method = methods[name] = getattr((<tuple>triple)[3], name)
+        if streams.shared:              # read under the lock of the take (another thread's take)
+            lock = streams.lock
+            with lock:
+                before_stream, before_block, before_pos = p.stream, p.next_block, p.pos
+                before_exhausted = p.exhausted
+                streams._take(&stream)
+        else:
+            before_stream, before_block, before_pos = p.stream, p.next_block, p.pos
+            before_exhausted = p.exhausted
+            streams._take(&stream)
+        fastinit_seek(&words.position, p.key, stream, 0, 0)
+        try:
+            if kwargs:
+                return method(*args, **kwargs)
+            return method(*args)
+        except BaseException:
+            word = ((4 * <object>before_block - FASTINIT_BUFFER_WORDS + before_pos)
+                    % _WORDS_PER_STREAM)
+            streams._untake(stream, (before_stream, word, before_exhausted))
+            raise
+    finally:
+        state[_TRIPLE] = triple
+
+
+cdef tuple _without_defaults(tuple args, dict kwargs, tuple known):
+    # args and kwargs without the trailing positional arguments, and the keyword ones, that are
+    # their parameters' default objects.
+    cdef tuple defaults = <tuple>known[0]
+    cdef dict kwdefaults = <dict>known[1]
+    cdef Py_ssize_t n = len(args), d = len(defaults)
+    while n > 0 and d > 0 and args[n - 1] is defaults[d - 1]:
+        n -= 1
+        d -= 1
+    if n < len(args):
+        args = args[:n]
+    if kwargs is not None and kwdefaults:
+        kwargs = {k: v for k, v in kwargs.items() if v is not kwdefaults.get(k, _MISSING)}
+    return args, kwargs
+
+
+cdef object _MISSING = object()
 
 
 def _check_int(value, name, upper, interval="[0, 2**64)"):
@@ -240,10 +341,6 @@ cdef class Philox(BitGenerator):
                               or (not p.exhausted and p.stream == stream + 1)):
                 self._seek(p.key, before[0], before[1])
                 p.exhausted = before[2]
-
-    def _position(self):
-        """(stream, word, exhausted), for _untake."""
-        return (self.position.stream, self._word(), bool(self.position.exhausted))
 
     def _set_shared(self, bint shared):
         """Whether other code can reach this Philox (then stream takes hold its lock)."""

@@ -17,31 +17,19 @@ stream, without NumPy's indirect call per value.
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from fastinit import _simd
-from fastinit._bit_generator import Philox, bounded_fill, shuffle_contiguous
-
-# One (Philox, numpy Generator) pair per thread, moved to each call's stream: building them costs
-# ~3 us, moving ~0.1 us.  A call pops the pair while it runs, so a nested call (a list's
-# __setitem__ calling back into fastinit during shuffle) builds its own.
-_local = threading.local()
-_UNSEEDED = np.random.SeedSequence(0)        # never used: the pair is always moved first
-
-
-def _numpy_generator(key: int, stream: int) -> tuple[Philox, np.random.Generator, Any]:
-    kernels = _simd.kernels
-    pair = _local.__dict__.pop("pair", None)
-    if pair is None or pair[2] is not kernels:      # a new SIMD level: its Philox words
-        bit_generator = Philox(_UNSEEDED)
-        pair = (bit_generator, np.random.Generator(bit_generator), kernels)
-    pair[0]._moved(key, stream)
-    return pair
-
+from fastinit._bit_generator import (
+    Philox,
+    bounded_fill,
+    numpy_call,
+    numpy_call_kw,
+    register_numpy_method,
+    shuffle_contiguous,
+)
 
 _BOUNDED_BITS = {np.dtype(np.int32): 32, np.dtype(np.int64): 64}
 
@@ -83,8 +71,10 @@ def _shuffles_compiled(x: Any, axis: Any) -> bool:
 
 
 def _numpy_method(method: Callable) -> Callable:
-    """Give a delegated method NumPy's docstring, after a line on how fastinit runs it."""
+    """Give a delegated method NumPy's docstring, after a line on how fastinit runs it, and tell
+    numpy_call its defaults (arguments left at them are not passed on)."""
     name = method.__name__
+    register_numpy_method(name, method.__defaults__ or (), method.__kwdefaults__ or {})
     numpy_doc = inspect.getdoc(getattr(np.random.Generator, name)) or ""
     method.__doc__ = (f"NumPy's ``Generator.{name}``, run over a ``fastinit.Philox`` at the call's "
                       "stream number (one stream per call; see fastinit._numpy_methods).\n\n"
@@ -97,75 +87,61 @@ class NumpyMethods:
 
     _bit_generator: Philox
 
-    def _numpy(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Run ``numpy.random.Generator.<name>`` over the next stream; give it back on error."""
-        streams = self._bit_generator
-        before = streams._position()
-        stream = streams._take_stream()
-        pair = _numpy_generator(streams.key, stream)
-        try:
-            return getattr(pair[1], name)(*args, **kwargs)
-        except BaseException:
-            streams._untake(stream, before)
-            raise
-        finally:
-            _local.pair = pair
-
     @_numpy_method
     def beta(self, a: Any, b: Any, size: Any = None) -> Any:
-        return self._numpy("beta", a, b, size)
+        return numpy_call(self, "beta", a, b, size)
 
     @_numpy_method
     def binomial(self, n: Any, p: Any, size: Any = None) -> Any:
-        return self._numpy("binomial", n, p, size)
+        return numpy_call(self, "binomial", n, p, size)
 
     @_numpy_method
     def bytes(self, length: int) -> Any:
-        return self._numpy("bytes", length)
+        return numpy_call(self, "bytes", length)
 
     @_numpy_method
     def chisquare(self, df: Any, size: Any = None) -> Any:
-        return self._numpy("chisquare", df, size)
+        return numpy_call(self, "chisquare", df, size)
 
     @_numpy_method
     def choice(self, a: Any, size: Any = None, replace: bool = True, p: Any = None, axis: int = 0,
                shuffle: bool = True) -> Any:
-        return self._numpy("choice", a, size, replace, p, axis, shuffle)
+        return numpy_call(self, "choice", a, size, replace, p, axis, shuffle)
 
     @_numpy_method
     def dirichlet(self, alpha: Any, size: Any = None) -> Any:
-        return self._numpy("dirichlet", alpha, size)
+        return numpy_call(self, "dirichlet", alpha, size)
 
     @_numpy_method
     def exponential(self, scale: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("exponential", scale, size)
+        return numpy_call(self, "exponential", scale, size)
 
     @_numpy_method
     def f(self, dfnum: Any, dfden: Any, size: Any = None) -> Any:
-        return self._numpy("f", dfnum, dfden, size)
+        return numpy_call(self, "f", dfnum, dfden, size)
 
     @_numpy_method
     def gamma(self, shape: Any, scale: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("gamma", shape, scale, size)
+        return numpy_call(self, "gamma", shape, scale, size)
 
     @_numpy_method
     def geometric(self, p: Any, size: Any = None) -> Any:
-        return self._numpy("geometric", p, size)
+        return numpy_call(self, "geometric", p, size)
 
     @_numpy_method
     def gumbel(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("gumbel", loc, scale, size)
+        return numpy_call(self, "gumbel", loc, scale, size)
 
     @_numpy_method
     def hypergeometric(self, ngood: Any, nbad: Any, nsample: Any, size: Any = None) -> Any:
-        return self._numpy("hypergeometric", ngood, nbad, nsample, size)
+        return numpy_call(self, "hypergeometric", ngood, nbad, nsample, size)
 
     @_numpy_method
     def integers(self, low: Any, high: Any = None, size: Any = None, dtype: Any = np.int64,
                  endpoint: bool = False) -> Any:
         plan = _bounded_plan(low, high, size, dtype, endpoint)
         if plan is None:
-            return self._numpy("integers", low, high, size, dtype, endpoint)
+            return numpy_call(self, "integers", low, high, size, dtype, endpoint)
         out, off, rng = plan                    # allocated before the stream is taken
         streams = self._bit_generator
         key, stream = streams.key, streams._take_stream()
@@ -174,49 +150,50 @@ class NumpyMethods:
 
     @_numpy_method
     def laplace(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("laplace", loc, scale, size)
+        return numpy_call(self, "laplace", loc, scale, size)
 
     @_numpy_method
     def logistic(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("logistic", loc, scale, size)
+        return numpy_call(self, "logistic", loc, scale, size)
 
     @_numpy_method
     def lognormal(self, mean: Any = 0.0, sigma: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("lognormal", mean, sigma, size)
+        return numpy_call(self, "lognormal", mean, sigma, size)
 
     @_numpy_method
     def logseries(self, p: Any, size: Any = None) -> Any:
-        return self._numpy("logseries", p, size)
+        return numpy_call(self, "logseries", p, size)
 
     @_numpy_method
     def multinomial(self, n: Any, pvals: Any, size: Any = None) -> Any:
-        return self._numpy("multinomial", n, pvals, size)
+        return numpy_call(self, "multinomial", n, pvals, size)
 
     @_numpy_method
     def multivariate_hypergeometric(self, colors: Any, nsample: Any, size: Any = None,
                                     method: str = "marginals") -> Any:
-        return self._numpy("multivariate_hypergeometric", colors, nsample, size, method)
+        return numpy_call(self, "multivariate_hypergeometric", colors, nsample, size, method)
 
     @_numpy_method
     def multivariate_normal(self, mean: Any, cov: Any, size: Any = None, check_valid: str = "warn",
                             tol: float = 1e-08, *, method: str = "svd") -> Any:
-        return self._numpy("multivariate_normal", mean, cov, size, check_valid, tol, method=method)
+        return numpy_call_kw(self, "multivariate_normal", (mean, cov, size, check_valid, tol),
+                             {"method": method})
 
     @_numpy_method
     def negative_binomial(self, n: Any, p: Any, size: Any = None) -> Any:
-        return self._numpy("negative_binomial", n, p, size)
+        return numpy_call(self, "negative_binomial", n, p, size)
 
     @_numpy_method
     def noncentral_chisquare(self, df: Any, nonc: Any, size: Any = None) -> Any:
-        return self._numpy("noncentral_chisquare", df, nonc, size)
+        return numpy_call(self, "noncentral_chisquare", df, nonc, size)
 
     @_numpy_method
     def noncentral_f(self, dfnum: Any, dfden: Any, nonc: Any, size: Any = None) -> Any:
-        return self._numpy("noncentral_f", dfnum, dfden, nonc, size)
+        return numpy_call(self, "noncentral_f", dfnum, dfden, nonc, size)
 
     @_numpy_method
     def pareto(self, a: Any, size: Any = None) -> Any:
-        return self._numpy("pareto", a, size)
+        return numpy_call(self, "pareto", a, size)
 
     @_numpy_method
     def permutation(self, x: Any, axis: int = 0) -> Any:
@@ -224,29 +201,29 @@ class NumpyMethods:
             arr = np.arange(x)                      # NumPy's permutation of an int
             self._shuffle_compiled(arr)
             return arr
-        return self._numpy("permutation", x, axis)
+        return numpy_call(self, "permutation", x, axis)
 
     @_numpy_method
     def permuted(self, x: Any, *, axis: int | None = None, out: Any = None) -> Any:
-        return self._numpy("permuted", x, axis=axis, out=out)
+        return numpy_call_kw(self, "permuted", (x,), {"axis": axis, "out": out})
 
     @_numpy_method
     def poisson(self, lam: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("poisson", lam, size)
+        return numpy_call(self, "poisson", lam, size)
 
     @_numpy_method
     def power(self, a: Any, size: Any = None) -> Any:
-        return self._numpy("power", a, size)
+        return numpy_call(self, "power", a, size)
 
     @_numpy_method
     def rayleigh(self, scale: Any = 1.0, size: Any = None) -> Any:
-        return self._numpy("rayleigh", scale, size)
+        return numpy_call(self, "rayleigh", scale, size)
 
     @_numpy_method
     def shuffle(self, x: Any, axis: int = 0) -> Any:
         if _shuffles_compiled(x, axis):
             return self._shuffle_compiled(x)
-        return self._numpy("shuffle", x, axis)
+        return numpy_call(self, "shuffle", x, axis)
 
     def _shuffle_compiled(self, x: np.ndarray) -> None:
         streams = self._bit_generator
@@ -255,38 +232,38 @@ class NumpyMethods:
 
     @_numpy_method
     def standard_cauchy(self, size: Any = None) -> Any:
-        return self._numpy("standard_cauchy", size)
+        return numpy_call(self, "standard_cauchy", size)
 
     @_numpy_method
     def standard_exponential(self, size: Any = None, dtype: Any = np.float64, method: str = "zig",
                              out: Any = None) -> Any:
-        return self._numpy("standard_exponential", size, dtype, method, out)
+        return numpy_call(self, "standard_exponential", size, dtype, method, out)
 
     @_numpy_method
     def standard_gamma(self, shape: Any, size: Any = None, dtype: Any = np.float64,
                        out: Any = None) -> Any:
-        return self._numpy("standard_gamma", shape, size, dtype, out)
+        return numpy_call(self, "standard_gamma", shape, size, dtype, out)
 
     @_numpy_method
     def standard_t(self, df: Any, size: Any = None) -> Any:
-        return self._numpy("standard_t", df, size)
+        return numpy_call(self, "standard_t", df, size)
 
     @_numpy_method
     def triangular(self, left: Any, mode: Any, right: Any, size: Any = None) -> Any:
-        return self._numpy("triangular", left, mode, right, size)
+        return numpy_call(self, "triangular", left, mode, right, size)
 
     @_numpy_method
     def vonmises(self, mu: Any, kappa: Any, size: Any = None) -> Any:
-        return self._numpy("vonmises", mu, kappa, size)
+        return numpy_call(self, "vonmises", mu, kappa, size)
 
     @_numpy_method
     def wald(self, mean: Any, scale: Any, size: Any = None) -> Any:
-        return self._numpy("wald", mean, scale, size)
+        return numpy_call(self, "wald", mean, scale, size)
 
     @_numpy_method
     def weibull(self, a: Any, size: Any = None) -> Any:
-        return self._numpy("weibull", a, size)
+        return numpy_call(self, "weibull", a, size)
 
     @_numpy_method
     def zipf(self, a: Any, size: Any = None) -> Any:
-        return self._numpy("zipf", a, size)
+        return numpy_call(self, "zipf", a, size)

@@ -320,6 +320,30 @@ def test_a_delegated_call_is_numpys_method_on_its_own_stream(name):
         np.testing.assert_array_equal(again, reference)
 
 
+@pytest.mark.parametrize("name", DELEGATED)
+def test_arguments_written_out_at_their_defaults_give_the_same_call(name):
+    # Arguments that are their parameters' defaults are not passed on to NumPy (numpy_call):
+    # with every argument written out, the call gives NumPy's values on the same stream.
+    args, kwargs = CALLS[name]
+    signature = inspect.signature(getattr(fi.Generator, name))
+    bound = signature.bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    kinds = {k: signature.parameters[k].kind for k in bound.arguments}
+    positional = tuple(v for k, v in list(bound.arguments.items())[1:]
+                       if kinds[k] is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    keywords = {k: v for k, v in bound.arguments.items()
+                if kinds[k] is inspect.Parameter.KEYWORD_ONLY}
+    outputs = []
+    for rng, call_args, call_kwargs in ((fi.Generator(9, stream=4), positional, keywords),
+                                        (fi.Generator(9, stream=4), args, kwargs),
+                                        (at_stream(9, 4), positional, keywords)):
+        copied = _copy(call_args)
+        out = getattr(rng, name)(*copied, **call_kwargs)
+        outputs.append(copied[0] if name == "shuffle" else out)
+    np.testing.assert_array_equal(outputs[0], outputs[2])
+    np.testing.assert_array_equal(outputs[1], outputs[2])
+
+
 # (low, high, endpoint): every branch of NumPy's bounded fills (width 0, a 32-bit width, the full
 # 32-bit and 64-bit widths, Lemire with heavy rejection near 2**31 and 2**63, negative bounds).
 BOUNDS = [(5, 6, False), (5, 5, True), (0, 1000, False), (-7, 13, True), (0, 2**31 + 1, False),
@@ -477,6 +501,29 @@ def test_concurrent_delegated_calls_take_distinct_streams():
     expected = sorted(tuple(fi.Generator(77, stream=s).integers(0, 2**62, size=64))
                       for s in range(400))
     assert got == expected
+    assert rng.state["stream"] == 400
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_concurrent_numpy_calls_take_distinct_streams(shared):
+    # NumPy's code over a per-thread Philox, with the Generator's own Philox private or
+    # reachable by other code (then the take holds its lock).
+    rng = fi.default_rng(78)
+    if shared:
+        assert isinstance(rng.bit_generator, fi.Philox)
+    results: dict[int, list] = {}
+
+    def worker(t):
+        results[t] = [tuple(rng.standard_exponential(8)) for _ in range(100)]
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = sorted(tuple(fi.Generator(78, stream=s).standard_exponential(8))
+                      for s in range(400))
+    assert sorted(a for r in results.values() for a in r) == expected
     assert rng.state["stream"] == 400
 
 
