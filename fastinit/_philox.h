@@ -146,12 +146,14 @@ static FI_ALWAYS_INLINE void fastinit_blocks_in_order(fastinit_vec x0, fastinit_
                                                      fastinit_vec out[2])
 {
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-    __m512i t0 = _mm512_unpacklo_epi32(x0, x1), t1 = _mm512_unpackhi_epi32(x0, x1);
-    __m512i t2 = _mm512_unpacklo_epi32(x2, x3), t3 = _mm512_unpackhi_epi32(x2, x3);
-    __m512i a = _mm512_unpacklo_epi64(t0, t2);       /* blocks 0, 2, 4, 6 */
-    __m512i b = _mm512_unpacklo_epi64(t1, t3);       /* blocks 1, 3, 5, 7 */
-    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
-    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    /* Two-source permutes across the whole register: (w0, w1) and (w2, w3) of each block, then
+       the pairs interleaved; four shuffles where the in-lane unpacks take eight. */
+    const __m512i pairs = _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2,
+                                           16, 0);
+    const __m512i lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    __m512i a = _mm512_permutex2var_epi32(x0, pairs, x1);   /* (w0, w1) of blocks 0..7 */
+    __m512i b = _mm512_permutex2var_epi32(x2, pairs, x3);   /* (w2, w3) of blocks 0..7 */
     out[0] = _mm512_permutex2var_epi64(a, lo, b);
     out[1] = _mm512_permutex2var_epi64(a, hi, b);
 #elif defined(__AVX2__)
