@@ -82,6 +82,10 @@ def _worker(rank, world, store):
                                                    reference.named_parameters()):
                     assert isinstance(param, DTensor)
                     assert torch.equal(param.full_tensor(), ref), (label, name)
+        # Every rank done with its collectives before any tears its pairs down: a rank that
+        # destroys the group while a peer still sends to it can abort in gloo's threads
+        # ("terminate called without an active exception", seen once on a loaded machine).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
