@@ -80,7 +80,8 @@ cnp.import_array()
 
 cdef enum:
     CHUNK = 1024         # samples per chunk: words and scratch stay in L1
-    RETRY_BATCH = 64     # truncated-normal retry blocks computed together
+    RETRY_BATCH = 64     # truncated-normal retry blocks computed together (a multiple of 16:
+                         # the retry loops pad their blocks to one)
     MAX_ATTEMPTS = 255   # retry blocks per rejected truncated-normal sample (see README)
     MAX_NDIM = 64
 
