@@ -76,12 +76,18 @@ def shuffle_contiguous(x, uint64_t key, uint64_t stream):
             fastinit_shuffle64(&position, x64.shape[0], &x64[0])
 
 
-# NumPy's methods over a stream (fastinit._numpy_methods): one (Philox, {name: its numpy
-# Generator's bound method}, kernels) triple per thread, in the thread state's dict, moved to each
-# call's stream.  Building one costs ~3 us, moving it ~0.05 us.  A call takes the triple out while
-# it runs, so a nested call (a list's __setitem__ calling back into fastinit during shuffle)
-# builds its own.
-_TRIPLE = "fastinit.numpy_call"
+cdef object _word_at(uint64_t next_block, int pos):
+    # The word a position (next_block, pos) reads next.  next_block wraps past the stream's last
+    # block: the word is taken mod 2**66 with it.
+    return (4 * <object>next_block - FASTINIT_BUFFER_WORDS + pos) % _WORDS_PER_STREAM
+
+
+# NumPy's methods over a stream (fastinit._numpy_methods): per thread, in the thread state's dict,
+# one entry (Philox, {name: its numpy Generator's bound method}, kernels, that Generator), moved to
+# each call's stream.  Building one costs ~3 us, moving it ~0.05 us.  A call takes the entry out
+# while it runs, so a nested call (a list's __setitem__ calling back into fastinit during
+# shuffle) builds its own.
+_ENTRY = "fastinit.numpy_call"
 _UNSEEDED = SeedSequence(0)         # never read: the Philox is always moved first
 cdef object _simd_module = None
 # Per method: the defaults of its trailing positional parameters and of its keyword-only ones.
@@ -112,49 +118,50 @@ cdef object _numpy_call(generator, str name, tuple args, dict kwargs):
     cdef Philox streams = generator._bit_generator
     cdef fastinit_position* p = &streams.position
     cdef Philox words
-    cdef uint64_t stream, before_stream, before_block     # the position before the take, to
-    cdef int before_pos                                     # give the stream back
+    cdef uint64_t stream, before_stream, before_block
+    cdef int before_pos
     cdef bint before_exhausted
     cdef dict state = <dict>PyThreadState_GetDict()
     if _simd_module is None:
         from fastinit import _simd
         _simd_module = _simd
     kernels = _simd_module.kernels
-    triple = state.pop(_TRIPLE, None)
-    if triple is None or (<tuple>triple)[2] is not kernels:   # a new SIMD level: its words
+    entry = state.pop(_ENTRY, None)
+    if entry is None or (<tuple>entry)[2] is not kernels:     # a new SIMD level: its words
         words = Philox(_UNSEEDED)
-        triple = (words, {}, kernels, np.random.Generator(words))
-    words = <Philox>(<tuple>triple)[0]
-    methods = <dict>(<tuple>triple)[1]
+        entry = (words, {}, kernels, np.random.Generator(words))
+    words = <Philox>(<tuple>entry)[0]
+    methods = <dict>(<tuple>entry)[1]
     known = _defaults.get(name)
     if known is not None:
         args, kwargs = _without_defaults(args, kwargs, <tuple>known)
     try:
         method = methods.get(name)
         if method is None:
-            method = methods[name] = getattr((<tuple>triple)[3], name)
-        if streams.shared:              # read under the lock of the take (another thread's take)
-            lock = streams.lock
-            with lock:
-                before_stream, before_block, before_pos = p.stream, p.next_block, p.pos
-                before_exhausted = p.exhausted
-                streams._take(&stream)
-        else:
+            method = methods[name] = getattr((<tuple>entry)[3], name)
+        # The position before the take is read under the take's lock, if it has one: another
+        # thread's take must not come between them.
+        lock = streams.lock if streams.shared else None
+        if lock is not None:
+            lock.acquire()
+        try:
             before_stream, before_block, before_pos = p.stream, p.next_block, p.pos
             before_exhausted = p.exhausted
             streams._take(&stream)
+        finally:
+            if lock is not None:
+                lock.release()
         fastinit_seek(&words.position, p.key, stream, 0, 0)
         try:
             if kwargs:
                 return method(*args, **kwargs)
             return method(*args)
         except BaseException:
-            word = ((4 * <object>before_block - FASTINIT_BUFFER_WORDS + before_pos)
-                    % _WORDS_PER_STREAM)
-            streams._untake(stream, (before_stream, word, before_exhausted))
+            streams._untake(stream, (before_stream, _word_at(before_block, before_pos),
+                                     before_exhausted))
             raise
     finally:
-        state[_TRIPLE] = triple
+        state[_ENTRY] = entry
 
 
 cdef tuple _without_defaults(tuple args, dict kwargs, tuple known):
@@ -347,9 +354,7 @@ cdef class Philox(BitGenerator):
         self.shared = shared
 
     cdef object _word(self):
-        # next_block wraps past the stream's last block: the word is taken mod 2**66 with it.
-        return (4 * <object>self.position.next_block - FASTINIT_BUFFER_WORDS
-                + self.position.pos) % _WORDS_PER_STREAM
+        return _word_at(self.position.next_block, self.position.pos)
 
     # -- BitGenerator API ----------------------------------------------------------------------
 
