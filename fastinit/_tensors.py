@@ -75,6 +75,37 @@ def view(tensor: Any, name: str) -> TensorView:
     return TensorView(array, full_shape, region)
 
 
+def is_torch_generator(obj: Any) -> bool:
+    """Whether ``obj`` is a ``torch.Generator`` (False, importing nothing, without torch)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Generator)
+
+
+# How many 32-bit words of a torch.Generator's output seed one fastinit call.
+TORCH_SEED_WORDS = 4
+
+
+def seed_from_torch(generator: Any) -> np.random.SeedSequence:
+    """The fastinit seed of one call that draws from a ``torch.Generator``.
+
+    ``torch.randint(0, 2**32, (4,), dtype=torch.int64, generator=generator)`` on the generator's
+    device, read as a ``numpy.random.SeedSequence`` of those four words: the generator advances
+    as by any torch draw, and the same torch seed gives the same fastinit values.
+    """
+    import torch
+
+    words = torch.randint(0, 1 << 32, (TORCH_SEED_WORDS,), dtype=torch.int64,
+                          generator=generator, device=generator.device)
+    return np.random.SeedSequence([int(w) for w in words.cpu().tolist()])
+
+
+def default_torch_generator() -> Any:
+    """torch's default CPU generator, the one ``torch.manual_seed`` seeds."""
+    import torch
+
+    return torch.default_generator
+
+
 def written(tensor: Any) -> None:
     """Tell autograd that ``tensor`` changed in place (as torch's own in-place fills do), so that
     a graph that saved it fails loudly instead of using the new values silently."""

@@ -5,10 +5,22 @@ Every function fills a writable C-contiguous float32, float64, float16 or bfloat
 contiguous CPU ``torch.Tensor`` of those dtypes (a ``requires_grad`` parameter, a view with a
 storage offset, a ``DTensor`` shard), in place and returns it: the same values for an array and a
 tensor of the same dtype and shape.
-Randomness comes from ``generator``: a :class:`fastinit.Generator`, an int seed (the same seed gives
-the same array), or None for a module-level default Generator that :func:`fastinit.seed` reseeds
-(as ``torch.manual_seed`` does torch's).  Each call uses one stream number of that Generator
-(``sparse_`` two), so the values are reproducible and independent of the thread count.
+Randomness comes from ``generator``:
+
+- a :class:`fastinit.Generator`: each call uses one stream number of it (``sparse_`` two);
+- an int seed: the same seed gives the same array;
+- a ``torch.Generator``: each call draws four 32-bit words from it (``torch.randint(0, 2**32,
+  (4,), generator=g)``, so it advances as by any torch draw) and fills from
+  ``fastinit.Generator(numpy.random.SeedSequence(words))``: the same torch seed gives the same
+  values.  A call that fails puts the generator's state back;
+- None: the default.  After :func:`fastinit.seed` it is that Generator, for every buffer.
+  Before, a torch tensor draws from torch's default generator, as in ``torch.nn.init`` (so
+  ``torch.manual_seed`` fixes it), and an ndarray from a Generator seeded from the operating
+  system's entropy at import.
+
+The values are a pure function of that seed and independent of the thread count.  The names of
+torch's deprecated aliases (``normal``, ``xavier_uniform``, ...) call the function with a
+``FutureWarning``, as torch does.
 
 Every function also takes ``region=`` and ``shape=``: ``arr`` then holds only the block ``region``
 of a tensor whose full shape is ``shape``.  Fans come from the full shape and the values equal the
@@ -27,10 +39,12 @@ very deep / recurrent       ``orthogonal_``               as the activation
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import operator
 import warnings
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -45,7 +59,9 @@ __all__ = [
     "kaiming_normal_", "lecun_uniform_", "lecun_normal_", "orthogonal_", "sparse_", "seed",
 ]
 
+# The default source of arrays; seed() replaces it, and from then on tensors use it too.
 _default_generator = Generator()
+_seeded = False
 
 # An ndarray or a torch.Tensor: each function returns the object it was given.
 Buffer = TypeVar("Buffer")
@@ -54,22 +70,46 @@ Buffer = TypeVar("Buffer")
 def seed(value: Any) -> Generator:
     """Reseed the default Generator of the init functions (like ``torch.manual_seed``).
 
-    Returns the new default Generator.
+    From then on every call with ``generator=None`` draws from it, torch tensors included (before
+    the first call, those follow torch's default generator, as ``torch.nn.init`` does).  Returns
+    the new default Generator.
     """
-    global _default_generator
+    global _default_generator, _seeded
     _default_generator = Generator(value)
+    _seeded = True
     return _default_generator
 
 
-def _generator(generator: Any) -> Generator:
+@contextlib.contextmanager
+def _source(generator: Any, target: "_Target") -> Iterator[Generator]:
+    """The Generator one call draws from (see the module docstring).
+
+    A torch generator that was drawn from gets its state back if the call fails, so that a failed
+    call leaves every stream as it was.
+    """
+    torch_generator = None
     if generator is None:
-        return _default_generator
-    if isinstance(generator, Generator):
-        return generator
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        return Generator(int(generator))
-    raise TypeError(f"generator must be a fastinit.Generator, an int seed or None, got "
-                    f"{type(generator).__name__}")
+        if _seeded or not target.is_tensor:
+            yield _default_generator
+            return
+        torch_generator = _tensors.default_torch_generator()
+    elif isinstance(generator, Generator):
+        yield generator
+        return
+    elif isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        yield Generator(int(generator))
+        return
+    elif _tensors.is_torch_generator(generator):
+        torch_generator = generator
+    else:
+        raise TypeError(f"generator must be a fastinit.Generator, a torch.Generator, an int seed "
+                        f"or None, got {type(generator).__name__}")
+    state = torch_generator.get_state()
+    try:
+        yield Generator(_tensors.seed_from_torch(torch_generator))
+    except BaseException:
+        torch_generator.set_state(state)
+        raise
 
 
 class _Target:
@@ -81,7 +121,8 @@ class _Target:
 
     def __init__(self, arr: Any, shape: Sequence[int] | None, region: Any, name: str) -> None:
         self.out = arr
-        if _tensors.is_tensor(arr):
+        self.is_tensor = _tensors.is_tensor(arr)
+        if self.is_tensor:
             shard = _tensors.view(arr, name)
             arr = shard.array
             if shard.full_shape is not None:            # a DTensor: its placements say where
@@ -125,7 +166,8 @@ class _Target:
 def _fill(name: str, arr: Any, shape: Any, region: Any, generator: Any, method: str,
           *args: float) -> Any:
     t = _Target(arr, shape, region, name)
-    getattr(_generator(generator), method)(*args, size=t.shape, out=t.arr, region=t.region)
+    with _source(generator, t) as rng:
+        getattr(rng, method)(*args, size=t.shape, out=t.arr, region=t.region)
     return t.done()
 
 
@@ -186,7 +228,8 @@ def trunc_normal_(arr: Buffer, mean: float = 0.0, std: float = 1.0, a: float = -
             raise ValueError(f"{name}: [a, b] holds no {v.dtype_name(dt)} value; widen it or "
                              "use float64")
         value = min(max(v.to_dtype(mean, dt), lo), hi)
-        _generator(generator).normal(value, 0.0, size=t.shape, out=t.arr, region=t.region)
+        with _source(generator, t) as rng:
+            rng.normal(value, 0.0, size=t.shape, out=t.arr, region=t.region)
         return t.done()
     return _fill(name, arr, shape, region, generator, "truncated_normal", mean, std,
                  *_standardized(name, mean, std, a, b))
@@ -301,7 +344,8 @@ def xavier_uniform_(arr: Buffer, gain: float = 1.0, generator: Any = None, *,
     if fan_in + fan_out == 0:
         raise ValueError("xavier_uniform_: fan_in + fan_out is 0 (the shape has no elements)")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    uniform_(t.arr, -bound, bound, generator, shape=t.shape, region=t.region)
+    with _source(generator, t) as rng:
+        uniform_(t.arr, -bound, bound, rng, shape=t.shape, region=t.region)
     return t.done()
 
 
@@ -318,7 +362,8 @@ def xavier_normal_(arr: Buffer, gain: float = 1.0, generator: Any = None, *,
     if fan_in + fan_out == 0:
         raise ValueError("xavier_normal_: fan_in + fan_out is 0 (the shape has no elements)")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    normal_(t.arr, 0.0, std, generator, shape=t.shape, region=t.region)
+    with _source(generator, t) as rng:
+        normal_(t.arr, 0.0, std, rng, shape=t.shape, region=t.region)
     return t.done()
 
 
@@ -349,7 +394,8 @@ def kaiming_uniform_(arr: Buffer, a: float = 0, mode: str = "fan_in",
     if std is None:
         return t.done()
     bound = math.sqrt(3.0) * std
-    uniform_(t.arr, -bound, bound, generator, shape=t.shape, region=t.region)
+    with _source(generator, t) as rng:
+        uniform_(t.arr, -bound, bound, rng, shape=t.shape, region=t.region)
     return t.done()
 
 
@@ -366,7 +412,8 @@ def kaiming_normal_(arr: Buffer, a: float = 0, mode: str = "fan_in",
     std = _kaiming_std(t, a, mode, nonlinearity)
     if std is None:
         return t.done()
-    normal_(t.arr, 0.0, std, generator, shape=t.shape, region=t.region)
+    with _source(generator, t) as rng:
+        normal_(t.arr, 0.0, std, rng, shape=t.shape, region=t.region)
     return t.done()
 
 
@@ -384,7 +431,8 @@ def lecun_uniform_(arr: Buffer, generator: Any = None, *, shape: Sequence[int] |
     if fan_in == 0:
         raise ValueError("lecun_uniform_: fan_in is 0 (the shape has no elements)")
     bound = math.sqrt(3.0 / fan_in)
-    uniform_(t.arr, -bound, bound, generator, shape=t.shape, region=t.region)
+    with _source(generator, t) as rng:
+        uniform_(t.arr, -bound, bound, rng, shape=t.shape, region=t.region)
     return t.done()
 
 
@@ -402,7 +450,8 @@ def lecun_normal_(arr: Buffer, generator: Any = None, *, shape: Sequence[int] | 
     fan_in, _ = _fans_of(t)
     if fan_in == 0:
         raise ValueError("lecun_normal_: fan_in is 0 (the shape has no elements)")
-    normal_(t.arr, 0.0, 1.0 / math.sqrt(fan_in), generator, shape=t.shape, region=t.region)
+    with _source(generator, t) as rng:
+        normal_(t.arr, 0.0, 1.0 / math.sqrt(fan_in), rng, shape=t.shape, region=t.region)
     return t.done()
 
 
@@ -428,13 +477,13 @@ def orthogonal_(arr: Buffer, gain: float = 1.0, generator: Any = None, *,
     if not isinstance(gain, (int, float, np.number)) or not math.isfinite(gain):
         raise ValueError(f"orthogonal_: gain must be a finite number, got {gain!r}")
     v.check_in_range(gain, t.arr.dtype, "orthogonal_: gain")       # |Q| <= 1: gain bounds it
-    rng = _generator(generator)
     numel = math.prod(t.shape)
     if numel == 0:
         return t.done()
     rows = t.shape[0]
     cols = numel // rows
-    flat = rng.standard_normal(size=(rows, cols), dtype=np.float64)
+    with _source(generator, t) as rng:
+        flat = rng.standard_normal(size=(rows, cols), dtype=np.float64)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -463,13 +512,45 @@ def sparse_(arr: Buffer, sparsity: float, std: float = 0.01, generator: Any = No
         raise ValueError("Only tensors with 2 dimensions are supported")
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
-    rng = _generator(generator)
     rows, cols = t.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    rng.normal(0.0, std, size=t.shape, out=t.arr, region=t.region)
     col_block = slice(t.starts[1], t.starts[1] + t.arr.shape[1])
-    keys = rng.random(size=(rows, cols), region=np.s_[:, col_block])
+    with _source(generator, t) as rng:
+        rng.normal(0.0, std, size=t.shape, out=t.arr, region=t.region)
+        keys = rng.random(size=(rows, cols), region=np.s_[:, col_block])
     ranks = np.argsort(np.argsort(keys, axis=0, kind="stable"), axis=0, kind="stable")
     row_block = slice(t.starts[0], t.starts[0] + t.arr.shape[0])
     t.arr[ranks[row_block] < num_zeros] = 0        # all-zero bits: +0.0 in every dtype
     return t.done()
+
+
+# -- torch's deprecated names ---------------------------------------------------------------------
+
+def _deprecated(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` under its old name without the underscore, warning as torch does."""
+    new_name = function.__name__
+    old_name = new_name[:-1]
+
+    @functools.wraps(function)
+    def deprecated(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+                      FutureWarning, stacklevel=2)
+        return function(*args, **kwargs)
+
+    deprecated.__name__ = deprecated.__qualname__ = old_name
+    deprecated.__doc__ = f"Deprecated: use :func:`{new_name}` (warns with FutureWarning)."
+    return deprecated
+
+
+# The names torch.nn.init keeps with a FutureWarning (not in __all__, as in torch).
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
