@@ -80,33 +80,37 @@ def seed(value: Any) -> Generator:
     return _default_generator
 
 
+def resolve_generator(generator: Any, *, tensor: bool = False) -> Generator:
+    """The Generator that ``generator`` names for one call (see the module docstring); a torch
+    generator is drawn from.  ``tensor``: the call fills a torch tensor.  For the layers built on
+    these functions (``fastinit.dask.init``), which then take its stream numbers themselves."""
+    if generator is None:
+        if _seeded or not tensor:
+            return _default_generator
+        generator = _tensors.default_torch_generator()
+    if isinstance(generator, Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return Generator(int(generator))
+    if _tensors.is_torch_generator(generator):
+        return Generator(_tensors.seed_from_torch(generator))
+    raise TypeError(f"generator must be a fastinit.Generator, a torch.Generator, an int seed or "
+                    f"None, got {type(generator).__name__}")
+
+
 @contextlib.contextmanager
 def _source(generator: Any, target: "_Target") -> Iterator[Generator]:
-    """The Generator one call draws from (see the module docstring).
-
-    A torch generator that was drawn from gets its state back if the call fails, so that a failed
-    call leaves every stream as it was.
-    """
-    torch_generator = None
-    if generator is None:
-        if _seeded or not target.is_tensor:
-            yield _default_generator
-            return
+    """:func:`resolve_generator` for one call; a torch generator that was drawn from gets its
+    state back if the call fails, so that a failed call leaves every stream as it was."""
+    torch_generator = generator
+    if generator is None and not _seeded and target.is_tensor:
         torch_generator = _tensors.default_torch_generator()
-    elif isinstance(generator, Generator):
-        yield generator
+    if not _tensors.is_torch_generator(torch_generator):
+        yield resolve_generator(generator, tensor=target.is_tensor)
         return
-    elif isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        yield Generator(int(generator))
-        return
-    elif _tensors.is_torch_generator(generator):
-        torch_generator = generator
-    else:
-        raise TypeError(f"generator must be a fastinit.Generator, a torch.Generator, an int seed "
-                        f"or None, got {type(generator).__name__}")
     state = torch_generator.get_state()
     try:
-        yield Generator(_tensors.seed_from_torch(torch_generator))
+        yield resolve_generator(torch_generator)
     except BaseException:
         torch_generator.set_state(state)
         raise

@@ -34,6 +34,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fastinit import _keras
+from fastinit import _tensors
 from fastinit import _validate as v
 from fastinit._generator import Generator
 
@@ -71,9 +73,22 @@ def _axis_arg(axis: int | Sequence[int]) -> int | tuple[int, ...]:
 
 def compute_fans(shape: Sequence[int], in_axis: int | Sequence[int] = -2,
                  out_axis: int | Sequence[int] = -1,
-                 batch_axis: int | Sequence[int] = ()) -> tuple[float, float]:
-    """``(fan_in, fan_out)`` by JAX's rule (see the module docstring)."""
+                 batch_axis: int | Sequence[int] = (), *,
+                 input_axes: Sequence[int] | None = None,
+                 output_axes: Sequence[int] | None = None) -> tuple[float, float]:
+    """``(fan_in, fan_out)`` of ``shape``.
+
+    JAX's rule with ``in_axis``, ``out_axis`` and ``batch_axis`` (see the module docstring), or
+    Keras' when both ``input_axes`` and ``output_axes`` are given: ``fan_in =
+    prod(shape[input_axes])``, ``fan_out = prod(shape[output_axes])``, no receptive field.
+    """
     shape = tuple(operator.index(d) for d in shape)
+    if input_axes is not None and output_axes is not None:
+        ins = _axes(_keras_axes(input_axes, "input_axes", "compute_fans"), len(shape),
+                    "input_axes")
+        outs = _axes(_keras_axes(output_axes, "output_axes", "compute_fans"), len(shape),
+                     "output_axes")
+        return float(math.prod(shape[i] for i in ins)), float(math.prod(shape[i] for i in outs))
     if len(shape) == 0:
         return 1.0, 1.0
     if len(shape) == 1:
@@ -96,18 +111,34 @@ def _check_number(value: Any, name: str, cls: str) -> float:
     return value
 
 
-def _check_seed(seed: Any, cls: str) -> int | None:
-    if seed is None:
-        return None
+def _check_seed(seed: Any, cls: str) -> Any:
+    """None, an int >= 0, or a ``keras.random.SeedGenerator`` (also as its saved config)."""
+    if seed is None or _keras.is_seed_generator(seed):
+        return seed
+    if isinstance(seed, dict):
+        return _keras.deserialize_seed(seed, cls)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{cls}: seed must be an int or None, got {seed!r}")
+        raise TypeError(f"{cls}: `seed` argument should be an instance of "
+                        f"`keras.random.SeedGenerator()` or an integer. Received: seed={seed!r}")
     if seed < 0:
         raise ValueError(f"{cls}: seed must be >= 0, got {seed}")
     return int(seed)
 
 
 class Initializer:
-    """Base class: ``init(shape, dtype=np.float32, *, out=None, region=None)``."""
+    """Base class: ``init(shape, dtype=np.float32, *, out=None, region=None)``.
+
+    Once the program has imported Keras, a new initializer of one of this module's classes is an
+    instance of the Keras flavour of its class (see ``fastinit._keras``): Keras saves, reloads and
+    adjusts its fans as its own.  ``isinstance`` with the fastinit class still holds.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Initializer":
+        # Only fastinit's own classes: a user's subclass stays the class the user wrote.
+        if (cls.__module__ == __name__ and "_fastinit_class" not in cls.__dict__
+                and _keras.loaded() is not None):
+            cls = _keras.flavour(cls)
+        return super().__new__(cls)
 
     # Whether a region costs only its own size to compute.  Orthogonal's QR has no local form:
     # a chunked writer computes it whole, once (see working_bytes).
@@ -146,20 +177,35 @@ class Initializer:
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
+        return (isinstance(other, Initializer) and _plain(type(self)) is _plain(type(other))
+                and self.get_config() == other.get_config())
 
     __hash__ = None  # type: ignore[assignment]
 
 
+def _plain(cls: type) -> type:
+    """The fastinit class behind a Keras flavour (``cls`` itself otherwise)."""
+    return cls.__dict__.get("_fastinit_class", cls)
+
+
 class _Seeded(Initializer):
-    seed: int | None
+    # An int, None, or a keras.random.SeedGenerator.
+    seed: Any
     # A checkpoint writer sets this on a copy, so that the tensor draws from its name's stream.
     _generator: Generator | None = None
 
     def _rng(self) -> Generator:
         if self._generator is not None:
             return self._generator
+        if _keras.is_seed_generator(self.seed):
+            return Generator(_keras.draw_seed(self.seed))     # advances: each call differs
         return Generator(self.seed)       # seed None: fresh entropy on every call
+
+    def _seed_config(self) -> Any:
+        """The seed as a config records it (a SeedGenerator as Keras saves one)."""
+        if _keras.is_seed_generator(self.seed):
+            return _keras.serialize_seed(self.seed)
+        return self.seed
 
 
 def fresh_seed() -> int:
@@ -172,6 +218,10 @@ def pinned(init: Initializer) -> Initializer:
     fixed: a writer computing a tensor in pieces needs every piece from the same stream."""
     config = init.get_config()
     if "seed" not in config or config["seed"] is not None:
+        if isinstance(config.get("seed"), dict):
+            raise ValueError(f"{type(init).__name__} is seeded by a keras.random.SeedGenerator, "
+                             "which gives every call, so every piece, other values; give it an "
+                             "int seed or none")
         return init
     config["seed"] = fresh_seed()
     return type(init).from_config(config)
@@ -216,21 +266,24 @@ class VarianceScaling(_Seeded):
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
                  distribution: str = "truncated_normal", in_axis: int | Sequence[int] = -2,
                  out_axis: int | Sequence[int] = -1, batch_axis: int | Sequence[int] = (),
-                 seed: int | None = None, input_axes: Sequence[int] | None = None,
+                 seed: Any = None, input_axes: Sequence[int] | None = None,
                  output_axes: Sequence[int] | None = None) -> None:
         name = type(self).__name__
         scale = _check_number(scale, "scale", name)
+        # Keras' words where Keras has the same check, so that its users recognize them.
         if scale <= 0:
-            raise ValueError(f"{name}: scale must be > 0, got {scale}")
+            raise ValueError(f"{name}: Argument `scale` must be positive float. Received: "
+                             f"scale={scale}")
         if mode not in _MODES:
-            raise ValueError(f"{name}: mode must be one of {', '.join(_MODES)}; got {mode!r}")
+            raise ValueError(f"{name}: Invalid `mode` argument: {mode!r}. Please use one of "
+                             f"{', '.join(_MODES)}")
         if distribution == "normal":
-            raise ValueError(f"{name}: distribution 'normal' is ambiguous (Keras reads it as "
-                             "truncated, JAX as untruncated): say 'truncated_normal' or "
-                             "'untruncated_normal'")
+            raise ValueError(f"{name}: Invalid `distribution` argument: 'normal' is ambiguous "
+                             "(Keras reads it as truncated, JAX as untruncated): say "
+                             "'truncated_normal' or 'untruncated_normal'")
         if distribution not in _DISTRIBUTIONS:
-            raise ValueError(f"{name}: distribution must be one of {', '.join(_DISTRIBUTIONS)}; "
-                             f"got {distribution!r}")
+            raise ValueError(f"{name}: Invalid `distribution` argument: {distribution!r}. Please "
+                             f"use one of {', '.join(_DISTRIBUTIONS)}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
         self.in_axis, self.out_axis, self.batch_axis = (_axis_arg(in_axis), _axis_arg(out_axis),
                                                         _axis_arg(batch_axis))
@@ -282,7 +335,7 @@ class VarianceScaling(_Seeded):
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"scale": self.scale, "mode": self.mode,
-                                  "distribution": self.distribution, "seed": self.seed}
+                                  "distribution": self.distribution, "seed": self._seed_config()}
         if self._jax_axes():            # fastinit's own: Keras has no such keys
             config.update(in_axis=self.in_axis, out_axis=self.out_axis,
                           batch_axis=self.batch_axis)
@@ -307,13 +360,13 @@ class _Preset(VarianceScaling):
     _MODE = "fan_in"
     _DISTRIBUTION = "truncated_normal"
 
-    def __init__(self, seed: int | None = None, input_axes: Sequence[int] | None = None,
+    def __init__(self, seed: Any = None, input_axes: Sequence[int] | None = None,
                  output_axes: Sequence[int] | None = None) -> None:
         super().__init__(self._SCALE, self._MODE, self._DISTRIBUTION, seed=seed,
                          input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed, "input_axes": self.input_axes,
+        return {"seed": self._seed_config(), "input_axes": self.input_axes,
                 "output_axes": self.output_axes}
 
 
@@ -350,7 +403,7 @@ class RandomUniform(_Seeded):
     """U(minval, maxval)."""
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05,
-                 seed: int | None = None) -> None:
+                 seed: Any = None) -> None:
         name = type(self).__name__
         self.minval = _check_number(minval, "minval", name)
         self.maxval = _check_number(maxval, "maxval", name)
@@ -364,13 +417,13 @@ class RandomUniform(_Seeded):
                                    out=out, region=region)
 
     def get_config(self) -> dict[str, Any]:
-        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self._seed_config()}
 
 
 class RandomNormal(_Seeded):
     """N(mean, stddev**2)."""
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None) -> None:
         name = type(self).__name__
         self.mean = _check_number(mean, "mean", name)
         self.stddev = _check_number(stddev, "stddev", name)
@@ -384,7 +437,7 @@ class RandomNormal(_Seeded):
                                   out=out, region=region)
 
     def get_config(self) -> dict[str, Any]:
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self._seed_config()}
 
 
 class TruncatedNormal(RandomNormal):
@@ -404,7 +457,7 @@ class Orthogonal(_Seeded):
     multiplied by the signs of R's diagonal, which makes it Haar-distributed (Saxe et al. 2014).
     """
 
-    def __init__(self, gain: float = 1.0, column_axis: int = -1, seed: int | None = None) -> None:
+    def __init__(self, gain: float = 1.0, column_axis: int = -1, seed: Any = None) -> None:
         name = type(self).__name__
         self.gain = _check_number(gain, "gain", name)
         self.column_axis = operator.index(column_axis)
@@ -439,7 +492,7 @@ class Orthogonal(_Seeded):
         return 32 * math.prod(_shape(shape))
 
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"gain": self.gain, "seed": self.seed}
+        config: dict[str, Any] = {"gain": self.gain, "seed": self._seed_config()}
         if self.column_axis != -1:      # Keras' Orthogonal always takes the last axis
             config["column_axis"] = self.column_axis
         return config
@@ -469,19 +522,63 @@ class Identity(Initializer):
 
 
 class Constant(Initializer):
-    """Every element ``value``."""
+    """Every element ``value``: a real number, or an array broadcast to the shape (as Keras).
 
-    def __init__(self, value: float = 0.0) -> None:
-        self.value = _check_number(value, "value", type(self).__name__)
+    An array value (an ndarray, a nested list, or a tensor of any backend) must be finite; its
+    config records it as Keras does (``{"class_name": "__numpy__", "config": {"value": [...],
+    "dtype": ...}}``), so either library loads the other's.
+    """
+
+    def __init__(self, value: Any = 0.0) -> None:
+        self.value = _constant_value(value, type(self).__name__)
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        target = _target(_shape(shape), dtype, out, region, type(self).__name__)
-        v.assign(target, self.value)             # OverflowError past the dtype, nothing written
-        return target
+        shape = _shape(shape)
+        name = type(self).__name__
+        if isinstance(self.value, float):
+            target = _target(shape, dtype, out, region, name)
+            v.assign(target, self.value)         # OverflowError past the dtype, nothing written
+            return target
+        try:
+            full = np.broadcast_to(self.value, shape)
+        except ValueError:
+            raise ValueError(f"{name}: Expected `shape` to be {self.value.shape} or a shape it "
+                             f"broadcasts to. Received shape={shape}") from None
+        return _deliver(full, dtype, out, region, name)
 
     def get_config(self) -> dict[str, Any]:
-        return {"value": self.value}
+        if isinstance(self.value, float):
+            return {"value": self.value}
+        return {"value": {"class_name": "__numpy__",
+                          "config": {"value": self.value.tolist(), "dtype": str(self.value.dtype)}}}
+
+
+def _constant_value(value: Any, cls: str) -> float | np.ndarray:
+    """A constant's value: a finite float, or a finite float array (read-only)."""
+    if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+        config = value.get("config", {})
+        value = np.asarray(config.get("value"), dtype=config.get("dtype"))
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return _check_number(value, "value", cls)
+    if _tensors.is_tensor(value):
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.array(value, dtype=np.float64 if not hasattr(value, "dtype") else None)
+    except (TypeError, ValueError):
+        raise TypeError(f"{cls}: value must be a real number or an array of them, got "
+                        f"{type(value).__name__}") from None
+    if array.dtype.kind not in "biuf" or array.dtype == bool:
+        raise TypeError(f"{cls}: value must be a real number or an array of them, got an array "
+                        f"of {array.dtype}")
+    if array.ndim == 0:
+        return _check_number(float(array), "value", cls)
+    if array.dtype.kind != "f":
+        array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{cls}: value must be finite")
+    array.setflags(write=False)
+    return array
 
 
 class _Fixed(Constant):
@@ -618,10 +715,14 @@ _KERAS_ALIASES = {"normal": "RandomNormal", "uniform": "RandomUniform", "one": "
 
 def get(identifier: Any) -> Initializer | None:
     """An initializer from a name (``"he_normal"`` or ``"HeNormal"``), a Keras-style config dict
-    (``{"class_name": "HeNormal", "config": {"seed": 1}}``) or an initializer (returned as is).
+    (``{"class_name": "HeNormal", "config": {"seed": 1}}``), an initializer (returned as is) or
+    an array or tensor of values (a :class:`Constant` of it, as Keras' ``get(tensor)``).
     None gives None, as in Keras."""
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
+    if isinstance(identifier, np.ndarray) or _tensors.is_tensor(identifier) or (
+            hasattr(identifier, "__array__") and hasattr(identifier, "shape")):
+        return Constant(identifier)
     if isinstance(identifier, str):
         name = _SNAKE.get(identifier, _KERAS_ALIASES.get(identifier, identifier))
         if name not in _CLASSES:
@@ -646,3 +747,7 @@ def get(identifier: Any) -> Initializer | None:
         return _CLASSES[cls_name].from_config(dict(config))
     raise TypeError(f"cannot build an initializer from {identifier!r}: give a name, a config "
                     "dict or an Initializer")
+
+
+# Keras' serialization and layers know these classes once the program imports Keras.
+_keras.watch(lambda: _CLASSES.values())

@@ -130,3 +130,103 @@ def test_fastinit_initializers_as_keras_kernel_initializers(layer, inputs):
     np.testing.assert_array_equal(kernel, init(kernel.shape, "float32"))
     fan_in = math.prod(kernel.shape[:-1])                     # Keras' layouts: (..., in, out)
     assert kernel.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.1)
+
+
+# -- fastinit's initializers are Keras initializers to Keras ---------------------------------------
+
+def test_a_fastinit_initializer_is_an_instance_of_keras_class_of_that_name():
+    init = fi.initializers.HeNormal(seed=1)
+    assert isinstance(init, fi.initializers.HeNormal)
+    assert isinstance(init, keras.initializers.HeNormal)
+    assert isinstance(init, keras.initializers.VarianceScaling)
+    assert keras.saving.get_registered_name(type(init)) == "fastinit>HeNormal"
+    assert init == fi.initializers.HeNormal.from_config(init.get_config())
+
+
+SAVE_AND_RELOAD = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "torch"
+order = sys.argv[1]
+if order == "fastinit-first":
+    import fastinit as fi
+    import keras
+else:
+    import keras
+    import fastinit as fi
+import numpy as np
+model = keras.saving.load_model(sys.argv[2])
+init = model.layers[0].kernel_initializer
+assert type(init).__module__ == "fastinit.initializers", type(init)
+assert isinstance(init, fi.initializers.HeNormal) and init.seed == 1, init
+saved = np.load(sys.argv[3])
+np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.layers[0].kernel), saved)
+# Built again from the reloaded config, the model draws fastinit's values again.
+fresh = keras.Sequential.from_config(model.get_config())
+fresh.build((None, 12))
+np.testing.assert_array_equal(keras.ops.convert_to_numpy(fresh.layers[0].kernel), saved)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("order", ["fastinit-first", "keras-first"])
+def test_a_saved_model_reloads_with_fastinit_initializers(tmp_path, order):
+    import subprocess
+    import sys
+
+    init = fi.initializers.HeNormal(seed=1)
+    model = keras.Sequential([keras.layers.Dense(8, kernel_initializer=init),
+                              keras.layers.Dense(3, kernel_initializer="zeros")])
+    model.build((None, 12))
+    kernel = keras.ops.convert_to_numpy(model.layers[0].kernel)
+    np.testing.assert_array_equal(kernel, init((12, 8), "float32"))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    np.save(tmp_path / "kernel.npy", kernel)
+    done = subprocess.run([sys.executable, "-c", SAVE_AND_RELOAD, order, str(path),
+                           str(tmp_path / "kernel.npy")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
+def test_multi_head_attention_gives_a_fastinit_initializer_keras_fans():
+    dim, heads, key_dim = 32, 8, 16
+
+    def query_kernel_std(init):
+        mha = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=key_dim,
+                                              kernel_initializer=init)
+        mha.build((None, 10, dim), (None, 10, dim))
+        kernel = keras.ops.convert_to_numpy(mha.query_dense.kernel)
+        assert kernel.shape == (dim, heads, key_dim)
+        return kernel.std()
+
+    ours = query_kernel_std(fi.initializers.LecunNormal(seed=3))
+    theirs = query_kernel_std(keras.initializers.LecunNormal(seed=3))
+    # fan_in is the model width, as for Keras' own: std sqrt(1 / 32), not sqrt(1 / (8 * 32)).
+    assert ours == pytest.approx(math.sqrt(1 / dim), rel=0.05)
+    assert ours == pytest.approx(theirs, rel=0.05)
+
+
+def test_a_seed_generator_seed_differs_per_call_and_saves_as_keras_does():
+    init = fi.initializers.RandomNormal(stddev=1.0, seed=keras.random.SeedGenerator(5))
+    first, second = init((50,)), init((50,))
+    assert not np.array_equal(first, second)
+    again = fi.initializers.RandomNormal(stddev=1.0, seed=keras.random.SeedGenerator(5))
+    np.testing.assert_array_equal(again((50,)), first)
+    config = init.get_config()
+    assert config["seed"] == keras.saving.serialize_keras_object(init.seed)
+    assert isinstance(fi.initializers.RandomNormal.from_config(config).seed,
+                      keras.random.SeedGenerator)
+    with pytest.raises(ValueError, match="SeedGenerator"):
+        fi.initializers.pinned(init)
+
+
+def test_constant_and_get_take_arrays_as_keras():
+    values = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(fi.initializers.Constant(values)((4, 2, 3))[3], values)
+    tensor = keras.random.uniform((3, 3), seed=0)
+    np.testing.assert_array_equal(fi.initializers.get(tensor)((3, 3), "float32"),
+                                  keras.ops.convert_to_numpy(tensor))
+    config = fi.initializers.Constant(values).get_config()
+    assert keras.initializers.Constant.from_config(config).value.tolist() == values.tolist()
+    with pytest.raises(ValueError, match="Expected `shape` to be"):
+        fi.initializers.get(values)((3, 3))

@@ -3,8 +3,9 @@
 Each function takes the shape of the tensor first, then the arguments of the ``fastinit.init``
 function of the same name (with a trailing underscore there: ``kaiming_uniform_``), and
 ``chunks`` and ``dtype`` as keywords.  It takes its stream number(s) from ``generator`` (a
-:class:`fastinit.Generator`, an int seed, or None for the default generator that
-:func:`fastinit.seed` reseeds) exactly as the in-memory function does, and its chunks are the
+:class:`fastinit.Generator`, an int seed, a ``torch.Generator``, or None for the default
+generator that :func:`fastinit.seed` reseeds) exactly as the in-memory function does on an
+ndarray, and its chunks are the
 ``region=`` blocks of that function on the full shape, so fans come from the global shape and
 the array equals ``fastinit.init.kaiming_uniform_(np.empty(shape, dtype), ...)`` bit for bit:
 
@@ -70,7 +71,7 @@ def _make(name: str) -> Callable[..., Any]:
         generator = given.pop("generator", None)
         key, stream = None, 0
         if takes_generator:
-            rng = _init._generator(generator)
+            rng = _init.resolve_generator(generator)
             key, stream = rng.key, rng._bit_generator._next_stream
         dtype_name = v.dtype_name(dt)
         probe = tuple(slice(0, min(1, d)) for d in full)
