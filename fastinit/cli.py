@@ -99,10 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "torch's build + safetensors save_file (needs torch, transformers and "
                             "safetensors)")
 
-    init = sub.add_parser("init", help="create and fill a .npy weight file or a .safetensors "
-                                       "checkpoint of any size")
-    init.add_argument("path", help="the .npy or .safetensors file to write (refused if it "
-                                   "exists, unless --force or --resume)")
+    init = sub.add_parser("init", help="create and fill a .npy weight file, a .safetensors "
+                                       "checkpoint or a .zarr array of any size")
+    init.add_argument("path", help="the .npy file, .safetensors checkpoint or .zarr store to "
+                                   "write (refused if it exists, unless --force or --resume; "
+                                   "another extension is refused)")
     init.add_argument("--spec", default=None,
                       help="(.safetensors) a JSON file listing the tensors and their inits: "
                            '{"tensors": {"name": {"shape": [4096, 1024], "dtype": "float32", '
@@ -146,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(the default)")
     bar.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    info = sub.add_parser("info", help="statistics of a .npy or .safetensors file, streamed")
-    info.add_argument("path", help="the .npy or .safetensors file to summarize")
+    info = sub.add_parser("info", help="statistics of a .npy, .safetensors or .zarr file, "
+                                       "streamed")
+    info.add_argument("path", help="the .npy file, .safetensors checkpoint or .zarr store to "
+                                   "summarize")
     info.add_argument("--json", action="store_true", help="print the results as JSON")
 
     diag = sub.add_parser(
@@ -218,8 +221,24 @@ def initializer_from_args(args: argparse.Namespace) -> Any:
     return ini.get({"class_name": cls_name, "config": config})
 
 
+# What each file command reads or writes, by the path's extension.
+KINDS = (".npy", ".safetensors", ".zarr")
+
+
+def file_kind(path: str, command: str) -> str:
+    """".npy", ".safetensors" or ".zarr" for ``path``; ValueError for any other name (a file
+    named x.txt is not silently written as a .npy)."""
+    for kind in KINDS:
+        if path.rstrip("/").lower().endswith(kind):
+            return kind
+    raise ValueError(f"{path!r}: unknown file type; fastinit {command} takes a .npy file, a "
+                     ".safetensors checkpoint or a .zarr store (name the path with one of those "
+                     "extensions)")
+
+
 def _init_command(args: argparse.Namespace) -> int:
-    if args.path.endswith(".safetensors"):
+    kind = file_kind(args.path, "init")
+    if kind == ".safetensors":
         return _init_safetensors(args)
     if args.spec is not None:
         raise ValueError("--spec describes a .safetensors checkpoint; name the file "
@@ -227,7 +246,7 @@ def _init_command(args: argparse.Namespace) -> int:
     if args.shape is None or args.init is None:
         raise ValueError("a .npy or .zarr array needs --shape and --init (a .safetensors "
                          "checkpoint takes --spec)")
-    if args.path.rstrip("/").endswith(".zarr"):
+    if kind == ".zarr":
         return _init_zarr(args)
     if args.chunks is not None:
         raise ValueError("--chunks is for .zarr arrays (a .npy file is written in chunks of "
@@ -367,9 +386,15 @@ def _info_command(args: argparse.Namespace) -> int:
 
     from fastinit import io
 
-    if args.path.endswith(".safetensors"):
+    kind = file_kind(args.path, "info")
+    if kind == ".safetensors":
         return _info_safetensors(args)
-    stats = io.npy_stats(args.path)
+    if kind == ".zarr":
+        from fastinit.io.zarr import zarr_stats
+
+        stats = zarr_stats(args.path)
+    else:
+        stats = io.npy_stats(args.path)
     if args.json:
         print(json.dumps({**stats, "shape": list(stats["shape"])}))
         return 0

@@ -205,6 +205,37 @@ def test_cli_init_zarr(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_cli_info_reads_a_zarr_store(tmp_path, capsys, dtype):
+    import json
+
+    from fastinit import cli
+
+    store = str(tmp_path / "weights.zarr")
+    assert cli.main(["init", store, "--shape", "300", "40", "--init", "he_normal", "--seed", "4",
+                     "--chunks", "64", "40", "--dtype", dtype]) == 0
+    capsys.readouterr()
+    values = fi.initializers.HeNormal(seed=4)((300, 40), dtype).astype(np.float64)
+    assert cli.main(["info", store, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["shape"] == [300, 40] and stats["dtype"] == dtype
+    assert stats["min"] == values.min() and stats["max"] == values.max()
+    assert stats["mean"] == pytest.approx(values.mean(), rel=1e-12, abs=1e-15)
+    assert stats["std"] == pytest.approx(values.std(), rel=1e-12)
+
+
+@pytest.mark.parametrize("command", [["init", "x.txt", "--shape", "4", "--init", "zeros"],
+                                     ["info", "x.txt"]])
+def test_cli_refuses_a_path_of_unknown_type(tmp_path, capsys, command, monkeypatch):
+    from fastinit import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.txt").write_text("not an array")
+    assert cli.main(command) == 2
+    assert "unknown file type" in capsys.readouterr().err
+    assert (tmp_path / "x.txt").read_text() == "not an array"
+
+
 # -- a real cluster -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -201,3 +201,42 @@ def read_zarr(store: Any) -> np.ndarray:
         return values.view(v.bfloat16())
     return values
 
+
+
+def zarr_stats(store: Any, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+               on_chunk: Any = None) -> dict[str, Any]:
+    """Statistics of a Zarr array, as :func:`fastinit.io.npy_stats` gives a ``.npy`` file's.
+
+    The array is read in slabs of whole rows of about ``chunk_bytes`` (at least one row), so the
+    memory stays bounded; bfloat16 (the ``fastinit_dtype`` attribute) is read exactly, as its
+    float32 top halves.
+    """
+    import zarr
+
+    from fastinit.io import _stats
+
+    array = zarr.open_array(store, mode="r")
+    bfloat16 = array.attrs.get(BFLOAT16_ATTRIBUTE) == "bfloat16"
+    dt = np.dtype(array.dtype)
+    _stats.check_summarizable(dt, str(store), "fastinit info reads float, bfloat16 and integer "
+                              "Zarr arrays")
+    shape = tuple(array.shape)
+    n = math.prod(shape)
+    row = math.prod(shape[1:]) * dt.itemsize if shape else dt.itemsize
+    rows = max(1, chunk_bytes // max(1, row))
+
+    def blocks():
+        if not shape:
+            yield np.asarray(array[...], np.float64).reshape(-1)
+            return
+        for start in range(0, shape[0], rows):
+            values = np.asarray(array[start:start + rows]).reshape(-1)
+            if bfloat16:
+                words = values.view(np.uint16).astype(np.uint32) << 16
+                yield words.view(np.float32).astype(np.float64)
+            else:
+                yield values.astype(np.float64)
+
+    stats = _stats.summarize(blocks, n, on_chunk, dt.itemsize)
+    return {"path": str(store), "shape": shape, "dtype": "bfloat16" if bfloat16 else dt.name,
+            "size": n, **stats}
