@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--seed", type=int, default=0, help="seed of the inits and inputs (0)")
     diag.add_argument("--plot", metavar="PNG", help="write the figure there (needs matplotlib)")
     diag.add_argument("--json", action="store_true", help="print the results as JSON")
+    # Each subcommand's own parser, for errors that should show its usage.
+    parser.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
     return parser
 
 
@@ -510,7 +512,11 @@ def _diagnose_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse reports a mistyped option from the top-level parser, with its usage; the
+        # usage that helps is the subcommand's.
+        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "bench" and args.small:
         from fastinit import _bench
         rows = _bench.run_small_calls(args.repeats or 7)

@@ -440,3 +440,15 @@ def test_an_orthogonal_too_large_for_memory_is_refused_up_front(tmp_path):
         io.fill_npy(path, (100_000, 100_000), {"class_name": "Orthogonal", "config": {"seed": 4}},
                     progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mistyped_option_shows_the_subcommands_usage(tmp_path, capsys):
+    from fastinit import cli
+
+    path = tmp_path / "w.npy"
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["init", str(path), "--shape", "3", "--init", "zeros", "--sede", "3"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: fastinit init") and "unrecognized arguments: --sede 3" in err
+    assert not path.exists()
