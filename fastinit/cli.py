@@ -516,7 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         # argparse reports a mistyped option from the top-level parser, with its usage; the
         # usage that helps is the subcommand's.
-        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        subcommand = parser.subcommands[args.command]  # type: ignore[attr-defined]
+        subcommand.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "bench" and args.small:
         from fastinit import _bench
         rows = _bench.run_small_calls(args.repeats or 7)

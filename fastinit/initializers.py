@@ -84,10 +84,8 @@ def compute_fans(shape: Sequence[int], in_axis: int | Sequence[int] = -2,
     """
     shape = tuple(operator.index(d) for d in shape)
     if input_axes is not None and output_axes is not None:
-        ins = _axes(_keras_axes(input_axes, "input_axes", "compute_fans"), len(shape),
-                    "input_axes")
-        outs = _axes(_keras_axes(output_axes, "output_axes", "compute_fans"), len(shape),
-                     "output_axes")
+        ins = _axes(input_axes, len(shape), "input_axes")
+        outs = _axes(output_axes, len(shape), "output_axes")
         return float(math.prod(shape[i] for i in ins)), float(math.prod(shape[i] for i in outs))
     if len(shape) == 0:
         return 1.0, 1.0
