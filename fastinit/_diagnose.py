@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fastinit._names import unknown as unknown_name
 from fastinit._fans import calculate_fans
 
 # Activation module class names (lower case) -> the activation's family.
@@ -480,9 +481,11 @@ def init_mlp(model: torch.nn.Module, init: str, seed: int = 0,
     from fastinit import init as fi_init
 
     name, _, value = init.partition(":")
+    if name.endswith("_") and name[:-1] in INITS:
+        name = name[:-1]                                  # torch's name of the same init
     if name not in INITS:
-        raise ValueError(f"unknown init {name!r}; choose one of {', '.join(INITS)} (with "
-                         "name:value for the std, bound, gain or slope, e.g. normal:0.01)")
+        raise ValueError(f"{unknown_name('init', name, INITS)}; give name:value for the std, "
+                         "bound, gain or slope, e.g. normal:0.01")
     function, argument = INITS[name]
     kwargs: dict[str, Any] = {}
     if value:

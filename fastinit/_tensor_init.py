@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fastinit import _names
 from fastinit import _validate as v
 from fastinit import init as _init
 from fastinit import initializers
@@ -150,7 +151,12 @@ def parse_init(init: Any, where: str) -> TensorInit:
     if isinstance(init, initializers.Initializer):
         return _from_initializer(init, where)
     if isinstance(init, str) and not init.endswith("_"):
-        return _from_initializer(_get_initializer(init, where), where)
+        try:
+            obj = initializers.get(init)
+        except ValueError:
+            raise ValueError(f"{where}: " + str(_names.unknown(
+                "init", init, FUNCTIONS + initializers.NAMES))) from None
+        return _from_initializer(obj, where)              # type: ignore[arg-type]
     if isinstance(init, dict) and "class_name" in init:
         return _from_initializer(_get_initializer(init, where), where)
     if isinstance(init, dict):
@@ -178,15 +184,15 @@ def parse_init(init: Any, where: str) -> TensorInit:
 
 def _from_function(name: Any, args: Any, where: str) -> TensorInit:
     if name not in FUNCTIONS:
-        raise ValueError(f"{where}: unknown init function {name!r}; known: {', '.join(FUNCTIONS)}")
+        raise ValueError(f"{where}: {_names.unknown('init function', name, FUNCTIONS)}")
     allowed = [p for p in _parameters(getattr(_init, name)) if p not in _RESERVED]
     return TensorInit("function", name, _check_args(args, allowed, name, where))
 
 
 def _from_distribution(name: Any, args: Any, where: str) -> TensorInit:
     if name not in DISTRIBUTIONS:
-        raise ValueError(f"{where}: unknown distribution {name!r}; known: "
-                         f"{', '.join(DISTRIBUTIONS)} (an init function's name ends with '_')")
+        raise ValueError(f"{where}: {_names.unknown('distribution', name, DISTRIBUTIONS)} (an "
+                         "init function's name ends with '_')")
     allowed = [p for p in _parameters(getattr(Generator, name)) if p not in _RESERVED + ("self",)]
     return TensorInit("distribution", name, _check_args(args, allowed, name, where))
 

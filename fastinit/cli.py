@@ -58,7 +58,7 @@ def _region(text: str) -> tuple[slice, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     from fastinit import __version__
-    from fastinit.initializers import _SNAKE
+    from fastinit.initializers import NAMES
 
     parser = argparse.ArgumentParser(prog="fastinit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--shape", type=int, nargs="+", default=None,
                       help="(.npy) the tensor's shape, e.g. --shape 4096 1024")
     init.add_argument("--init", default=None,
-                      help="(.npy) the initializer: " + ", ".join(sorted(_SNAKE)))
+                      help="(.npy) the initializer: " + ", ".join(NAMES))
     init.add_argument("--dtype", default=None,
                       choices=["float32", "float64", "float16", "bfloat16"],
                       help="the dtype (.npy: default float32, bfloat16 needs fastinit[bf16]; "

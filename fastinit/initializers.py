@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fastinit import _keras
+from fastinit import _names
 from fastinit import _tensors
 from fastinit import _validate as v
 from fastinit._generator import Generator
@@ -705,6 +706,8 @@ _SNAKE = {"variance_scaling": "VarianceScaling", "glorot_uniform": "GlorotUnifor
           "truncated_normal": "TruncatedNormal", "orthogonal": "Orthogonal",
           "identity": "Identity", "zeros": "Zeros", "ones": "Ones", "constant": "Constant",
           "stft": "STFT"}
+# The snake-case names ``get`` takes (Keras' and JAX's), for other modules' messages.
+NAMES = tuple(sorted(_SNAKE))
 # Keras 3's other names for the same classes.
 _KERAS_ALIASES = {"normal": "RandomNormal", "uniform": "RandomUniform", "one": "Ones",
                   "zero": "Zeros", "IdentityInitializer": "Identity",
@@ -724,8 +727,7 @@ def get(identifier: Any) -> Initializer | None:
     if isinstance(identifier, str):
         name = _SNAKE.get(identifier, _KERAS_ALIASES.get(identifier, identifier))
         if name not in _CLASSES:
-            raise ValueError(f"unknown initializer {identifier!r}; known: "
-                             f"{', '.join(sorted(_SNAKE))}")
+            raise _names.unknown("initializer", identifier, _SNAKE)
         return _CLASSES[name]()
     if isinstance(identifier, dict):
         if "class_name" not in identifier:
@@ -736,8 +738,7 @@ def get(identifier: Any) -> Initializer | None:
                             f"{type(class_name).__name__}")
         cls_name = _SNAKE.get(class_name, _KERAS_ALIASES.get(class_name, class_name))
         if cls_name not in _CLASSES:
-            raise ValueError(f"unknown initializer {class_name!r}; known: "
-                             f"{', '.join(sorted(_CLASSES))}")
+            raise _names.unknown("initializer", class_name, _CLASSES)
         config = identifier.get("config", {})
         if not isinstance(config, dict):
             raise TypeError(f"the config of {class_name} must be a dict of its arguments, got "
