@@ -37,7 +37,8 @@ from fastinit import init as _init
 from fastinit import initializers
 from fastinit._generator import Generator, stream_for
 
-__all__ = ["TensorInit", "parse_init", "init_tensor", "storage_dtype", "key_of"]
+__all__ = ["TensorInit", "Recipe", "parse_init", "as_initializer", "init_tensor",
+           "storage_dtype", "key_of"]
 
 FUNCTIONS = tuple(name for name in _init.__all__ if name.endswith("_"))
 DISTRIBUTIONS = ("random", "uniform", "standard_normal", "normal", "truncated_normal")
@@ -118,6 +119,72 @@ class TensorInit:
             initializer = copy.copy(self.initializer)
             initializer._generator = rng                  # type: ignore[union-attr]
             initializer(shape, out.dtype, out=out, region=region)  # type: ignore[misc]
+
+
+class Recipe(initializers.Initializer):
+    """An init function of :mod:`fastinit.init` or a Generator distribution, with its arguments,
+    as an initializer: ``Recipe(("normal_", {"std": 0.02}), seed=7)(shape)`` equals
+    ``fastinit.init.normal_(np.empty(shape), std=0.02, generator=Generator(7))``.
+
+    What ``fill_npy`` and ``write_zarr`` fill when given such a form instead of an initializer;
+    ``seed=None`` draws fresh entropy on every call, as the initializers do.
+    """
+
+    def __init__(self, init: Any, seed: Any = None) -> None:
+        spec = parse_init(init, "init")
+        if spec.kind == "initializer":
+            raise TypeError(f"init: {spec.name} is an initializer; use it directly")
+        self._spec = spec
+        self.init = spec.config()
+        self.seed = initializers._check_seed(seed, "Recipe")
+
+    @property
+    def local(self) -> bool:                              # type: ignore[override]
+        return self._spec.local
+
+    def working_bytes(self, shape: Sequence[int]) -> int:
+        return self._spec.working_bytes(tuple(shape))
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        full = v.normalize_size(shape)
+        if full is None:
+            raise TypeError("shape must be an int or a tuple of ints, got None")
+        dt = v.resolve_dtype(dtype, out, "Recipe")
+        block = full if region is None else v.normalize_region(region, full)[1]
+        target = np.empty(block, dt) if out is None else v.check_out(out, dt, "Recipe")
+        if target.shape != block:
+            raise ValueError(f"Recipe: out.shape {target.shape} does not match {block}")
+        self._spec.fill(target, full, region, Generator(self.seed))
+        return target
+
+    def get_config(self) -> dict[str, Any]:
+        return {"init": self.init, "seed": self.seed}
+
+
+def as_initializer(init: Any, where: str) -> initializers.Initializer:
+    """``init`` as an initializer object: an initializer (object, name, config) as
+    :func:`fastinit.initializers.get` reads it, any other form of :func:`parse_init` (a torch
+    function or a distribution, with arguments) as a :class:`Recipe`."""
+    if init is None:
+        raise TypeError(f"{where}: init is required (an initializer, a name, a config dict, or "
+                        "an init function with its arguments)")
+    if isinstance(init, initializers.Initializer) or (
+            isinstance(init, dict) and "class_name" in init) or (
+            isinstance(init, str) and not init.endswith("_")):
+        try:
+            obj = initializers.get(init)
+        except ValueError as exc:
+            if isinstance(init, str):
+                raise ValueError(f"{where}: " + str(_names.unknown(
+                    "init", init, FUNCTIONS + initializers.NAMES))) from None
+            raise type(exc)(f"{where}: {exc}") from None
+        assert obj is not None
+        return obj
+    try:
+        return Recipe(init)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("init: ", f"{where}: ", 1)) from None
 
 
 def _parameters(function: Any) -> list[str]:

@@ -176,7 +176,7 @@ def test_to_zarr_of_a_dask_array_reads_back(tmp_path):
 
 
 def test_write_zarr_errors_before_creating_anything(tmp_path):
-    with pytest.raises(ValueError, match="unknown initializer"):
+    with pytest.raises(ValueError, match="write_zarr: unknown init 'he_bogus'"):
         write_zarr(str(tmp_path / "a.zarr"), (4, 4), "he_bogus", 0)
     with pytest.raises(ValueError, match="chunks"):
         write_zarr(str(tmp_path / "a.zarr"), (4, 4), "he_normal", 0, chunks=(2,))

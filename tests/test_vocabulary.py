@@ -68,3 +68,58 @@ def test_diagnose_takes_torch_names_with_their_underscore():
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
     assert np.isfinite(next(a.parameters()).detach().numpy()).all()
+
+
+FORMS = [("normal_", {"std": 0.02}), ["kaiming_uniform_", {"a": 5 ** 0.5}], "orthogonal_",
+         {"function": "trunc_normal_", "args": {"std": 0.5}},
+         ("uniform", {"low": -0.1, "high": 0.1}), {"distribution": "normal", "args": {}}]
+
+
+def _draw(form, shape, seed):
+    from fastinit import _tensor_init
+
+    spec = _tensor_init.parse_init(form, "w")
+    out = np.empty(shape, np.float32)
+    spec.fill(out, shape, None, fi.Generator(seed))
+    return out
+
+
+@pytest.mark.parametrize("form", FORMS, ids=repr)
+def test_fill_npy_takes_torch_functions_and_distributions(form, tmp_path):
+    path = tmp_path / "w.npy"
+    fi.fill_npy(path, (96, 40), form, seed=7, chunk_bytes=2048, progress=False)
+    np.testing.assert_array_equal(np.load(path), _draw(form, (96, 40), 7))
+    if isinstance(form, tuple) and form[0].endswith("_"):       # the torch function itself
+        want = getattr(fi.init, form[0])(np.empty((96, 40), np.float32), **form[1],
+                                         generator=fi.Generator(7))
+        np.testing.assert_array_equal(np.load(path), want)
+
+
+def test_write_zarr_takes_a_torch_function(tmp_path):
+    pytest.importorskip("zarr")
+    from fastinit.io.zarr import read_zarr, write_zarr
+
+    store = str(tmp_path / "w.zarr")
+    write_zarr(store, (64, 32), ("kaiming_uniform_", {"a": 5 ** 0.5}), 5, chunks=(16, 32))
+    want = fi.init.kaiming_uniform_(np.empty((64, 32), np.float32), a=5 ** 0.5,
+                                    generator=fi.Generator(5))
+    np.testing.assert_array_equal(read_zarr(store), want)
+
+
+def test_an_unseeded_torch_form_gets_a_recorded_seed_that_reproduces(tmp_path):
+    path = tmp_path / "w.npy"
+    result = fi.fill_npy(path, (50, 20), ("normal_", {"std": 0.1}), progress=False)
+    seed = result["initializer"]["config"]["seed"]
+    assert isinstance(seed, int)
+    np.testing.assert_array_equal(np.load(path), _draw(("normal_", {"std": 0.1}), (50, 20), seed))
+
+
+@pytest.mark.parametrize("bad, error, text", [
+    (("normal_", {"stdd": 1.0}), ValueError, "takes no argument 'stdd'"),
+    (("normal_", {"generator": 1}), ValueError, "the writer supplies it"),
+    (3.5, TypeError, "cannot read init"),
+])
+def test_fill_npy_refuses_a_bad_form_and_writes_nothing(bad, error, text, tmp_path):
+    with pytest.raises(error, match=text):
+        fi.fill_npy(tmp_path / "w.npy", (4, 4), bad, seed=0, progress=False)
+    assert list(tmp_path.iterdir()) == []

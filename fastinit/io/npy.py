@@ -37,6 +37,7 @@ import numpy as np
 from fastinit import _validate as v
 from fastinit import initializers
 from fastinit._progress import Progress
+from fastinit._tensor_init import as_initializer
 from fastinit.io import _stats
 from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, read_record,
                                 record_path as _record_path, remove_quietly, reserve,
@@ -47,15 +48,15 @@ __all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES"]
 DEFAULT_CHUNK_BYTES = 64 << 20
 
 
-def _as_initializer(init: Any, seed: int | None) -> initializers.Initializer:
-    """An initializer object (name, config dict or object), with ``seed`` if given."""
-    obj = initializers.get(init)
-    if obj is None:
-        raise TypeError("fill_npy: init is required (an initializer, a name or a config dict)")
+def _as_initializer(init: Any, seed: int | None,
+                    where: str = "fill_npy") -> initializers.Initializer:
+    """An initializer object (an initializer, or a torch function or distribution with its
+    arguments), with ``seed`` if given."""
+    obj = as_initializer(init, where)
     config = obj.get_config()
     if seed is not None:
         if "seed" not in config:
-            raise ValueError(f"fill_npy: {type(obj).__name__} takes no seed")
+            raise ValueError(f"{where}: {type(obj).__name__} takes no seed")
         config["seed"] = seed
     return type(obj).from_config(config)
 
@@ -72,10 +73,13 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
         The ``.npy`` file to write (replaced unless ``resume``).
     shape : sequence of int
         The full shape of the tensor.
-    init : Initializer, str or dict
+    init : Initializer, str, dict or tuple
         An initializer object, a name (``"he_normal"``) or a config dict
-        (``{"class_name": "RandomNormal", "config": {"stddev": 0.02}}``); see
-        :mod:`fastinit.initializers`.
+        (``{"class_name": "RandomNormal", "config": {"stddev": 0.02}}``), see
+        :mod:`fastinit.initializers`; or an init function of :mod:`fastinit.init` or a
+        Generator distribution with its arguments (``("normal_", {"std": 0.02})``,
+        ``("uniform", {"low": -0.1, "high": 0.1})``), whose values are those of the function
+        drawing from ``Generator(seed)``, as the checkpoint writers read them.
     dtype : dtype
         float32, float64, float16 or bfloat16.
     seed : int, optional

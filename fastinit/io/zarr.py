@@ -98,7 +98,7 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     """
     import zarr
 
-    obj = initializers.pinned(_as_initializer(init, seed))
+    obj = initializers.pinned(_as_initializer(init, seed, "write_zarr"))
     full = v.normalize_size(shape)
     if full is None:
         raise TypeError("write_zarr: shape must be an int or a tuple of ints, got None")
