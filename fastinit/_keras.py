@@ -117,7 +117,11 @@ class _KerasLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: Any) -> None:
-        self._loader.exec_module(module)
+        try:
+            self._loader.exec_module(module)
+        except BaseException:
+            _watch_imports()            # Keras failed to import (no backend): wait for a retry
+            raise
         spec = module.__spec__
         if spec is not None:
             spec._initializing = False      # register() reads Keras as complete from here on
@@ -146,8 +150,12 @@ def watch(classes: Callable[[], Iterable[type]]) -> None:
     _classes = classes
     if loaded() is not None:
         register()
-    elif "keras" not in sys.modules and not any(isinstance(f, _KerasFinder)
-                                                for f in sys.meta_path):
+    elif "keras" not in sys.modules:
+        _watch_imports()
+
+
+def _watch_imports() -> None:
+    if not any(isinstance(f, _KerasFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _KerasFinder())
 
 

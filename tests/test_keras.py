@@ -230,3 +230,29 @@ def test_constant_and_get_take_arrays_as_keras():
     assert keras.initializers.Constant.from_config(config).value.tolist() == values.tolist()
     with pytest.raises(ValueError, match="Expected `shape` to be"):
         fi.initializers.get(values)((3, 3))
+
+
+def test_keras_that_fails_to_import_is_watched_for_again():
+    import subprocess
+    import sys
+
+    code = """
+import os, sys
+import fastinit as fi
+os.environ["KERAS_BACKEND"] = "no_such_backend"
+try:
+    import keras
+except Exception:
+    pass
+else:
+    raise SystemExit("keras imported with a bogus backend")
+for name in [m for m in sys.modules if m == "keras" or m.startswith("keras.")]:
+    del sys.modules[name]
+os.environ["KERAS_BACKEND"] = "torch"
+import keras
+assert isinstance(fi.initializers.HeNormal(), keras.initializers.HeNormal)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
