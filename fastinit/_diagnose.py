@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fastinit import initializers
 from fastinit._names import unknown as unknown_name
 from fastinit._fans import calculate_fans
 
@@ -473,7 +474,8 @@ def mlp(layers: int, width: int, activation: str = "tanh") -> torch.nn.Sequentia
 def init_mlp(model: torch.nn.Module, init: str, seed: int = 0,
              nonlinearity: str = "relu") -> torch.nn.Module:
     """Initialize every ``nn.Linear`` weight of ``model`` by ``init`` (a name of :data:`INITS`,
-    optionally ``name:value``), biases to 0, from fastinit's stream of ``seed``; returns model.
+    optionally ``name:value``, also with torch's trailing underscore; or a Keras/JAX initializer
+    name, with Keras' fans), biases to 0, from fastinit's stream of ``seed``; returns model.
 
     ``nonlinearity`` goes to the kaiming inits (``kaiming_normal`` under tanh: gain 5/3).
     """
@@ -483,9 +485,11 @@ def init_mlp(model: torch.nn.Module, init: str, seed: int = 0,
     name, _, value = init.partition(":")
     if name.endswith("_") and name[:-1] in INITS:
         name = name[:-1]                                  # torch's name of the same init
+    if name not in INITS and not value and name in initializers.NAMES:
+        return _init_with_initializer(model, name, seed)
     if name not in INITS:
-        raise ValueError(f"{unknown_name('init', name, INITS)}; give name:value for the std, "
-                         "bound, gain or slope, e.g. normal:0.01")
+        raise ValueError(f"{unknown_name('init', name, tuple(INITS) + initializers.NAMES)}; give "
+                         "name:value for the std, bound, gain or slope, e.g. normal:0.01")
     function, argument = INITS[name]
     kwargs: dict[str, Any] = {}
     if value:
@@ -509,6 +513,30 @@ def init_mlp(model: torch.nn.Module, init: str, seed: int = 0,
                     fill(module.weight)
                 else:
                     fill(module.weight, generator=generator, **kwargs)
+                if module.bias is not None:
+                    module.bias.zero_()
+    return model
+
+
+def _init_with_initializer(model: torch.nn.Module, name: str, seed: int) -> torch.nn.Module:
+    """Every ``nn.Linear`` weight by the Keras/JAX initializer ``name``, biases to 0.
+
+    Keras' fans read a kernel as (in, out); torch stores (out, in).  Each weight is therefore
+    drawn as the (in, out) kernel, one stream of ``Generator(seed)`` per layer, and stored
+    transposed, so fan_in is the layer's input width as in Keras.
+    """
+    from fastinit import Generator
+    from fastinit._tensor_init import parse_init
+
+    spec = parse_init(name, repr(name))
+    generator = Generator(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                out_features, in_features = module.weight.shape
+                kernel = np.empty((in_features, out_features), np.float32)
+                spec.fill(kernel, kernel.shape, None, generator)
+                module.weight.copy_(torch.from_numpy(kernel.T))
                 if module.bias is not None:
                     module.bias.zero_()
     return model

@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "kaiming_uniform, kaiming_normal, lecun_normal, lecun_uniform, "
                            "orthogonal; NAME:VALUE sets the std (normal, trunc_normal), bound "
                            "(uniform), gain (xavier, orthogonal) or slope (kaiming), e.g. "
-                           "normal:0.01.  Default: xavier_normal for the MLP, the model's own "
+                           "normal:0.01 (torch's names with their underscore too); or a "
+                           "Keras/JAX initializer name (he_normal, glorot_uniform, ...), with "
+                           "Keras' fans.  Default: xavier_normal for the MLP, the model's own "
                            "init for --config")
     diag.add_argument("--config", metavar="CONFIG_JSON",
                       help="a transformers config.json: build that model on CPU instead")

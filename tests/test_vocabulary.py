@@ -123,3 +123,21 @@ def test_fill_npy_refuses_a_bad_form_and_writes_nothing(bad, error, text, tmp_pa
     with pytest.raises(error, match=text):
         fi.fill_npy(tmp_path / "w.npy", (4, 4), bad, seed=0, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_diagnose_takes_keras_names_with_keras_fans():
+    torch = pytest.importorskip("torch")
+    from fastinit._diagnose import init_mlp
+
+    model = torch.nn.Sequential(torch.nn.Linear(400, 100), torch.nn.Linear(100, 100))
+    init_mlp(model, "he_uniform", 2)
+    first, second = model[0].weight.detach().numpy(), model[1].weight.detach().numpy()
+    bound = np.sqrt(6 / 400)                              # fan_in: the input width, as Keras
+    assert np.abs(first).max() <= bound and np.abs(first).max() > 0.99 * bound
+    # One stream per layer: the layers differ, and each is the Keras kernel transposed.
+    kernel = np.empty((400, 100), np.float32)
+    from fastinit._tensor_init import parse_init
+    rng = fi.Generator(2)
+    parse_init("he_uniform", "w").fill(kernel, kernel.shape, None, rng)
+    np.testing.assert_array_equal(first, kernel.T)
+    assert not np.array_equal(second, first[:, :100])
