@@ -141,3 +141,19 @@ def test_diagnose_takes_keras_names_with_keras_fans():
     parse_init("he_uniform", "w").fill(kernel, kernel.shape, None, rng)
     np.testing.assert_array_equal(first, kernel.T)
     assert not np.array_equal(second, first[:, :100])
+
+
+def test_dask_initialize_takes_a_torch_function():
+    pytest.importorskip("dask")
+    import fastinit.dask as fd
+    from fastinit._tensor_init import Recipe
+
+    seeded = Recipe(("normal_", {"std": 0.5}), seed=3)
+    arr = fd.initialize(seeded, (40, 10), chunks=(7, 10))
+    want = fi.init.normal_(np.empty((40, 10), np.float32), std=0.5, generator=fi.Generator(3))
+    np.testing.assert_array_equal(arr.compute(scheduler="synchronous"), want)
+    # Unseeded: one seed drawn for the whole array, so its chunks are blocks of one tensor.
+    arr = fd.initialize(("trunc_normal_", {"std": 0.02}), (64, 48), chunks=(16, 48))
+    values = arr.compute(scheduler="synchronous")
+    assert values.shape == (64, 48) and np.abs(values).max() <= 2.0
+    assert len({values[i * 16:(i + 1) * 16].tobytes() for i in range(4)}) == 4

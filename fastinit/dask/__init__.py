@@ -38,6 +38,7 @@ from dask.base import tokenize
 import fastinit
 from fastinit import _validate as v
 from fastinit import initializers as _initializers
+from fastinit._tensor_init import Recipe, as_initializer
 
 __all__ = ["Generator", "default_rng", "initialize", "from_blocks"]
 
@@ -88,7 +89,8 @@ def _method_chunk(key: int, stream: int, method: str, params: tuple, shape: tupl
 
 def _initializer_chunk(config: dict, shape: tuple[int, ...], dtype: str,
                        region: tuple[slice, ...]) -> np.ndarray:
-    init = _initializers.get(config)
+    init = (Recipe.from_config(config["config"]) if config["class_name"] == "Recipe"
+            else _initializers.get(config))
     assert init is not None
     with fastinit.threads(1):
         return init(shape, _dtype(dtype, "initialize"), region=region)
@@ -180,13 +182,13 @@ def initialize(init: Any, shape: Sequence[int], *, chunks: Any = "auto",
     """An initializer of :mod:`fastinit.initializers` as a Dask array: ``init(shape, dtype)``
     chunk by chunk.
 
-    ``init`` is an initializer, a name or a config dict.  An unseeded initializer is given a
-    seed drawn now, so that every chunk belongs to the same tensor.  Orthogonal, which has no
-    chunked form, is computed whole in one task and then cut into the chunks.
+    ``init`` is an initializer, a name or a config dict, or an init function of
+    :mod:`fastinit.init` or a distribution with its arguments (``("normal_", {"std": 0.02})``,
+    as ``fill_npy`` takes it).  An unseeded initializer is given a seed drawn now, so that every
+    chunk belongs to the same tensor.  Orthogonal, which has no chunked form, is computed whole
+    in one task and then cut into the chunks.
     """
-    obj = _initializers.get(init)
-    if obj is None:
-        raise TypeError("initialize: init is required (an initializer, a name or a config dict)")
+    obj = as_initializer(init, "initialize")
     shape_t = _shape(shape, "initialize")
     dt = _dtype(dtype, "initialize")
     obj = _initializers.pinned(obj)
