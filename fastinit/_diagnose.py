@@ -505,14 +505,18 @@ def init_mlp(model: torch.nn.Module, init: str, seed: int = 0,
         # torch's gain table has no GELU: He's ReLU gain is the usual choice for it.
         kwargs["nonlinearity"] = {"gelu": "relu"}.get(nonlinearity, nonlinearity)
     generator = Generator(seed)
+    fill = getattr(fi_init, function)
+    if name == "zeros":                                  # draws nothing: takes no generator
+        return _each_linear(model, fill)
+    return _each_linear(model, lambda weight: fill(weight, generator=generator, **kwargs))
+
+
+def _each_linear(model: torch.nn.Module, fill: Callable[[torch.Tensor], Any]) -> torch.nn.Module:
+    """``fill`` every ``nn.Linear`` weight of ``model`` in order, its bias to 0."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.Linear):
-                fill = getattr(fi_init, function)
-                if name == "zeros":                  # draws nothing: takes no generator
-                    fill(module.weight)
-                else:
-                    fill(module.weight, generator=generator, **kwargs)
+                fill(module.weight)
                 if module.bias is not None:
                     module.bias.zero_()
     return model
@@ -530,16 +534,13 @@ def _init_with_initializer(model: torch.nn.Module, name: str, seed: int) -> torc
 
     spec = parse_init(name, repr(name))
     generator = Generator(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Linear):
-                out_features, in_features = module.weight.shape
-                kernel = np.empty((in_features, out_features), np.float32)
-                spec.fill(kernel, kernel.shape, None, generator)
-                module.weight.copy_(torch.from_numpy(kernel.T))
-                if module.bias is not None:
-                    module.bias.zero_()
-    return model
+
+    def fill(weight: torch.Tensor) -> None:
+        kernel = np.empty(weight.shape[::-1], np.float32)          # (in, out)
+        spec.fill(kernel, kernel.shape, None, generator)
+        weight.copy_(torch.from_numpy(kernel.T))
+
+    return _each_linear(model, fill)
 
 
 def _matplotlib() -> Any:

@@ -136,7 +136,7 @@ class Recipe(initializers.Initializer):
             raise TypeError(f"init: {spec.name} is an initializer; use it directly")
         self._spec = spec
         self.init = spec.config()
-        self.seed = initializers._check_seed(seed, "Recipe")
+        self.seed = initializers.check_seed(seed, "Recipe")
 
     @property
     def local(self) -> bool:                              # type: ignore[override]
@@ -147,14 +147,8 @@ class Recipe(initializers.Initializer):
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        full = v.normalize_size(shape)
-        if full is None:
-            raise TypeError("shape must be an int or a tuple of ints, got None")
-        dt = v.resolve_dtype(dtype, out, "Recipe")
-        block = full if region is None else v.normalize_region(region, full)[1]
-        target = np.empty(block, dt) if out is None else v.check_out(out, dt, "Recipe")
-        if target.shape != block:
-            raise ValueError(f"Recipe: out.shape {target.shape} does not match {block}")
+        full = initializers.shape_of(shape)
+        target = initializers.target_block(full, dtype, out, region, "Recipe")
         self._spec.fill(target, full, region, Generator(self.seed))
         return target
 
@@ -169,18 +163,12 @@ def as_initializer(init: Any, where: str) -> initializers.Initializer:
     if init is None:
         raise TypeError(f"{where}: init is required (an initializer, a name, a config dict, or "
                         "an init function with its arguments)")
+    if isinstance(init, dict) and init.get("class_name") == "Recipe":
+        return Recipe.from_config(init.get("config", {}))     # as a writer records one
     if isinstance(init, initializers.Initializer) or (
             isinstance(init, dict) and "class_name" in init) or (
             isinstance(init, str) and not init.endswith("_")):
-        try:
-            obj = initializers.get(init)
-        except ValueError as exc:
-            if isinstance(init, str):
-                raise ValueError(f"{where}: " + str(_names.unknown(
-                    "init", init, FUNCTIONS + initializers.NAMES))) from None
-            raise type(exc)(f"{where}: {exc}") from None
-        assert obj is not None
-        return obj
+        return _get_initializer(init, where)
     try:
         return Recipe(init)
     except (TypeError, ValueError) as exc:
@@ -218,12 +206,7 @@ def parse_init(init: Any, where: str) -> TensorInit:
     if isinstance(init, initializers.Initializer):
         return _from_initializer(init, where)
     if isinstance(init, str) and not init.endswith("_"):
-        try:
-            obj = initializers.get(init)
-        except ValueError:
-            raise ValueError(f"{where}: " + str(_names.unknown(
-                "init", init, FUNCTIONS + initializers.NAMES))) from None
-        return _from_initializer(obj, where)              # type: ignore[arg-type]
+        return _from_initializer(_get_initializer(init, where), where)
     if isinstance(init, dict) and "class_name" in init:
         return _from_initializer(_get_initializer(init, where), where)
     if isinstance(init, dict):
@@ -265,10 +248,17 @@ def _from_distribution(name: Any, args: Any, where: str) -> TensorInit:
 
 
 def _get_initializer(identifier: Any, where: str) -> initializers.Initializer:
+    """``initializers.get(identifier)``, its errors naming ``where``; an unknown name is matched
+    against the whole vocabulary (a torch name without its ``_`` finds it)."""
     try:
         obj = initializers.get(identifier)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{where}: {exc}") from None
+    except ValueError as exc:
+        if isinstance(identifier, str):
+            raise ValueError(f"{where}: " + str(_names.unknown(
+                "init", identifier, FUNCTIONS + initializers.NAMES))) from None
+        raise ValueError(f"{where}: {exc}") from None
+    except TypeError as exc:
+        raise TypeError(f"{where}: {exc}") from None
     assert obj is not None
     return obj
 

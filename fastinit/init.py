@@ -80,20 +80,27 @@ def seed(value: Any) -> Generator:
     return _default_generator
 
 
+def _torch_source(generator: Any, tensor: bool) -> Any:
+    """The torch generator a call with ``generator`` draws from, or None (see the module
+    docstring: None on a tensor means torch's default until fastinit.seed() is called)."""
+    if generator is None and tensor and not _seeded:
+        return _tensors.default_torch_generator()
+    return generator if _tensors.is_torch_generator(generator) else None
+
+
 def resolve_generator(generator: Any, *, tensor: bool = False) -> Generator:
     """The Generator that ``generator`` names for one call (see the module docstring); a torch
     generator is drawn from.  ``tensor``: the call fills a torch tensor.  For the layers built on
     these functions (``fastinit.dask.init``), which then take its stream numbers themselves."""
+    torch_generator = _torch_source(generator, tensor)
+    if torch_generator is not None:
+        return Generator(_tensors.seed_from_torch(torch_generator))
     if generator is None:
-        if _seeded or not tensor:
-            return _default_generator
-        generator = _tensors.default_torch_generator()
+        return _default_generator
     if isinstance(generator, Generator):
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return Generator(int(generator))
-    if _tensors.is_torch_generator(generator):
-        return Generator(_tensors.seed_from_torch(generator))
     raise TypeError(f"generator must be a fastinit.Generator, a torch.Generator, an int seed or "
                     f"None, got {type(generator).__name__}")
 
@@ -102,17 +109,13 @@ def resolve_generator(generator: Any, *, tensor: bool = False) -> Generator:
 def _source(generator: Any, target: "_Target") -> Iterator[Generator]:
     """:func:`resolve_generator` for one call; a torch generator that was drawn from gets its
     state back if the call fails, so that a failed call leaves every stream as it was."""
-    torch_generator = generator
-    if generator is None and not _seeded and target.is_tensor:
-        torch_generator = _tensors.default_torch_generator()
-    if not _tensors.is_torch_generator(torch_generator):
-        yield resolve_generator(generator, tensor=target.is_tensor)
-        return
-    state = torch_generator.get_state()
+    torch_generator = _torch_source(generator, target.is_tensor)
+    state = None if torch_generator is None else torch_generator.get_state()
     try:
-        yield resolve_generator(torch_generator)
+        yield resolve_generator(generator, tensor=target.is_tensor)
     except BaseException:
-        torch_generator.set_state(state)
+        if torch_generator is not None:
+            torch_generator.set_state(state)
         raise
 
 

@@ -110,8 +110,9 @@ def _check_number(value: Any, name: str, cls: str) -> float:
     return value
 
 
-def _check_seed(seed: Any, cls: str) -> Any:
-    """None, an int >= 0, or a ``keras.random.SeedGenerator`` (also as its saved config)."""
+def check_seed(seed: Any, cls: str) -> Any:
+    """An initializer's seed: None, an int >= 0, or a ``keras.random.SeedGenerator`` (also as its
+    saved config); TypeError or ValueError naming ``cls`` for anything else."""
     if seed is None or _keras.is_seed_generator(seed):
         return seed
     if isinstance(seed, dict):
@@ -226,8 +227,9 @@ def pinned(init: Initializer) -> Initializer:
     return type(init).from_config(config)
 
 
-def _shape(shape: Sequence[int] | int) -> tuple[int, ...]:
-    """A shape as NumPy reads one (TypeError for non-integers, ValueError for negatives)."""
+def shape_of(shape: Sequence[int] | int) -> tuple[int, ...]:
+    """An initializer's shape argument, as NumPy reads a shape (TypeError for non-integers,
+    ValueError for negatives)."""
     dims = v.normalize_size(shape)
     if dims is None:
         raise TypeError("shape must be an int or a tuple of ints, got None")
@@ -291,7 +293,7 @@ class VarianceScaling(_Seeded):
         if (self.input_axes is not None or self.output_axes is not None) and self._jax_axes():
             raise ValueError(f"{name}: give Keras' input_axes/output_axes or JAX's "
                              "in_axis/out_axis/batch_axis, not both (their fan rules differ)")
-        self.seed = _check_seed(seed, name)
+        self.seed = check_seed(seed, name)
 
     def _jax_axes(self) -> bool:
         """Whether the JAX axes differ from their defaults."""
@@ -300,13 +302,8 @@ class VarianceScaling(_Seeded):
     def fans(self, shape: Sequence[int]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` for ``shape``: Keras' rule when both of its axes are given,
         else JAX's (see the module docstring)."""
-        if self.input_axes is not None and self.output_axes is not None:
-            dims = tuple(operator.index(d) for d in shape)
-            ins = _axes(self.input_axes, len(dims), "input_axes")
-            outs = _axes(self.output_axes, len(dims), "output_axes")
-            return (float(math.prod(dims[i] for i in ins)),
-                    float(math.prod(dims[i] for i in outs)))
-        return compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
+        return compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis,
+                            input_axes=self.input_axes, output_axes=self.output_axes)
 
     def stddev_or_bound(self, shape: Sequence[int]) -> float:
         """The normal's s (before truncation) or the uniform's bound for ``shape``."""
@@ -322,7 +319,7 @@ class VarianceScaling(_Seeded):
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        shape = _shape(shape)
+        shape = shape_of(shape)
         s = self.stddev_or_bound(shape)
         rng = self._rng()
         if self.distribution == "truncated_normal":
@@ -408,11 +405,11 @@ class RandomUniform(_Seeded):
         self.maxval = _check_number(maxval, "maxval", name)
         if self.minval > self.maxval:
             raise ValueError(f"{name}: minval > maxval ({minval} > {maxval})")
-        self.seed = _check_seed(seed, name)
+        self.seed = check_seed(seed, name)
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        return self._rng().uniform(self.minval, self.maxval, size=_shape(shape), dtype=dtype,
+        return self._rng().uniform(self.minval, self.maxval, size=shape_of(shape), dtype=dtype,
                                    out=out, region=region)
 
     def get_config(self) -> dict[str, Any]:
@@ -428,11 +425,11 @@ class RandomNormal(_Seeded):
         self.stddev = _check_number(stddev, "stddev", name)
         if self.stddev < 0:
             raise ValueError(f"{name}: stddev must be >= 0, got {stddev}")
-        self.seed = _check_seed(seed, name)
+        self.seed = check_seed(seed, name)
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        return self._rng().normal(self.mean, self.stddev, size=_shape(shape), dtype=dtype,
+        return self._rng().normal(self.mean, self.stddev, size=shape_of(shape), dtype=dtype,
                                   out=out, region=region)
 
     def get_config(self) -> dict[str, Any]:
@@ -444,7 +441,7 @@ class TruncatedNormal(RandomNormal):
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        return self._rng().truncated_normal(self.mean, self.stddev, -2.0, 2.0, size=_shape(shape),
+        return self._rng().truncated_normal(self.mean, self.stddev, -2.0, 2.0, size=shape_of(shape),
                                             dtype=dtype, out=out, region=region)
 
 
@@ -460,11 +457,11 @@ class Orthogonal(_Seeded):
         name = type(self).__name__
         self.gain = _check_number(gain, "gain", name)
         self.column_axis = operator.index(column_axis)
-        self.seed = _check_seed(seed, name)
+        self.seed = check_seed(seed, name)
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        shape = _shape(shape)
+        shape = shape_of(shape)
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape of at least 2 dimensions, got {shape}")
         axis = _axes(self.column_axis, len(shape), "column_axis")[0]
@@ -488,7 +485,7 @@ class Orthogonal(_Seeded):
     def working_bytes(self, shape: Sequence[int]) -> int:
         """Memory the whole matrix takes to make: the float64 Gaussian, LAPACK's copy, Q and the
         scaled result, 4 x 8 bytes per element (R is at most as large again for square ones)."""
-        return 32 * math.prod(_shape(shape))
+        return 32 * math.prod(shape_of(shape))
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"gain": self.gain, "seed": self._seed_config()}
@@ -505,10 +502,10 @@ class Identity(Initializer):
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        shape = _shape(shape)
+        shape = shape_of(shape)
         if len(shape) != 2:
             raise ValueError(f"Identity needs a 2-D shape, got {shape}")
-        target = _target(shape, dtype, out, region, "Identity")
+        target = target_block(shape, dtype, out, region, "Identity")
         # Only the block is computed, so a file's chunks each cost their own size.
         starts = (0, 0) if region is None else v.normalize_region(region, shape)[0]
         rows = np.arange(starts[0], starts[0] + target.shape[0])[:, None]
@@ -533,10 +530,10 @@ class Constant(Initializer):
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        shape = _shape(shape)
+        shape = shape_of(shape)
         name = type(self).__name__
         if isinstance(self.value, float):
-            target = _target(shape, dtype, out, region, name)
+            target = target_block(shape, dtype, out, region, name)
             v.assign(target, self.value)         # OverflowError past the dtype, nothing written
             return target
         try:
@@ -632,7 +629,7 @@ class STFT(Initializer):
 
     def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
                  out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
-        shape = _shape(shape)
+        shape = shape_of(shape)
         if len(shape) != 3 or shape[2] < 2:
             raise ValueError(f"STFT needs a shape (frame_length, channels, fft_length // 2 + 1) "
                              f"with at least 2 frequency bins, got {shape}")
@@ -667,9 +664,10 @@ def _scipy_window(window: str, length: int, periodic: bool) -> np.ndarray:
     return np.asarray(get_window(window, length, fftbins=periodic), dtype=np.float64)
 
 
-def _target(shape: tuple[int, ...], dtype: Any, out: np.ndarray | None, region: Any,
-            name: str) -> np.ndarray:
-    """The array a deterministic initializer writes: ``out`` (checked) or a new one."""
+def target_block(shape: tuple[int, ...], dtype: Any, out: np.ndarray | None, region: Any,
+                 name: str) -> np.ndarray:
+    """The array an initializer writes the block ``region`` of ``shape`` into: ``out``
+    (checked) or a new one."""
     dt = v.resolve_dtype(dtype, out, name)
     if region is None:
         block: tuple[int, ...] = shape
@@ -685,7 +683,7 @@ def _target(shape: tuple[int, ...], dtype: Any, out: np.ndarray | None, region: 
 
 def _deliver(full: np.ndarray, dtype: Any, out: np.ndarray | None, region: Any,
              name: str) -> np.ndarray:
-    target = _target(full.shape, dtype, out, region, name)
+    target = target_block(full.shape, dtype, out, region, name)
     if region is not None:
         starts, block = v.normalize_region(region, full.shape)
         full = full[tuple(slice(s, s + e) for s, e in zip(starts, block))]

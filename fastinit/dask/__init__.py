@@ -38,7 +38,7 @@ from dask.base import tokenize
 import fastinit
 from fastinit import _validate as v
 from fastinit import initializers as _initializers
-from fastinit._tensor_init import Recipe, as_initializer
+from fastinit._tensor_init import as_initializer
 
 __all__ = ["Generator", "default_rng", "initialize", "from_blocks"]
 
@@ -89,9 +89,7 @@ def _method_chunk(key: int, stream: int, method: str, params: tuple, shape: tupl
 
 def _initializer_chunk(config: dict, shape: tuple[int, ...], dtype: str,
                        region: tuple[slice, ...]) -> np.ndarray:
-    init = (Recipe.from_config(config["config"]) if config["class_name"] == "Recipe"
-            else _initializers.get(config))
-    assert init is not None
+    init = as_initializer(config, "initialize")
     with fastinit.threads(1):
         return init(shape, _dtype(dtype, "initialize"), region=region)
 

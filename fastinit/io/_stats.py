@@ -10,6 +10,15 @@ import numpy as np
 from fastinit import _validate as v
 
 
+def as_float64(values: np.ndarray, bfloat16: bool) -> np.ndarray:
+    """Values as float64; ``bfloat16``: ``values`` are bfloat16's uint16 words, read exactly as
+    the top halves of float32s (no ml_dtypes needed)."""
+    if bfloat16:
+        words = values.view(np.uint16).astype(np.uint32) << 16
+        return words.view(np.float32).astype(np.float64)
+    return values.astype(np.float64)
+
+
 def read_blocks(path: Any, dt: np.dtype, offset: int, count: int,
                 chunk_elements: int) -> Iterator[np.ndarray]:
     """``count`` values of dtype ``dt`` from byte ``offset`` of the file, as float64 blocks,
@@ -23,11 +32,8 @@ def read_blocks(path: Any, dt: np.dtype, offset: int, count: int,
             if len(raw) != n * dt.itemsize:
                 raise OSError(f"{path} is shorter than its header says (it ends {count - done} "
                               "values early): the file is truncated")
-            if v.is_bfloat16(dt):          # bfloat16 is float32's top half: exact, no ml_dtypes
-                words = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
-                yield words.view(np.float32).astype(np.float64)
-            else:
-                yield np.frombuffer(raw, dtype=dt).astype(np.float64)
+            yield as_float64(np.frombuffer(raw, dtype=np.uint16 if v.is_bfloat16(dt) else dt),
+                             v.is_bfloat16(dt))
             done += n
 
 

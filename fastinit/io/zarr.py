@@ -230,12 +230,7 @@ def zarr_stats(store: Any, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
             yield np.asarray(array[...], np.float64).reshape(-1)
             return
         for start in range(0, shape[0], rows):
-            values = np.asarray(array[start:start + rows]).reshape(-1)
-            if bfloat16:
-                words = values.view(np.uint16).astype(np.uint32) << 16
-                yield words.view(np.float32).astype(np.float64)
-            else:
-                yield values.astype(np.float64)
+            yield _stats.as_float64(np.asarray(array[start:start + rows]).reshape(-1), bfloat16)
 
     stats = _stats.summarize(blocks, n, on_chunk, dt.itemsize)
     return {"path": str(store), "shape": shape, "dtype": "bfloat16" if bfloat16 else dt.name,
