@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -21,9 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastinit import initializers
-from fastinit._names import unknown as unknown_name
+from fastinit import Generator
+from fastinit import init as fi_init
 from fastinit._fans import calculate_fans
+from fastinit._tensor_init import TensorInit, as_initializer
 
 # Activation module class names (lower case) -> the activation's family.
 _FAMILIES = {
@@ -444,15 +446,6 @@ def diagnose(model: torch.nn.Module, inputs: Any, *,
 ACTIVATIONS: dict[str, type[torch.nn.Module] | None] = {
     "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU,
     "selu": torch.nn.SELU, "gelu": torch.nn.GELU, "linear": None}
-# The inits init_mlp applies by name: the fastinit.init function, and the argument a value after
-# "name:" sets (normal:0.01 is N(0, 0.01**2); xavier_normal:1.667 has gain 5/3).
-INITS = {"zeros": ("zeros_", None), "normal": ("normal_", "std"), "uniform": ("uniform_", "b"),
-         "trunc_normal": ("trunc_normal_", "std"), "xavier_uniform": ("xavier_uniform_", "gain"),
-         "xavier_normal": ("xavier_normal_", "gain"), "kaiming_uniform": ("kaiming_uniform_", "a"),
-         "kaiming_normal": ("kaiming_normal_", "a"), "lecun_normal": ("lecun_normal_", None),
-         "lecun_uniform": ("lecun_uniform_", None), "orthogonal": ("orthogonal_", "gain")}
-
-
 def mlp(layers: int, width: int, activation: str = "tanh") -> torch.nn.Sequential:
     """``layers`` blocks of ``nn.Linear(width, width)`` and the activation (``"linear"``: none),
     the network of Glorot & Bengio's and He et al.'s experiments."""
@@ -471,44 +464,32 @@ def mlp(layers: int, width: int, activation: str = "tanh") -> torch.nn.Sequentia
     return torch.nn.Sequential(*blocks)
 
 
-def init_mlp(model: torch.nn.Module, init: str, seed: int = 0,
+def init_mlp(model: torch.nn.Module, init: Any, seed: int = 0,
              nonlinearity: str = "relu") -> torch.nn.Module:
-    """Initialize every ``nn.Linear`` weight of ``model`` by ``init`` (a name of :data:`INITS`,
-    optionally ``name:value``, also with torch's trailing underscore; or a Keras/JAX initializer
-    name, with Keras' fans), biases to 0, from fastinit's stream of ``seed``; returns model.
+    """Initialize every ``nn.Linear`` weight of ``model`` by ``init``, biases to 0, from
+    fastinit's stream of ``seed``; returns model.
 
-    ``nonlinearity`` goes to the kaiming inits (``kaiming_normal`` under tanh: gain 5/3).
+    ``init`` is any form of naming an init (README, "Naming an init"): ``"normal:0.01"`` is
+    N(0, 0.01**2), ``"xavier_normal:1.667"`` has gain 5/3, ``"kaiming_normal"`` is torch's
+    ``kaiming_normal_``, ``"he_normal"`` Keras' HeNormal.  A torch function fills each weight as
+    torch stores it, (out, in), with torch's fans; ``nonlinearity`` goes to the kaiming
+    functions given neither ``a`` nor a nonlinearity (``kaiming_normal`` under tanh: gain 5/3).  A Keras/JAX
+    initializer or a distribution draws each weight as the Keras kernel (in, out), so that its
+    fans are Keras', and stores it transposed.
     """
-    from fastinit import Generator
-    from fastinit import init as fi_init
-
-    name, _, value = init.partition(":")
-    if name.endswith("_") and name[:-1] in INITS:
-        name = name[:-1]                                  # torch's name of the same init
-    if name not in INITS and not value and name in initializers.NAMES:
-        return _init_with_initializer(model, name, seed)
-    if name not in INITS:
-        raise ValueError(f"{unknown_name('init', name, tuple(INITS) + initializers.NAMES)}; give "
-                         "name:value for the std, bound, gain or slope, e.g. normal:0.01")
-    function, argument = INITS[name]
-    kwargs: dict[str, Any] = {}
-    if value:
-        if argument is None:
-            raise ValueError(f"init {name!r} takes no value (got {init!r})")
-        try:
-            kwargs[argument] = float(value)
-        except ValueError:
-            raise ValueError(f"init {init!r}: {value!r} is not a number") from None
-        if name == "uniform":
-            kwargs["a"] = -kwargs["b"]
-    if name.startswith("kaiming"):
-        # torch's gain table has no GELU: He's ReLU gain is the usual choice for it.
-        kwargs["nonlinearity"] = {"gelu": "relu"}.get(nonlinearity, nonlinearity)
+    obj = as_initializer(init, f"init {init!r}")
     generator = Generator(seed)
-    fill = getattr(fi_init, function)
-    if name == "zeros":                                  # draws nothing: takes no generator
-        return _each_linear(model, fill)
-    return _each_linear(model, lambda weight: fill(weight, generator=generator, **kwargs))
+    form = getattr(obj, "form", None)
+    if form is not None and form.kind == "function":
+        args = dict(form.args)
+        if form.name.startswith("kaiming") and not {"a", "nonlinearity"} & set(args):
+            # torch's gain table has no GELU: He's ReLU gain is the usual choice for it.
+            args["nonlinearity"] = {"gelu": "relu"}.get(nonlinearity, nonlinearity)
+        function = getattr(fi_init, form.name)
+        if "generator" in inspect.signature(function).parameters:
+            args["generator"] = generator
+        return _each_linear(model, lambda weight: function(weight, **args))
+    return _each_kernel(model, obj, generator)
 
 
 def _each_linear(model: torch.nn.Module, fill: Callable[[torch.Tensor], Any]) -> torch.nn.Module:
@@ -522,18 +503,14 @@ def _each_linear(model: torch.nn.Module, fill: Callable[[torch.Tensor], Any]) ->
     return model
 
 
-def _init_with_initializer(model: torch.nn.Module, name: str, seed: int) -> torch.nn.Module:
-    """Every ``nn.Linear`` weight by the Keras/JAX initializer ``name``, biases to 0.
+def _each_kernel(model: torch.nn.Module, obj: Any, generator: Any) -> torch.nn.Module:
+    """Every ``nn.Linear`` weight by the initializer ``obj``, biases to 0.
 
     Keras' fans read a kernel as (in, out); torch stores (out, in).  Each weight is therefore
-    drawn as the (in, out) kernel, one stream of ``Generator(seed)`` per layer, and stored
-    transposed, so fan_in is the layer's input width as in Keras.
+    drawn as the (in, out) kernel, one stream of ``generator`` per layer, and stored transposed,
+    so fan_in is the layer's input width as in Keras.
     """
-    from fastinit import Generator
-    from fastinit._tensor_init import parse_init
-
-    spec = parse_init(name, repr(name))
-    generator = Generator(seed)
+    spec = TensorInit(obj)
 
     def fill(weight: torch.Tensor) -> None:
         kernel = np.empty(weight.shape[::-1], np.float32)          # (in, out)

@@ -107,11 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--spec", default=None,
                       help="(.safetensors) a JSON file listing the tensors and their inits: "
                            '{"tensors": {"name": {"shape": [4096, 1024], "dtype": "float32", '
-                           '"init": ["normal_", {"std": 0.02}]}, ...}}; see the README')
+                           '"init": ["normal_", {"std": 0.02}]}, ...}}; an init in any form of '
+                           "the README's section 'Naming an init'")
     init.add_argument("--shape", type=int, nargs="+", default=None,
                       help="(.npy) the tensor's shape, e.g. --shape 4096 1024")
     init.add_argument("--init", default=None,
-                      help="(.npy) the initializer: " + ", ".join(NAMES))
+                      help="(.npy, .zarr) the init, in any form of the README's section "
+                           "'Naming an init': a Keras/JAX name (" + ", ".join(NAMES) + "), a "
+                           "torch function (kaiming_normal_, 'normal_(std=0.02)'), NAME:VALUE "
+                           "(normal:0.01)")
     init.add_argument("--dtype", default=None,
                       choices=["float32", "float64", "float16", "bfloat16"],
                       help="the dtype (.npy: default float32, bfloat16 needs fastinit[bf16]; "
@@ -166,15 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                "linear"], default="tanh",
                       help="the MLP's activation (tanh)")
     diag.add_argument("--init", nargs="+", default=None, metavar="INIT",
-                      help="one or more inits of every Linear weight, compared side by side: "
-                           "zeros, normal, uniform, trunc_normal, xavier_uniform, xavier_normal, "
-                           "kaiming_uniform, kaiming_normal, lecun_normal, lecun_uniform, "
-                           "orthogonal; NAME:VALUE sets the std (normal, trunc_normal), bound "
-                           "(uniform), gain (xavier, orthogonal) or slope (kaiming), e.g. "
-                           "normal:0.01 (torch's names with their underscore too); or a "
-                           "Keras/JAX initializer name (he_normal, glorot_uniform, ...), with "
-                           "Keras' fans.  Default: xavier_normal for the MLP, the model's own "
-                           "init for --config")
+                      help="one or more inits of every Linear weight, compared side by side, in "
+                           "any form of the README's section 'Naming an init': torch's "
+                           "functions, with or without the _ (xavier_normal, kaiming_normal_, "
+                           "'normal_(std=0.01)'), NAME:VALUE for the main argument (normal:0.01, "
+                           "xavier_normal:1.667), or a Keras/JAX initializer name (he_normal, "
+                           "glorot_uniform, ...), with Keras' fans.  Default: xavier_normal for "
+                           "the MLP, the model's own init for --config")
     diag.add_argument("--config", metavar="CONFIG_JSON",
                       help="a transformers config.json: build that model on CPU instead")
     diag.add_argument("--batch", type=_positive_int, default=None,
@@ -199,11 +201,13 @@ _OPTIONS = {
 
 
 def initializer_from_args(args: argparse.Namespace) -> Any:
-    """The initializer the ``init`` options describe (ValueError for what does not fit)."""
+    """The initializer the ``init`` options describe: ``--init`` in any form of naming an init
+    (README, "Naming an init"), with ``--scale``, ``--mean``, ... (ValueError for what does not
+    fit)."""
     from fastinit import initializers as ini
+    from fastinit._tensor_init import as_initializer
 
-    base = ini.get(args.init)
-    assert base is not None
+    base = as_initializer(args.init, "--init")
     config = base.get_config()
     cls_name = type(base).__name__
     given = {k: getattr(args, k) for k in _OPTIONS if getattr(args, k) is not None}
@@ -216,7 +220,9 @@ def initializer_from_args(args: argparse.Namespace) -> Any:
     for key, value in given.items():
         owners = _OPTIONS[key]
         if cls_name not in (owners if isinstance(owners, tuple) else (owners,)):
-            raise ValueError(f"--{key} does not apply to --init {args.init}")
+            hint = (f"; give {base.form.name}'s arguments in --init, e.g. --init "
+                    f"'{base.form.name}(ARG=VALUE)'" if isinstance(base, ini.Recipe) else "")
+            raise ValueError(f"--{key} does not apply to --init {args.init}{hint}")
         config[key] = value
     if "seed" in config:
         config["seed"] = args.seed

@@ -2,7 +2,9 @@
 
 An initializer is a callable ``init(shape, dtype=np.float32, *, out=None, region=None)`` that
 returns a new array (or fills ``out`` and returns it).  ``get_config()`` / ``from_config()``
-round-trip it, and :func:`get` builds one from a name or a Keras-style config dict.
+round-trip it, and :func:`get` builds one from any form of naming an init (a name, a Keras-style
+config dict, a torch function or a distribution with its arguments: ``fastinit._recipe``, the
+README's "Naming an init").
 
 Seeds.  A seeded initializer is a pure function of (seed, shape, dtype): every call returns the
 same array, also after a ``get_config`` / ``from_config`` round-trip, and ``region=`` returns the
@@ -36,6 +38,7 @@ import numpy as np
 
 from fastinit import _keras
 from fastinit import _names
+from fastinit import _recipe
 from fastinit import _tensors
 from fastinit import _validate as v
 from fastinit._generator import Generator
@@ -43,7 +46,8 @@ from fastinit._generator import Generator
 __all__ = [
     "Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
     "LecunUniform", "LecunNormal", "RandomUniform", "RandomNormal", "TruncatedNormal",
-    "Orthogonal", "Identity", "Zeros", "Ones", "Constant", "STFT", "compute_fans", "get",
+    "Orthogonal", "Identity", "Zeros", "Ones", "Constant", "STFT", "Recipe", "compute_fans",
+    "get",
 ]
 
 # Standard deviation of a standard normal truncated to [-2, 2]: dividing by it gives the truncated
@@ -691,11 +695,48 @@ def _deliver(full: np.ndarray, dtype: Any, out: np.ndarray | None, region: Any,
     return target
 
 
+class Recipe(_Seeded):
+    """An init function of :mod:`fastinit.init` or a Generator distribution, with its arguments,
+    as an initializer: ``Recipe(("normal_", {"std": 0.02}), seed=7)(shape)`` equals
+    ``fastinit.init.normal_(np.empty(shape), std=0.02, generator=Generator(7))``.
+
+    What :func:`get` makes of the torch forms (``"normal_(std=0.02)"``, ``("normal_", {"std":
+    0.02})``, ``{"distribution": "uniform", "args": {...}}``), so that every entry point that
+    takes an initializer takes them; ``seed=None`` draws fresh entropy on every call, as the
+    other initializers do.
+    """
+
+    def __init__(self, init: Any, seed: Any = None) -> None:
+        self.form = _recipe.read_form(init, "Recipe", NAMES)
+        self.init = self.form.config()
+        self.seed = check_seed(seed, "Recipe")
+
+    @property
+    def local(self) -> bool:                              # type: ignore[override]
+        return self.form.local
+
+    def working_bytes(self, shape: Sequence[int]) -> int:
+        return self.form.working_bytes(shape_of(shape))
+
+    def __call__(self, shape: Sequence[int], dtype: Any = np.float32, *,
+                 out: np.ndarray | None = None, region: Any = None) -> np.ndarray:
+        full = shape_of(shape)
+        target = target_block(full, dtype, out, region, "Recipe")
+        self.form.fill(target, full, region, self._rng())
+        return target
+
+    def get_config(self) -> dict[str, Any]:
+        return {"init": self.init, "seed": self._seed_config()}
+
+    def __repr__(self) -> str:
+        return f"Recipe({str(self.form)!r}, seed={self._seed_config()!r})"
+
+
 _CLASSES: dict[str, type[Initializer]] = {
     cls.__name__: cls for cls in (VarianceScaling, GlorotUniform, GlorotNormal, HeUniform,
                                   HeNormal, LecunUniform, LecunNormal, RandomUniform,
                                   RandomNormal, TruncatedNormal, Orthogonal, Identity, Zeros,
-                                  Ones, Constant, STFT)
+                                  Ones, Constant, STFT, Recipe)
 }
 _SNAKE = {"variance_scaling": "VarianceScaling", "glorot_uniform": "GlorotUniform",
           "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform", "he_normal": "HeNormal",
@@ -712,38 +753,59 @@ _KERAS_ALIASES = {"normal": "RandomNormal", "uniform": "RandomUniform", "one": "
                   "OrthogonalInitializer": "Orthogonal", "STFTInitializer": "STFT"}
 
 
+def _class_of(name: str) -> str | None:
+    """The class a Keras/JAX name, alias or class name stands for (None: not an initializer)."""
+    name = _SNAKE.get(name, _KERAS_ALIASES.get(name, name))
+    return name if name in _CLASSES and name != "Recipe" else None
+
+
 def get(identifier: Any) -> Initializer | None:
-    """An initializer from a name (``"he_normal"`` or ``"HeNormal"``), a Keras-style config dict
-    (``{"class_name": "HeNormal", "config": {"seed": 1}}``), an initializer (returned as is) or
-    an array or tensor of values (a :class:`Constant` of it, as Keras' ``get(tensor)``).
-    None gives None, as in Keras."""
+    """An initializer from any form of naming an init (README, "Naming an init").
+
+    - an initializer, returned as is; None gives None, as in Keras;
+    - a string ``NAME``, ``NAME:VALUE`` or ``NAME(ARG=VALUE, ...)``: a Keras/JAX name
+      (``"he_normal"``, ``"HeNormal"``, ``"normal"``), a :mod:`fastinit.init` function
+      (``"kaiming_normal_"``, also without its ``_`` where Keras has no such name), with its
+      main argument (``"normal:0.01"``) or its arguments by name (``"normal_(std=0.02)"``);
+    - a Keras-style config dict (``{"class_name": "HeNormal", "config": {"seed": 1}}``);
+    - an init function or a Generator distribution with its arguments (``("normal_", {"std":
+      0.02})``, ``{"distribution": "uniform", "args": {"low": -1, "high": 1}}``): a
+      :class:`Recipe`;
+    - an array or tensor of values: a :class:`Constant` of it, as Keras' ``get(tensor)``.
+
+    An unknown name is a ValueError with the close matches among every name of the vocabulary.
+    """
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, np.ndarray) or _tensors.is_tensor(identifier) or (
             hasattr(identifier, "__array__") and hasattr(identifier, "shape")):
         return Constant(identifier)
     if isinstance(identifier, str):
-        name = _SNAKE.get(identifier, _KERAS_ALIASES.get(identifier, identifier))
-        if name not in _CLASSES:
-            raise _names.unknown("initializer", identifier, _SNAKE)
-        return _CLASSES[name]()
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError("an initializer config needs 'class_name' (and 'config')")
+        name, args, value = _recipe.split(identifier, "")
+        cls_name = _class_of(name)
+        if cls_name is None:
+            return Recipe(_recipe.read_form(identifier, "", NAMES))
+        if value is not None:
+            args = _recipe.main_arguments(cls_name, value, identifier, "")
+        return _CLASSES[cls_name].from_config(args or {})
+    if isinstance(identifier, dict) and "class_name" in identifier:
         class_name = identifier["class_name"]
         if not isinstance(class_name, str):
             raise TypeError(f"an initializer config's class_name must be a str, got "
                             f"{type(class_name).__name__}")
-        cls_name = _SNAKE.get(class_name, _KERAS_ALIASES.get(class_name, class_name))
-        if cls_name not in _CLASSES:
+        cls_name = _class_of(class_name) or ("Recipe" if class_name == "Recipe" else None)
+        if cls_name is None:
             raise _names.unknown("initializer", class_name, _CLASSES)
         config = identifier.get("config", {})
         if not isinstance(config, dict):
             raise TypeError(f"the config of {class_name} must be a dict of its arguments, got "
                             f"{type(config).__name__}")
         return _CLASSES[cls_name].from_config(dict(config))
-    raise TypeError(f"cannot build an initializer from {identifier!r}: give a name, a config "
-                    "dict or an Initializer")
+    if isinstance(identifier, (dict, tuple, list)):
+        return Recipe(_recipe.read_form(identifier, "", NAMES))
+    raise TypeError(f"cannot read init {identifier!r}: give a name, a config dict, an init "
+                    "function or distribution with its arguments, or an Initializer (README: "
+                    "Naming an init)")
 
 
 # Keras' serialization and layers know these classes once the program imports Keras.

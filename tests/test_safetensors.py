@@ -247,7 +247,7 @@ def test_an_existing_file_is_never_replaced_without_overwrite(tmp_path):
     ({"w": ((4, 4), "float32", ("normal_", {"stdd": 1.0}))}, ValueError, "takes no argument 'stdd'"),
     ({"w": ((4, 4), "float32", ("normal_", {"std": -1.0}))}, ValueError, "std"),
     ({"w": ((4, 4), "float32", ("normal", {"generator": 1}))}, ValueError, "supplies it"),
-    ({"w": ((4, 4), "float32", "bogus_")}, ValueError, "unknown init function"),
+    ({"w": ((4, 4), "float32", "bogus_")}, ValueError, "unknown init .bogus_."),
     ({"w": ((4, 4), "float32", ("gamma", {}))}, ValueError, "unknown distribution"),
     ({"w": ((4, 4), "float32", fi.initializers.HeNormal(seed=3))}, ValueError, "seed of its own"),
     ({"w": ((4, 4), "int32", "ones_")}, TypeError, "unsupported dtype"),

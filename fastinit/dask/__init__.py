@@ -38,7 +38,8 @@ from dask.base import tokenize
 import fastinit
 from fastinit import _validate as v
 from fastinit import initializers as _initializers
-from fastinit._tensor_init import as_initializer
+from fastinit._recipe import first_element, rehearse
+from fastinit._tensor_init import as_initializer, seeded_initializer
 
 __all__ = ["Generator", "default_rng", "initialize", "from_blocks"]
 
@@ -130,8 +131,7 @@ class Generator:
         # Everything is checked before a stream number is taken: the method itself runs on
         # the first element (a throwaway generator), then the chunks are checked against size.
         dtype_name = "uint32" if method == "random_raw" else v.dtype_name(dt)
-        probe = tuple(slice(0, min(1, d)) for d in shape)
-        _method_chunk(self.key, 0, method, params, shape, dtype_name, probe)
+        _method_chunk(self.key, 0, method, params, shape, dtype_name, first_element(shape))
         da.core.normalize_chunks(chunks, shape, dtype=dt)
         stream = self._rng._bit_generator._take_stream()
         return from_blocks(f"fastinit-{method}", _method_chunk,
@@ -175,25 +175,26 @@ def default_rng(seed: Any = None) -> Generator:
     return Generator(seed)
 
 
-def initialize(init: Any, shape: Sequence[int], *, chunks: Any = "auto",
-               dtype: Any = np.float32) -> da.Array:
+def initialize(init: Any, shape: Sequence[int], *, seed: int | None = None,
+               chunks: Any = "auto", dtype: Any = np.float32) -> da.Array:
     """An initializer of :mod:`fastinit.initializers` as a Dask array: ``init(shape, dtype)``
     chunk by chunk.
 
-    ``init`` is an initializer, a name or a config dict, or an init function of
-    :mod:`fastinit.init` or a distribution with its arguments (``("normal_", {"std": 0.02})``,
-    as ``fill_npy`` takes it).  An unseeded initializer is given a seed drawn now, so that every
-    chunk belongs to the same tensor.  Orthogonal, which has no chunked form, is computed whole
-    in one task and then cut into the chunks.
+    ``init`` is any form of naming an init (README, "Naming an init"), as ``fill_npy`` takes
+    it: an initializer, a name or a config dict, or an init function of :mod:`fastinit.init` or
+    a distribution with its arguments (``"normal_(std=0.02)"``, ``("normal_", {"std": 0.02})``),
+    drawing from ``Generator(seed)``.  ``seed`` replaces the initializer's own; an unseeded
+    one is given a seed drawn now, so that every chunk belongs to the same tensor.
+    Orthogonal, which has no chunked form, is computed whole in one task and then cut into the
+    chunks.
     """
-    obj = as_initializer(init, "initialize")
+    obj = seeded_initializer(init, seed, "initialize")
     shape_t = _shape(shape, "initialize")
     dt = _dtype(dtype, "initialize")
     obj = _initializers.pinned(obj)
     config: dict[str, Any] = {"class_name": type(obj).__name__, "config": obj.get_config()}
     if obj.local:                       # checked on the first element before building anything
-        _initializer_chunk(config, shape_t, v.dtype_name(dt),
-                           tuple(slice(0, min(1, d)) for d in shape_t))
+        rehearse(obj, shape_t, dt)
     else:
         # No chunked form (Orthogonal's QR): computed whole in one task, then cut into chunks.
         whole = from_blocks("fastinit-initialize", _initializer_chunk,

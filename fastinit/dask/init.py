@@ -26,6 +26,7 @@ import numpy as np
 import fastinit
 from fastinit import _validate as v
 from fastinit import init as _init
+from fastinit._recipe import first_element
 from fastinit.dask import _dtype, _shape, from_blocks
 
 _WHOLE = ("orthogonal", "sparse")
@@ -74,11 +75,10 @@ def _make(name: str) -> Callable[..., Any]:
             rng = _init.resolve_generator(generator)
             key, stream = rng.key, rng._bit_generator._next_stream
         dtype_name = v.dtype_name(dt)
-        probe = tuple(slice(0, min(1, d)) for d in full)
         chunk = _function_chunk if name not in _WHOLE else _whole_chunk
         # Checked on the first element with the stream it would get, before any stream is
         # taken; then the chunks are checked against the shape.
-        chunk(name, given, key, stream, full, dtype_name, probe)
+        chunk(name, given, key, stream, full, dtype_name, first_element(full))
         from dask.array.core import normalize_chunks
         normalize_chunks(chunks, full, dtype=dt)
         if takes_generator:

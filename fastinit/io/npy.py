@@ -37,7 +37,8 @@ import numpy as np
 from fastinit import _validate as v
 from fastinit import initializers
 from fastinit._progress import Progress
-from fastinit._tensor_init import as_initializer
+from fastinit._recipe import rehearse
+from fastinit._tensor_init import seeded_initializer
 from fastinit.io import _stats
 from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, read_record,
                                 record_path as _record_path, remove_quietly, reserve,
@@ -46,19 +47,6 @@ from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, 
 __all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES"]
 
 DEFAULT_CHUNK_BYTES = 64 << 20
-
-
-def _as_initializer(init: Any, seed: int | None,
-                    where: str = "fill_npy") -> initializers.Initializer:
-    """An initializer object (an initializer, or a torch function or distribution with its
-    arguments), with ``seed`` if given."""
-    obj = as_initializer(init, where)
-    config = obj.get_config()
-    if seed is not None:
-        if "seed" not in config:
-            raise ValueError(f"{where}: {type(obj).__name__} takes no seed")
-        config["seed"] = seed
-    return type(obj).from_config(config)
 
 
 def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any = np.float32,
@@ -139,13 +127,15 @@ def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, 
         starts, block = v.normalize_region(region, full)
     record_path = _record_path(path)
 
-    obj = initializers.pinned(_as_initializer(init, seed))
+    obj = initializers.pinned(seeded_initializer(init, seed, "fill_npy"))
     params: dict[str, Any] = obj.get_config()
     config: dict[str, Any] = {"class_name": type(obj).__name__, "config": params}
     record: dict[str, Any] = {"shape": list(full), "starts": list(starts), "block": list(block),
               "dtype": dt.name, "initializer": config, "chunk_bytes": chunk_bytes}
 
-    if not obj.local:
+    if obj.local:
+        rehearse(obj, full, dt)           # bad arguments fail before the file is touched
+    else:
         # Computed whole, once (QR has no local form): refuse up front what cannot fit.
         check_memory(obj.working_bytes(full), f"{type(obj).__name__} of shape {full}",
                      "fill_npy")

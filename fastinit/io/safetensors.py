@@ -34,6 +34,7 @@ from fastinit import _threads
 from fastinit import _validate as v
 from fastinit._generator import Generator, stream_for
 from fastinit._progress import Progress, format_bytes
+from fastinit._recipe import rehearse
 from fastinit._tensor_init import TensorInit, key_of, parse_init, storage_dtype
 from fastinit.io import _stats
 from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, read_record,
@@ -440,12 +441,9 @@ def _check_inits(entries: list[Entry], key: int, where: str) -> dict[str, np.nda
         assert e.init is not None
         rng = Generator(key=key, stream=stream_for(e.name))
         try:
-            if not e.init.local:
-                wholes[e.name] = np.empty(e.shape, e.dt)
-                e.init.fill(wholes[e.name], e.shape, None, rng)
-            else:
-                first = tuple(slice(0, min(1, d)) for d in e.shape)
-                e.init.fill(np.empty(tuple(s.stop for s in first), e.dt), e.shape, first, rng)
+            whole = rehearse(e.init.drawing_from(rng), e.shape, e.dt)
+            if whole is not None:
+                wholes[e.name] = whole
         except (TypeError, ValueError, OverflowError) as exc:
             raise type(exc)(f"{where}: tensor {e.name!r} ({json.dumps(e.init.config())}): "
                             f"{exc}") from None

@@ -23,7 +23,9 @@ import numpy as np
 from fastinit import _validate as v
 from fastinit import initializers
 from fastinit._progress import Progress
-from fastinit.io.npy import DEFAULT_CHUNK_BYTES, _as_initializer
+from fastinit._recipe import rehearse
+from fastinit._tensor_init import seeded_initializer
+from fastinit.io.npy import DEFAULT_CHUNK_BYTES
 
 __all__ = ["write_zarr", "read_zarr", "default_chunks"]
 
@@ -98,7 +100,7 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     """
     import zarr
 
-    obj = initializers.pinned(_as_initializer(init, seed, "write_zarr"))
+    obj = initializers.pinned(seeded_initializer(init, seed, "write_zarr"))
     full = v.normalize_size(shape)
     if full is None:
         raise TypeError("write_zarr: shape must be an int or a tuple of ints, got None")
@@ -112,11 +114,7 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
                          f"{full}")
     # Bad arguments fail here, before anything is created: a local initializer on the first
     # element; one without a chunked form (Orthogonal) is computed whole, once.
-    whole = None
-    if obj.local:
-        obj(full, dt, region=tuple(slice(0, min(1, d)) for d in full))
-    else:
-        whole = obj(full, dt)
+    whole = rehearse(obj, full, dt)
     client = _active_client() if use_dask is not False else None
     if use_dask and client is None:
         raise ValueError("write_zarr: use_dask=True needs an active dask.distributed client")
