@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # stubtest imports the module: only the levels this CPU runs (every level shares one interface).
 @pytest.mark.parametrize("module", [f"_kernels_{level}" for level in _simd.available_levels()]
-                         + ["_bit_generator"])
+                         + ["_bit_generator", "io._summary"])
 def test_extension_stubs_match_the_extension(module):
     # Run from the repository root: mypy finds the package there (it does not follow the import
     # hooks of an editable install), type-checks it and compares the stub with the built module.

@@ -275,7 +275,8 @@ def _raw_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, boo
 
 
 def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-              on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
+              on_chunk: Callable[[int], None] | None = None,
+              progress: bool = False) -> dict[str, Any]:
     """Statistics of a ``.npy`` file of real numbers, in one streaming pass of bounded memory.
 
     ``mean``, ``std``, ``min`` and ``max`` are over the finite values (float64 accumulation);
@@ -287,7 +288,6 @@ def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     _stats.check_summarizable(dt, str(path), "fastinit info reads float, bfloat16 and integer "
                               ".npy files")
     n = math.prod(shape)
-    chunk_elements = max(1, chunk_bytes // 8)
-    stats = _stats.summarize(lambda: _stats.read_blocks(path, dt, offset, n, chunk_elements), n,
-                             on_chunk, dt.itemsize)
+    with _stats.reporting(n * dt.itemsize, progress, Path(path).name, on_chunk) as report:
+        stats = _stats.summarize_file(path, dt, offset, n, chunk_bytes, report)
     return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n, **stats}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import functools
 import hashlib
 import json
 import math
@@ -238,7 +237,8 @@ def read_header(path: str | os.PathLike) -> Header:
 
 
 def safetensors_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                      on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
+                      on_chunk: Callable[[int], None] | None = None,
+                      progress: bool = False) -> dict[str, Any]:
     """Per-tensor statistics of a safetensors file, streamed with bounded memory.
 
     Returns a dict with ``path``, ``metadata``, ``incomplete`` (a fastinit write of it was
@@ -248,18 +248,18 @@ def safetensors_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_
     :func:`fastinit.npy_stats` (over the finite values, with NaN and inf counts).
     """
     header = read_header(path)
-    chunk_elements = max(1, chunk_bytes // 8)
     rows = []
-    for name, code, shape, begin, end in header.tensors:
-        n = math.prod(shape)
-        row: dict[str, Any] = {"name": name, "dtype": code, "shape": shape, "size": n,
-                               "init": _recorded_init(header.metadata, name)}
-        if code in _READ_DTYPES:
-            dt = _read_dtype(code)
-            offset = header.data_start + begin
-            blocks = functools.partial(_stats.read_blocks, path, dt, offset, n, chunk_elements)
-            row.update(_stats.summarize(blocks, n, on_chunk, dt.itemsize))
-        rows.append(row)
+    read = sum(end - begin for _, code, _, begin, end in header.tensors if code in _READ_DTYPES)
+    with _stats.reporting(read, progress, Path(path).name, on_chunk) as report:
+        for name, code, shape, begin, end in header.tensors:
+            n = math.prod(shape)
+            row: dict[str, Any] = {"name": name, "dtype": code, "shape": shape, "size": n,
+                                   "init": _recorded_init(header.metadata, name)}
+            if code in _READ_DTYPES:
+                dt = _read_dtype(code)
+                offset = header.data_start + begin
+                row.update(_stats.summarize_file(path, dt, offset, n, chunk_bytes, report))
+            rows.append(row)
     return {"path": str(path), "metadata": header.metadata, "tensors": rows,
             "incomplete": record_path(Path(path)).exists()}
 

@@ -202,7 +202,7 @@ def read_zarr(store: Any) -> np.ndarray:
 
 
 def zarr_stats(store: Any, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-               on_chunk: Any = None) -> dict[str, Any]:
+               on_chunk: Any = None, progress: bool = False) -> dict[str, Any]:
     """Statistics of a Zarr array, as :func:`fastinit.io.npy_stats` gives a ``.npy`` file's.
 
     The array is read in slabs of whole rows of about ``chunk_bytes`` (at least one row), so the
@@ -223,13 +223,13 @@ def zarr_stats(store: Any, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     row = math.prod(shape[1:]) * dt.itemsize if shape else dt.itemsize
     rows = max(1, chunk_bytes // max(1, row))
 
-    def blocks():
+    def read(index: int) -> np.ndarray:
         if not shape:
-            yield np.asarray(array[...], np.float64).reshape(-1)
-            return
-        for start in range(0, shape[0], rows):
-            yield _stats.as_float64(np.asarray(array[start:start + rows]).reshape(-1), bfloat16)
+            return np.asarray(array[...]).reshape(-1)
+        return np.asarray(array[index * rows:(index + 1) * rows])
 
-    stats = _stats.summarize(blocks, n, on_chunk, dt.itemsize)
+    slabs = -(-shape[0] // rows) if shape else 1
+    with _stats.reporting(n * dt.itemsize, progress, str(store), on_chunk) as report:
+        stats = _stats.summarize_chunks(read, slabs, n, bfloat16, report)
     return {"path": str(store), "shape": shape, "dtype": "bfloat16" if bfloat16 else dt.name,
             "size": n, **stats}
