@@ -23,6 +23,7 @@ import numpy as np
 
 import fastinit
 from fastinit import _validate
+from fastinit._progress import Progress
 
 # The NumPy-method table's sample count: an allocation per call, as those methods make, and
 # a permutation of 2**24 elements would take seconds per round.
@@ -230,8 +231,9 @@ def format_small_calls(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_numpy_methods(size: int, repeats: int) -> list[dict]:
-    """Time NumPy's methods on fastinit.Generator against numpy.random.default_rng and torch."""
+def run_numpy_methods(size: int, repeats: int, bar: Progress | None = None) -> list[dict]:
+    """Time NumPy's methods on fastinit.Generator against numpy.random.default_rng and torch
+    (``bar``: one step per method)."""
     rng, nrng = fastinit.default_rng(0), np.random.default_rng(0)
     rows = []
     try:
@@ -240,6 +242,8 @@ def run_numpy_methods(size: int, repeats: int) -> list[dict]:
     except ImportError:
         pass
     for name, (call, torch_call) in _numpy_method_cases(size).items():
+        if bar is not None:
+            bar.update(0, name)
         contenders = {"fastinit": lambda: call(rng), "numpy": lambda: call(nrng)}
         if torch_call is not None:
             contenders["torch"] = torch_call
@@ -254,6 +258,8 @@ def run_numpy_methods(size: int, repeats: int) -> list[dict]:
             "vs_numpy": best["numpy"] / best["fastinit"],
             "vs_torch": t_torch / best["fastinit"] if t_torch else None,
         })
+        if bar is not None:
+            bar.update(1)
     return rows
 
 
@@ -292,67 +298,86 @@ def _torch_version() -> str | None:
 
 
 def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
-        simd: str | None = None) -> dict:
+        simd: str | None = None, progress: bool = False) -> dict:
     """Time every fill and dtype: fastinit on 1 and on ``threads`` threads, NumPy, torch (one
-    thread, when importable) and ``a.fill(0)`` on the same buffer.  Returns a JSON-able dict."""
+    thread, when importable) and ``a.fill(0)`` on the same buffer.  Returns a JSON-able dict.
+    ``progress``: one step per row on stderr (:class:`fastinit._progress.Progress`)."""
     from fastinit import _simd
 
     threads = threads or fastinit.get_num_threads()
     level = simd or _simd.level
     rows = []
-    with _simd.using_level(level):
-        rng = fastinit.default_rng(0)
-        nrng = np.random.default_rng(0)
-        for dtype in dtypes:
-            dt = _validate.resolve_dtype(dtype, None, "bench")
-            ours = np.empty(size, dt)
-            theirs = np.empty(size, dt)
-            torch_fills = _torch_fills(size, dtype)
-            numpy_fills = _numpy_fills(nrng, theirs)
-            # The raw-word limit: Philox's words for the row on 1 thread (one word per sample,
-            # two for float64), stored as random_raw stores them.
-            words = np.empty(size * (2 if dt.itemsize == 8 else 1), np.uint32)
-            cases = {
-                "uniform": (lambda: rng.random(out=ours), numpy_fills["uniform"]),
-                "normal": (lambda: rng.standard_normal(out=ours), numpy_fills["normal"]),
-                "truncated_normal": (lambda: rng.truncated_normal(a=-2.0, b=2.0, out=ours),
-                                     numpy_fills["truncated_normal"]),
-            }
-            for name, (fast, numpy_fill) in cases.items():
-                # memset is the buffer's bytes set to zero: ml_dtypes' bfloat16 fill(0) goes
-                # through a slow per-element cast (measured here: 5 GB/s against 25-30).
-                contenders = {"one": _on_threads(fast, 1), "numpy": numpy_fill,
-                              "memset": lambda: theirs.view(np.uint8).fill(0),
-                              "raw": _on_threads(lambda: rng.random_raw(out=words), 1)}
-                if threads > 1:
-                    contenders["all"] = _on_threads(fast, threads)
-                if torch_fills:
-                    contenders["torch"] = torch_fills[name]
-                best = _best_times(contenders, repeats)
-                t_one, t_numpy, t_memset = best["one"], best["numpy"], best["memset"]
-                t_raw = best["raw"]
-                t_all = best.get("all", t_one)
-                t_torch = best.get("torch")
-                nbytes = size * dt.itemsize
-                rows.append({
-                    "fill": name, "dtype": dtype, "size": size,
-                    "fastinit_1_thread_s": t_one, "fastinit_threads_s": t_all,
-                    "numpy_s": t_numpy, "torch_s": t_torch, "memset_s": t_memset,
-                    "raw_words_s": t_raw,
-                    "fastinit_1_thread_msamples_s": size / t_one / 1e6,
-                    "fastinit_threads_msamples_s": size / t_all / 1e6,
-                    "fastinit_threads_gb_s": nbytes / t_all / 1e9,
-                    "numpy_msamples_s": size / t_numpy / 1e6,
-                    "torch_msamples_s": size / t_torch / 1e6 if t_torch else None,
-                    "memset_gb_s": nbytes / t_memset / 1e9,
-                    "raw_limit_msamples_s": size / t_raw / 1e6,
-                    "vs_raw_words": t_raw / t_one,
-                    "vs_numpy": t_numpy / t_one,
-                    "vs_torch": t_torch / t_one if t_torch else None,
-                    "threads_vs_memset": t_memset / t_all,
-                })
-        with fastinit.threads(1):
-            numpy_rows = run_numpy_methods(min(size, NUMPY_METHODS_SIZE), repeats)
+    bar = Progress(3 * len(dtypes) + len(_numpy_method_cases(1)), progress, "bench", "steps")
+    try:
+        with _simd.using_level(level):
+            _run_rows(rows, bar, size, repeats, dtypes, threads)
+            with fastinit.threads(1):
+                numpy_rows = run_numpy_methods(min(size, NUMPY_METHODS_SIZE), repeats, bar)
+    finally:
+        bar.close()
+    return _result(rows, numpy_rows, size, repeats, threads, level)
+
+
+def _run_rows(rows: list[dict], bar: Progress, size: int, repeats: int, dtypes: list[str],
+              threads: int) -> None:
+    rng = fastinit.default_rng(0)
+    nrng = np.random.default_rng(0)
+    for dtype in dtypes:
+        dt = _validate.resolve_dtype(dtype, None, "bench")
+        ours = np.empty(size, dt)
+        theirs = np.empty(size, dt)
+        torch_fills = _torch_fills(size, dtype)
+        numpy_fills = _numpy_fills(nrng, theirs)
+        # The raw-word limit: Philox's words for the row on 1 thread (one word per sample,
+        # two for float64), stored as random_raw stores them.
+        words = np.empty(size * (2 if dt.itemsize == 8 else 1), np.uint32)
+        cases = {
+            "uniform": (lambda: rng.random(out=ours), numpy_fills["uniform"]),
+            "normal": (lambda: rng.standard_normal(out=ours), numpy_fills["normal"]),
+            "truncated_normal": (lambda: rng.truncated_normal(a=-2.0, b=2.0, out=ours),
+                                 numpy_fills["truncated_normal"]),
+        }
+        for name, (fast, numpy_fill) in cases.items():
+            bar.update(0, f"{name} {dtype}")
+            # memset is the buffer's bytes set to zero: ml_dtypes' bfloat16 fill(0) goes
+            # through a slow per-element cast (measured here: 5 GB/s against 25-30).
+            contenders = {"one": _on_threads(fast, 1), "numpy": numpy_fill,
+                          "memset": lambda: theirs.view(np.uint8).fill(0),
+                          "raw": _on_threads(lambda: rng.random_raw(out=words), 1)}
+            if threads > 1:
+                contenders["all"] = _on_threads(fast, threads)
+            if torch_fills:
+                contenders["torch"] = torch_fills[name]
+            best = _best_times(contenders, repeats)
+            t_one, t_numpy, t_memset = best["one"], best["numpy"], best["memset"]
+            t_raw = best["raw"]
+            t_all = best.get("all", t_one)
+            t_torch = best.get("torch")
+            nbytes = size * dt.itemsize
+            rows.append({
+                "fill": name, "dtype": dtype, "size": size,
+                "fastinit_1_thread_s": t_one, "fastinit_threads_s": t_all,
+                "numpy_s": t_numpy, "torch_s": t_torch, "memset_s": t_memset,
+                "raw_words_s": t_raw,
+                "fastinit_1_thread_msamples_s": size / t_one / 1e6,
+                "fastinit_threads_msamples_s": size / t_all / 1e6,
+                "fastinit_threads_gb_s": nbytes / t_all / 1e9,
+                "numpy_msamples_s": size / t_numpy / 1e6,
+                "torch_msamples_s": size / t_torch / 1e6 if t_torch else None,
+                "memset_gb_s": nbytes / t_memset / 1e9,
+                "raw_limit_msamples_s": size / t_raw / 1e6,
+                "vs_raw_words": t_raw / t_one,
+                "vs_numpy": t_numpy / t_one,
+                "vs_torch": t_torch / t_one if t_torch else None,
+                "threads_vs_memset": t_memset / t_all,
+            })
+            bar.update(1)
+
+
+def _result(rows: list[dict], numpy_rows: list[dict], size: int, repeats: int, threads: int,
+            level: str) -> dict:
+    from fastinit import _simd
+
     return {
         "machine": {"cpu": _cpu_name(), "cores": fastinit.get_num_threads(),
                     "python": platform.python_version(), "numpy": np.__version__,
@@ -422,8 +447,8 @@ def format_table(result: dict) -> str:
 
 
 def main(size: int, repeats: int, dtypes: list[str], as_json: bool, stream: TextIO,
-         threads: int | None = None, simd: str | None = None) -> int:
-    result = run(size, repeats, dtypes, threads=threads, simd=simd)
+         threads: int | None = None, simd: str | None = None, progress: bool = False) -> int:
+    result = run(size, repeats, dtypes, threads=threads, simd=simd, progress=progress)
     if as_json:
         stream.write(json.dumps(result, indent=2) + "\n")
     else:

@@ -142,23 +142,29 @@ def _in_fresh_process(case: str, preset: str, dtype: str, threads: int,
 
 
 def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1,
-        directory: str | None = None) -> dict[str, Any]:
+        directory: str | None = None, progress: bool = False) -> dict[str, Any]:
     from fastinit import _simd
+    from fastinit._progress import Progress
 
     cases = CASES if preset != "10b" else ["disk", "write_safetensors"]
     directory = directory or tempfile.mkdtemp(prefix="fastinit-bench-", dir=".")
     results: dict[str, Any] = {"preset": preset, "threads": threads,
                                "simd": _simd.level, "rounds": rounds, "dtypes": {}}
+    bar = Progress(len(dtypes) * rounds * len(cases), progress, f"bench --checkpoint {preset}",
+                   "processes")
     try:
         for dtype in dtypes:
             best: dict[str, dict[str, float]] = {}
             for _ in range(rounds):
                 for case in cases:
+                    bar.update(0, f"{case} {dtype}")
                     r = _in_fresh_process(case, preset, dtype, threads, directory)
                     if case not in best or r["seconds"] < best[case]["seconds"]:
                         best[case] = r
+                    bar.update(1)
             results["dtypes"][dtype] = {"bytes": _nbytes(preset, dtype), "cases": best}
     finally:
+        bar.close()
         if not os.listdir(directory):
             os.rmdir(directory)
     return results
@@ -186,7 +192,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def main(preset: str, dtypes: list[str], threads: int, as_json: bool, stream: TextIO,
-         rounds: int = 1) -> int:
-    result = run(preset, dtypes, threads, rounds)
+         rounds: int = 1, progress: bool = False) -> int:
+    result = run(preset, dtypes, threads, rounds, progress=progress)
     print(json.dumps(result) if as_json else format_table(result), file=stream)
     return 0

@@ -53,7 +53,8 @@ def _sync_tree(path: str) -> None:
             os.close(fd)
 
 
-def run(elements: int, rounds: int = 3, directory: str | None = None) -> dict[str, Any]:
+def run(elements: int, rounds: int = 3, directory: str | None = None,
+        progress: bool = False) -> dict[str, Any]:
     import dask.array as da
     import numpy as np
     from distributed import Client, LocalCluster
@@ -61,6 +62,7 @@ def run(elements: int, rounds: int = 3, directory: str | None = None) -> dict[st
     import fastinit
     import fastinit.dask
     from fastinit import _simd
+    from fastinit._progress import Progress
 
     shape = (elements // (1 << 14), 1 << 14) if elements >= 1 << 14 else (elements,)
     nbytes = int(np.prod(shape)) * 4
@@ -79,7 +81,9 @@ def run(elements: int, rounds: int = 3, directory: str | None = None) -> dict[st
         # Untimed: the workers import fastinit and NumPy's generators once.
         fastinit.dask.default_rng(0).standard_normal(size=4096, chunks=1024).sum().compute()
         da.random.default_rng(0).standard_normal(size=4096, chunks=1024).sum().compute()
+        bar = Progress(rounds, progress, "bench --dask", "rounds")
         for _ in range(rounds):
+            bar.update(0, "in memory")
             t0 = time.perf_counter()
             fastinit.default_rng(0).standard_normal(out=local)
             keep("local fill, warm array", time.perf_counter() - t0)
@@ -102,9 +106,12 @@ def run(elements: int, rounds: int = 3, directory: str | None = None) -> dict[st
             t0 = time.perf_counter()
             y.sum().compute()
             keep("dask random in memory", time.perf_counter() - t0)
+            bar.update(0, "to disk")
             keep("disk plain write", _disk_write(os.path.join(directory, "plain.bin"), nbytes))
             keep("fastinit.dask to zarr", _zarr_seconds(x, os.path.join(directory, "f.zarr")))
             keep("dask random to zarr", _zarr_seconds(y, os.path.join(directory, "d.zarr")))
+            bar.update(1)
+        bar.close()
     if not os.listdir(directory):
         os.rmdir(directory)
     return {"shape": list(shape), "chunks": list(chunks), "bytes": nbytes, "rounds": rounds,
@@ -142,7 +149,8 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(elements: int, rounds: int, as_json: bool, stream: TextIO) -> int:
-    result = run(elements, rounds)
+def main(elements: int, rounds: int, as_json: bool, stream: TextIO,
+         progress: bool = False) -> int:
+    result = run(elements, rounds, progress=progress)
     print(json.dumps(result) if as_json else format_table(result), file=stream)
     return 0

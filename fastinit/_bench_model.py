@@ -149,25 +149,33 @@ def _in_fresh_process(case: str, preset: str, dtype: str, threads: int,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1) -> dict:
+def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1,
+        progress: bool = False) -> dict:
     """Every case and dtype, each in a fresh process, cold and warm, best of ``rounds``
-    interleaved rounds ((c) once, warm); a JSON-able dict."""
+    interleaved rounds ((c) once, warm); a JSON-able dict.  ``progress``: one step per process
+    on stderr."""
     import torch
 
     import fastinit
+    from fastinit._progress import Progress
 
-    rows = []
-    for dtype in dtypes:
-        for memory in ("cold", "warm"):
-            times: dict[str, float] = {}
-            for round_ in range(rounds):
-                for case in CASES:
-                    if case == "trunc_normal" and (round_ > 0 or memory == "cold"):
-                        continue
-                    result = _in_fresh_process(case, preset, dtype, threads, memory == "warm")
-                    for label, seconds in result.items():
-                        times[label] = min(seconds, times.get(label, float("inf")))
-            rows.append({"dtype": dtype, "memory": memory, "seconds": times})
+    plan = [(dtype, memory, case) for dtype in dtypes for memory in ("cold", "warm")
+            for round_ in range(rounds) for case in CASES
+            if not (case == "trunc_normal" and (round_ > 0 or memory == "cold"))]
+    times: dict[tuple[str, str], dict[str, float]] = {}
+    bar = Progress(len(plan), progress, f"bench --model {preset}", "processes")
+    try:
+        for dtype, memory, case in plan:
+            bar.update(0, f"{case} {dtype} {memory}")
+            result = _in_fresh_process(case, preset, dtype, threads, memory == "warm")
+            best = times.setdefault((dtype, memory), {})
+            for label, seconds in result.items():
+                best[label] = min(seconds, best.get(label, float("inf")))
+            bar.update(1)
+    finally:
+        bar.close()
+    rows = [{"dtype": dtype, "memory": memory, "seconds": best}
+            for (dtype, memory), best in times.items()]
     cfg = PRESETS[preset]
     return {"machine": {"fastinit": fastinit.__version__, "torch": str(torch.__version__),
                         "threads": threads, "rounds": rounds},
@@ -221,8 +229,8 @@ def format_table(result: dict) -> str:
 
 
 def main(preset: str, dtypes: list[str], threads: int, as_json: bool, stream: TextIO,
-         rounds: int = 1) -> int:
-    result = run(preset, dtypes, threads, rounds)
+         rounds: int = 1, progress: bool = False) -> int:
+    result = run(preset, dtypes, threads, rounds, progress)
     stream.write((json.dumps(result, indent=2) if as_json else format_table(result)) + "\n")
     return 0
 

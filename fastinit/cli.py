@@ -19,6 +19,8 @@ import json
 import sys
 from typing import Any
 
+from fastinit._progress import terminal
+
 _SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -402,9 +404,9 @@ def _info_command(args: argparse.Namespace) -> int:
     if kind == ".zarr":
         from fastinit.io.zarr import zarr_stats
 
-        stats = zarr_stats(args.path)
+        stats = zarr_stats(args.path, progress=terminal())
     else:
-        stats = io.npy_stats(args.path)
+        stats = io.npy_stats(args.path, progress=terminal())
     if args.json:
         print(json.dumps({**stats, "shape": list(stats["shape"])}))
         return 0
@@ -425,7 +427,7 @@ def _info_safetensors(args: argparse.Namespace) -> int:
     from fastinit._progress import format_bytes
     from fastinit.io import safetensors as st
 
-    stats = st.safetensors_stats(args.path)
+    stats = st.safetensors_stats(args.path, progress=terminal())
     if args.json:
         print(json.dumps(stats))
         return 0
@@ -495,19 +497,31 @@ def _diagnose_command(args: argparse.Namespace) -> int:
     import json
 
     from fastinit import torch as ft
+    from fastinit._progress import Progress
 
-    model, inputs = _diagnose_model(args)
-    nonlinearity = args.activation if args.config is None else "relu"
     inits = args.init or (["xavier_normal"] if args.config is None else [])
-    runs = {}
-    for name in inits:                  # checked before anything runs
-        runs[name] = ft.init_mlp(copy.deepcopy(model), name, args.seed, nonlinearity)
-    if runs:
-        label, model = next(iter(runs.items()))
-        del runs[label]
-    else:
-        label = "model's own init"
-    result = ft.diagnose(model, inputs, compare=runs, plot=args.plot, label=label)
+    # A transformers model takes a while to build and run: its steps are shown on a terminal.
+    bar = Progress(2 + len(inits), args.config is not None and terminal(), "diagnose", "steps")
+    try:
+        bar.update(0, "building the model")
+        model, inputs = _diagnose_model(args)
+        bar.update(1)
+        nonlinearity = args.activation if args.config is None else "relu"
+        runs = {}
+        for name in inits:                  # checked before anything runs
+            bar.update(0, f"init {name}")
+            runs[name] = ft.init_mlp(copy.deepcopy(model), name, args.seed, nonlinearity)
+            bar.update(1)
+        if runs:
+            label, model = next(iter(runs.items()))
+            del runs[label]
+        else:
+            label = "model's own init"
+        bar.update(0, "forward and backward passes")
+        result = ft.diagnose(model, inputs, compare=runs, plot=args.plot, label=label)
+        bar.update(1)
+    finally:
+        bar.close()
     if args.json:
         print(json.dumps({run.label: {"rows": run.to_dict(), "flags": [vars(f) for f in run.flags]}
                           for run in [result, *result.compared.values()]}, indent=2))
@@ -538,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         from fastinit import _bench_dask
         try:
             return _bench_dask.main(args.size or 1 << 30, args.repeats or 3, args.json,
-                                    sys.stdout)
+                                    sys.stdout, progress=terminal())
         except (RuntimeError, ImportError) as exc:
             print(f"fastinit bench --dask: error: {exc}", file=sys.stderr)
             return 2
@@ -550,7 +564,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _bench_checkpoint.main(args.checkpoint, dtypes,
                                           args.threads or fastinit.get_num_threads(), args.json,
-                                          sys.stdout, rounds=args.repeats or 1)
+                                          sys.stdout, rounds=args.repeats or 1,
+                                          progress=terminal())
         except (RuntimeError, ImportError) as exc:
             print(f"fastinit bench --checkpoint: error: {exc}", file=sys.stderr)
             return 2
@@ -561,7 +576,8 @@ def main(argv: list[str] | None = None) -> int:
             args.dtype, [args.dtype])
         try:
             return _bench_model.main(args.model, dtypes, args.threads or fastinit.get_num_threads(),
-                                     args.json, sys.stdout, rounds=args.repeats or 1)
+                                     args.json, sys.stdout, rounds=args.repeats or 1,
+                                     progress=terminal())
         except (RuntimeError, ImportError) as exc:
             print(f"fastinit bench --model: error: {exc}", file=sys.stderr)
             return 2
@@ -574,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
             return bench_main(size=args.size or 1 << 24, repeats=args.repeats or 5,
                               dtypes=dtypes,
                               as_json=args.json, stream=sys.stdout, threads=args.threads,
-                              simd=args.simd)
+                              simd=args.simd, progress=terminal())
         except (RuntimeError, ImportError) as exc:   # --simd avx512 on an older CPU, no ml_dtypes
             print(f"fastinit bench: error: {exc}", file=sys.stderr)
             return 2
