@@ -155,8 +155,7 @@ def init_tensor(name: str, shape: Sequence[int], init: Any, seed: Any, dtype: An
         The tensor's name; its values draw from ``Generator(seed, stream=stream_for(name))``.
     shape : sequence of int
     init
-        An init function with arguments, a distribution or an initializer (see
-        :mod:`fastinit.io`).
+        Any form of naming an init (README, "Naming an init"), without a seed of its own.
     seed : int or numpy.random.SeedSequence
     dtype : float32, float64, float16 or "bfloat16"
         bfloat16 comes back as ml_dtypes' bfloat16 when ml_dtypes is installed, else as the

@@ -62,12 +62,13 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
     shape : sequence of int
         The full shape of the tensor.
     init : Initializer, str, dict or tuple
-        An initializer object, a name (``"he_normal"``) or a config dict
-        (``{"class_name": "RandomNormal", "config": {"stddev": 0.02}}``), see
-        :mod:`fastinit.initializers`; or an init function of :mod:`fastinit.init` or a
-        Generator distribution with its arguments (``("normal_", {"std": 0.02})``,
-        ``("uniform", {"low": -0.1, "high": 0.1})``), whose values are those of the function
-        drawing from ``Generator(seed)``, as the checkpoint writers read them.
+        Any form of naming an init (README, "Naming an init"; :func:`fastinit.initializers.get`
+        reads it): an initializer object, a name (``"he_normal"``, ``"normal:0.01"``,
+        ``"normal_(std=0.02)"``) or a config dict (``{"class_name": "RandomNormal", "config":
+        {"stddev": 0.02}}``); or an init function of :mod:`fastinit.init` or a Generator
+        distribution with its arguments (``("normal_", {"std": 0.02})``, ``("uniform", {"low":
+        -0.1, "high": 0.1})``), whose values are those of the function drawing from
+        ``Generator(seed)``, as the checkpoint writers read them.
     dtype : dtype
         float32, float64, float16 or bfloat16.
     seed : int, optional

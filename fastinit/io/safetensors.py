@@ -344,8 +344,9 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any], seed:
     path : path-like
         The ``.safetensors`` file.
     tensors : mapping of str to (shape, dtype, init)
-        Each tensor's name, shape, dtype (float32, float64, float16 or "bfloat16") and init: an
-        init function with its arguments (``("normal_", {"std": 0.02})``), a distribution
+        Each tensor's name, shape, dtype (float32, float64, float16 or "bfloat16") and init, in
+        any form of naming an init (README, "Naming an init"): an init function with its
+        arguments (``("normal_", {"std": 0.02})``, ``"normal_(std=0.02)"``), a distribution
         (``("uniform", {"low": -0.1, "high": 0.1})``) or an initializer without a seed
         (``HeNormal()``, ``"he_normal"``); see "Seed checkpoints" in the README.  A dict
         ``{"shape": ..., "dtype": ..., "init": ...}`` is the same.

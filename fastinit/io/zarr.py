@@ -72,8 +72,8 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     store : str, path or zarr store
         Where the array goes (a directory path for a cluster: the workers write to it).
     shape : sequence of int
-    init : Initializer, str or dict
-        An initializer, a name (``"he_normal"``) or a config dict, as for
+    init : Initializer, str, dict or tuple
+        Any form of naming an init (README, "Naming an init"), as for
         :func:`fastinit.fill_npy`; ``seed`` seeds it (overriding its own).  The array equals
         ``init(shape, dtype)`` with that seed.
     seed : int, optional
