@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from fastinit import _bench_checkpoint
+from fastinit.bench import checkpoint as bench_checkpoint
 
 PRESET = os.environ.get("FASTINIT_BENCH_CHECKPOINT", "small")
 ROUNDS = 1 if PRESET != "small" else 3
@@ -18,7 +18,7 @@ ROUNDS = 1 if PRESET != "small" else 3
 
 @pytest.mark.benchmark(group=f"seed checkpoint ({PRESET} Llama)")
 @pytest.mark.parametrize("file_dtype", ["float32", "bfloat16"])
-@pytest.mark.parametrize("case", _bench_checkpoint.CASES)
+@pytest.mark.parametrize("case", bench_checkpoint.CASES)
 def test_seed_checkpoint(benchmark, tmp_path, case, file_dtype):
     if case in ("save_initialized", "torch"):
         pytest.importorskip("torch")
@@ -27,11 +27,11 @@ def test_seed_checkpoint(benchmark, tmp_path, case, file_dtype):
         pytest.importorskip("safetensors")
     path = str(tmp_path / f"{case}.safetensors")
     try:
-        benchmark.pedantic(_bench_checkpoint._case, args=(case, PRESET, file_dtype,
+        benchmark.pedantic(bench_checkpoint.run_case, args=(case, PRESET, file_dtype,
                                                           os.cpu_count() or 1, path),
                            rounds=ROUNDS, warmup_rounds=0, iterations=1)
     finally:
         if case == "torch":
             import torch
             torch.set_default_dtype(torch.float32)
-    assert os.path.getsize(path) >= _bench_checkpoint._nbytes(PRESET, file_dtype)
+    assert os.path.getsize(path) >= bench_checkpoint.checkpoint_bytes(PRESET, file_dtype)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit._bench import _numpy_fills
+from fastinit.bench.fills import numpy_fills
 
 from conftest import run
 
@@ -43,7 +43,7 @@ def test_uniform_fastinit(benchmark, fast_rng, dtype, size, rounds, threads):
 def test_uniform_numpy(benchmark, numpy_rng, dtype, size, rounds):
     _group(benchmark, "uniform", dtype, size)
     out = np.empty(size, dtype)
-    run(benchmark, _numpy_fills(numpy_rng, out)["uniform"], rounds)
+    run(benchmark, numpy_fills(numpy_rng, out)["uniform"], rounds)
     assert 0 <= float(out.min()) and float(out.max()) <= 1   # a float16 cast can reach 1
 
 
@@ -59,7 +59,7 @@ def test_normal_fastinit(benchmark, fast_rng, dtype, size, rounds, threads):
 def test_normal_numpy(benchmark, numpy_rng, dtype, size, rounds):
     _group(benchmark, "normal", dtype, size)
     out = np.empty(size, dtype)
-    run(benchmark, _numpy_fills(numpy_rng, out)["normal"], rounds)
+    run(benchmark, numpy_fills(numpy_rng, out)["normal"], rounds)
     assert abs(float(out.astype(np.float64).mean())) < 0.2
 
 
@@ -75,7 +75,7 @@ def test_truncated_normal_fastinit(benchmark, fast_rng, dtype, size, rounds, thr
 def test_truncated_normal_numpy(benchmark, numpy_rng, dtype, size, rounds):
     _group(benchmark, "truncated_normal", dtype, size)
     out = np.empty(size, dtype)
-    run(benchmark, _numpy_fills(numpy_rng, out)["truncated_normal"], rounds)
+    run(benchmark, numpy_fills(numpy_rng, out)["truncated_normal"], rounds)
     assert float(out.min()) >= -2 and float(out.max()) <= 2
 
 

@@ -15,10 +15,10 @@ transformers = pytest.importorskip("transformers")
 ft = pytest.importorskip("fastinit.torch")
 
 import fastinit as fi  # noqa: E402
-from fastinit import _bench_model  # noqa: E402
+from fastinit.bench import model as bench_model  # noqa: E402
 
 PRESET = os.environ.get("FASTINIT_BENCH_MODEL", "small")
-CONFIG = _bench_model._config(PRESET)
+CONFIG = bench_model.config_of(PRESET)
 ROUNDS = 1 if PRESET == "tinyllama" else 3
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import run
 
-from fastinit._bench import _numpy_method_cases
+from fastinit.bench.fills import numpy_method_cases
 
 METHOD_SIZES = [1_000, 1_000_000]
-CASES = _numpy_method_cases(1)       # only the names: each test builds its own for its size
+CASES = numpy_method_cases(1)       # only the names: each test builds its own for its size
 
 
 @pytest.fixture(params=METHOD_SIZES, ids=[f"{s:.0e}" for s in METHOD_SIZES])
@@ -40,13 +40,13 @@ def _check(name, values, size):
 
 def test_numpy_method_fastinit(benchmark, fast_rng, method, method_size):
     benchmark.group = f"{method} n={method_size:.0e}"
-    call = _numpy_method_cases(method_size)[method][0]
+    call = numpy_method_cases(method_size)[method][0]
     values = run(benchmark, lambda: call(fast_rng), 2000 if method_size < 10_000 else 20)
     _check(method, values, method_size)
 
 
 def test_numpy_method_numpy(benchmark, numpy_rng, method, method_size):
     benchmark.group = f"{method} n={method_size:.0e}"
-    call = _numpy_method_cases(method_size)[method][0]
+    call = numpy_method_cases(method_size)[method][0]
     values = run(benchmark, lambda: call(numpy_rng), 2000 if method_size < 10_000 else 20)
     _check(method, values, method_size)

@@ -12,7 +12,7 @@ import pytest
 from conftest import run
 
 import fastinit as fi
-from fastinit._bench import small_call_cases
+from fastinit.bench.fills import small_call_cases
 
 CASES = small_call_cases()
 

@@ -14,7 +14,7 @@ and every other ``numpy.random.Generator`` method runs over it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     from fastinit._bit_generator import Philox
@@ -29,10 +29,13 @@ except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source
 
 # The layers above the Generator (they import it, so they come after it).
 from fastinit import init, initializers
+from fastinit._version import __version__
 from fastinit.init import seed
-from fastinit.io import fill_npy, npy_stats
 
-__version__ = "0.2.0.dev0"
+# The file writers load on first use: ``import fastinit`` stays the engine and the schemes.
+_LAZY = {"fill_npy": "fastinit.io", "npy_stats": "fastinit.io"}
+if TYPE_CHECKING:
+    from fastinit.io import fill_npy, npy_stats
 __all__ = [
     "Generator",
     "Philox",
@@ -49,6 +52,20 @@ __all__ = [
     "stream_for",
     "threads",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def default_rng(seed: Any = None) -> Generator:

@@ -59,7 +59,7 @@ def _region(text: str) -> tuple[slice, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fastinit import __version__
+    from fastinit._version import __version__
     from fastinit.initializers import NAMES
 
     parser = argparse.ArgumentParser(prog="fastinit", description=__doc__,
@@ -313,7 +313,7 @@ def _init_npy(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to finish "
                          "an interrupted fill)")
     # Everything is checked (and the file created and reserved) before anything is printed.
-    plan = npy._plan(args.path, args.shape, obj, dtype, seed=None, chunk_bytes=chunk,
+    plan = npy.plan_fill(args.path, args.shape, obj, dtype, seed=None, chunk_bytes=chunk,
                      resume=args.resume, region=args.region)
     what = f"{args.path}: shape {plan.block}"
     if args.region is not None:
@@ -324,7 +324,7 @@ def _init_npy(args: argparse.Namespace) -> int:
           f"{format_bytes(chunk)}, {threads} thread{'s' if threads > 1 else ''}"
           + (", resuming" if args.resume else ""), flush=True)
     t0 = time.perf_counter()
-    result = npy._execute(plan, progress=not args.no_progress)
+    result = npy.run_fill(plan, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
     seed = result["initializer"]["config"].get("seed")
     _print_written(result["bytes"], seconds, seed)
@@ -372,7 +372,7 @@ def _init_safetensors(args: argparse.Namespace) -> int:
     if args.threads:
         fastinit.set_num_threads(args.threads)
     chunk = args.chunk_size or io.DEFAULT_CHUNK_BYTES
-    plan = st._plan(args.path, tensors, seed, dtype=args.dtype, metadata=metadata,
+    plan = st.plan_write(args.path, tensors, seed, dtype=args.dtype, metadata=metadata,
                     chunk_bytes=chunk, resume=args.resume, overwrite=args.force,
                     where=args.spec)
     threads = fastinit.get_num_threads()
@@ -388,7 +388,7 @@ def _init_safetensors(args: argparse.Namespace) -> int:
         print("nothing to write")
         return 0
     t0 = time.perf_counter()
-    result = st._execute(plan, progress=not args.no_progress)
+    result = st.run_write(plan, progress=not args.no_progress)
     _print_written(result["bytes"], time.perf_counter() - t0, seed)
     return 0
 
@@ -433,7 +433,7 @@ def _info_safetensors(args: argparse.Namespace) -> int:
         return 0
     meta = stats["metadata"]
     rows = stats["tensors"]
-    nbytes = sum(r["size"] * st._ITEMSIZE.get(r["dtype"], 0) for r in rows)
+    nbytes = sum(r["size"] * st.ITEMSIZE.get(r["dtype"], 0) for r in rows)
     made = (f", written by fastinit {meta['fastinit.version']} with seed {meta.get('fastinit.seed')}"
             if "fastinit.version" in meta else "")
     print(f"{stats['path']}: {len(rows)} tensors, {format_bytes(nbytes)}{made}")
@@ -532,6 +532,42 @@ def _diagnose_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_command(args: argparse.Namespace) -> int:
+    """``fastinit bench`` and its variants: fastinit.bench's modules, with progress on a
+    terminal."""
+    import fastinit
+    from fastinit.bench import checkpoint, cluster, fills, model
+
+    threads = args.threads or fastinit.get_num_threads()
+    both = ["float32", "bfloat16"]
+    if args.small:
+        rows = fills.run_small_calls(args.repeats or 7)
+        print(json.dumps({"small_calls": rows}, indent=2) if args.json
+              else fills.format_small_calls(rows))
+        return 0
+    if args.dask:
+        return cluster.main(args.size or 1 << 30, args.repeats or 3, args.json, sys.stdout,
+                            progress=terminal())
+    if args.checkpoint:
+        default = ["bfloat16"] if args.checkpoint == "10b" else both
+        return checkpoint.main(args.checkpoint, _dtypes(args.dtype, default, default), threads,
+                               args.json, sys.stdout, rounds=args.repeats or 1,
+                               progress=terminal())
+    if args.model:
+        return model.main(args.model, _dtypes(args.dtype, both, both), threads, args.json,
+                          sys.stdout, rounds=args.repeats or 1, progress=terminal())
+    dtypes = _dtypes(args.dtype, ["float32", "float64"],
+                     ["float32", "float64", "float16", "bfloat16"])
+    return fills.main(size=args.size or 1 << 24, repeats=args.repeats or 5, dtypes=dtypes,
+                      as_json=args.json, stream=sys.stdout, threads=args.threads,
+                      simd=args.simd, progress=terminal())
+
+
+def _dtypes(given: str | None, default: list[str], every: list[str]) -> list[str]:
+    """``--dtype``: none gives ``default``, ``all`` gives ``every``."""
+    return {None: default, "all": every}.get(given, [given])  # type: ignore[list-item]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -540,59 +576,13 @@ def main(argv: list[str] | None = None) -> int:
         # usage that helps is the subcommand's.
         subcommand = parser.subcommands[args.command]  # type: ignore[attr-defined]
         subcommand.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "bench" and args.small:
-        from fastinit import _bench
-        rows = _bench.run_small_calls(args.repeats or 7)
-        if args.json:
-            print(json.dumps({"small_calls": rows}, indent=2))
-        else:
-            print(_bench.format_small_calls(rows))
-        return 0
-    if args.command == "bench" and args.dask:
-        from fastinit import _bench_dask
-        try:
-            return _bench_dask.main(args.size or 1 << 30, args.repeats or 3, args.json,
-                                    sys.stdout, progress=terminal())
-        except (RuntimeError, ImportError) as exc:
-            print(f"fastinit bench --dask: error: {exc}", file=sys.stderr)
-            return 2
-    if args.command == "bench" and args.checkpoint:
-        from fastinit import _bench_checkpoint
-        import fastinit
-        default = ["bfloat16"] if args.checkpoint == "10b" else ["float32", "bfloat16"]
-        dtypes = {None: default, "all": default}.get(args.dtype, [args.dtype])
-        try:
-            return _bench_checkpoint.main(args.checkpoint, dtypes,
-                                          args.threads or fastinit.get_num_threads(), args.json,
-                                          sys.stdout, rounds=args.repeats or 1,
-                                          progress=terminal())
-        except (RuntimeError, ImportError) as exc:
-            print(f"fastinit bench --checkpoint: error: {exc}", file=sys.stderr)
-            return 2
-    if args.command == "bench" and args.model:
-        from fastinit import _bench_model
-        import fastinit
-        dtypes = {None: ["float32", "bfloat16"], "all": ["float32", "bfloat16"]}.get(
-            args.dtype, [args.dtype])
-        try:
-            return _bench_model.main(args.model, dtypes, args.threads or fastinit.get_num_threads(),
-                                     args.json, sys.stdout, rounds=args.repeats or 1,
-                                     progress=terminal())
-        except (RuntimeError, ImportError) as exc:
-            print(f"fastinit bench --model: error: {exc}", file=sys.stderr)
-            return 2
     if args.command == "bench":
-        from fastinit._bench import main as bench_main
-        dtypes = {None: ["float32", "float64"],
-                  "all": ["float32", "float64", "float16", "bfloat16"]}.get(args.dtype,
-                                                                       [args.dtype])
+        flag = next((f" --{f}" for f in ("small", "dask", "checkpoint", "model")
+                     if getattr(args, f)), "")
         try:
-            return bench_main(size=args.size or 1 << 24, repeats=args.repeats or 5,
-                              dtypes=dtypes,
-                              as_json=args.json, stream=sys.stdout, threads=args.threads,
-                              simd=args.simd, progress=terminal())
+            return _bench_command(args)
         except (RuntimeError, ImportError) as exc:   # --simd avx512 on an older CPU, no ml_dtypes
-            print(f"fastinit bench: error: {exc}", file=sys.stderr)
+            print(f"fastinit bench{flag}: error: {exc}", file=sys.stderr)
             return 2
     command = {"init": _init_command, "info": _info_command,
                "diagnose": _diagnose_command}[args.command]

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from fastinit import _bench, _simd
+from fastinit import _simd
+from fastinit.bench import fills
 
 FILLS = ["uniform", "normal", "truncated_normal"]
 
@@ -65,7 +66,7 @@ def test_bench_table_names_the_level_it_timed(level):
 @pytest.mark.parametrize("a, b", [(-2.0, 2.0), (0.5, 1.0)])
 def test_numpy_reference_truncated_normal_stays_in_bounds(a, b):
     out = np.empty(20_000, np.float32)
-    _bench.numpy_truncated_normal(np.random.default_rng(0), out, a, b)
+    fills.numpy_truncated_normal(np.random.default_rng(0), out, a, b)
     assert out.min() >= a and out.max() <= b
     assert len(np.unique(out)) > 19_000      # redrawn, not clamped to the bounds
 
@@ -75,7 +76,7 @@ def test_bench_model_times_every_case_and_reports_their_ratios():
     are the ratios of the times it reports.  No timing is asserted."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from fastinit import _bench_model
+    from fastinit.bench import model as bench_model
 
     result = subprocess.run(
         [sys.executable, "-m", "fastinit", "bench", "--model", "small", "--dtype", "bfloat16",
@@ -83,7 +84,7 @@ def test_bench_model_times_every_case_and_reports_their_ratios():
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["machine"]["threads"] == 2
-    assert data["model"]["parameters"] == _bench_model._parameter_count("small")
+    assert data["model"]["parameters"] == bench_model.parameter_count("small")
     cold, warm = data["rows"]
     assert (cold["dtype"], cold["memory"], warm["dtype"], warm["memory"]) == (
         "bfloat16", "cold", "bfloat16", "warm")
@@ -91,7 +92,7 @@ def test_bench_model_times_every_case_and_reports_their_ratios():
     assert set(cold["seconds"]) == cases
     assert set(warm["seconds"]) == cases | {"torch_2sigma", "fastinit_2sigma", "torch_default",
                                             "fastinit_default"}
-    table = _bench_model.format_table(data)
+    table = bench_model.format_table(data)
     for row in (cold, warm):
         t = row["seconds"]
         assert all(seconds > 0 for seconds in t.values())
@@ -126,12 +127,12 @@ def test_the_benchmark_spec_is_the_llama_models_own_init(tmp_path):
     pytest.importorskip("safetensors")
     import fastinit.torch
     from safetensors.torch import load_file
-    from fastinit import _bench_checkpoint
+    from fastinit.bench import checkpoint as bench_checkpoint
     from fastinit.io import write_safetensors
 
     write_safetensors(tmp_path / "spec.safetensors",
-                      _bench_checkpoint.llama_spec("small", "bfloat16"), 4)
-    cfg = transformers.LlamaConfig(**_bench_checkpoint.PRESETS["small"],
+                      bench_checkpoint.llama_spec("small", "bfloat16"), 4)
+    cfg = transformers.LlamaConfig(**bench_checkpoint.PRESETS["small"],
                                    tie_word_embeddings=False)
     with torch.device("meta"):
         model = transformers.LlamaForCausalLM(cfg)

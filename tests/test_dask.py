@@ -305,3 +305,13 @@ def test_import_fastinit_imports_no_optional_dependency():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_import_fastinit_loads_no_file_writer_until_one_is_used():
+    code = ("import sys, fastinit; "
+            "assert not [m for m in sys.modules if m.startswith('fastinit.io')], 'io loaded'; "
+            "assert callable(fastinit.fill_npy) and 'fastinit.io.npy' in sys.modules; "
+            "assert 'fill_npy' in dir(fastinit)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr

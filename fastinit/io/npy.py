@@ -90,12 +90,12 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
         ``path``, ``shape`` (of the file), ``dtype``, ``bytes``, ``seconds``, ``gb_per_s``,
         ``chunks`` and ``initializer`` (its config).
     """
-    return _execute(_plan(path, shape, init, dtype, seed=seed, chunk_bytes=chunk_bytes,
-                          resume=resume, region=region), progress)
+    return run_fill(plan_fill(path, shape, init, dtype, seed=seed, chunk_bytes=chunk_bytes,
+                              resume=resume, region=region), progress)
 
 
 @dataclasses.dataclass
-class _FillPlan:
+class FillPlan:
     """A checked fill whose file exists (created and reserved, or found for a resume)."""
     path: Path
     record_path: Path
@@ -111,8 +111,8 @@ class _FillPlan:
     header_bytes: int
 
 
-def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, *,
-          seed: int | None, chunk_bytes: int, resume: bool, region: Any) -> _FillPlan:
+def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, *,
+              seed: int | None, chunk_bytes: int, resume: bool, region: Any) -> FillPlan:
     """Every check of fill_npy, then the file created and reserved (or the interrupted one
     checked against its record): what can fail before the fill fails here."""
     path = Path(path)
@@ -162,11 +162,11 @@ def _plan(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, 
         # Another file was put there since (a resume), or the header was rewritten.
         raise ValueError(f"fill_npy: {path} holds shape {file_shape} {file_dtype}, not the "
                          f"{tuple(block)} {dt.name} being filled; refusing to write into it")
-    return _FillPlan(path, record_path, full, starts, block, dt, obj, config, record, regions,
+    return FillPlan(path, record_path, full, starts, block, dt, obj, config, record, regions,
                      done, header_bytes)
 
 
-def _execute(plan: _FillPlan, progress: bool) -> dict[str, Any]:
+def run_fill(plan: FillPlan, progress: bool) -> dict[str, Any]:
     """Fill the planned file chunk by chunk, recording progress; remove the record at the end."""
     path, record_path, full, starts, block, dt = (plan.path, plan.record_path, plan.full,
                                                   plan.starts, plan.block, plan.dt)

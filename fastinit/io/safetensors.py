@@ -55,7 +55,7 @@ _RANK = {code: rank for rank, code in enumerate(
 _READ_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "bfloat16", "I64": "<i8",
                 "I32": "<i4", "I16": "<i2", "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2",
                 "U8": "u1", "BOOL": "?"}
-_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
              "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "C64": 8, "F8_E5M2": 1,
              "F8_E4M3": 1, "F8_E8M0": 1, "F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1}
 MAX_HEADER_BYTES = 100_000_000              # the safetensors library refuses larger headers
@@ -158,7 +158,7 @@ def _seed_text(seed: Any) -> str:
 
 
 def fastinit_metadata(seed: Any, key: int) -> dict[str, str]:
-    from fastinit import __version__
+    from fastinit._version import __version__
 
     return {"format": "pt", "fastinit.version": __version__, "fastinit.seed": _seed_text(seed),
             "fastinit.key": f"0x{key:016x}"}
@@ -212,13 +212,13 @@ def read_header(path: str | os.PathLike) -> Header:
     for name, info in header.items():
         try:
             code, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-            if code not in _ITEMSIZE or not all(isinstance(d, int) and d >= 0 for d in shape) \
+            if code not in ITEMSIZE or not all(isinstance(d, int) and d >= 0 for d in shape) \
                     or not isinstance(begin, int) or not isinstance(end, int):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{path} is not a valid safetensors file: the entry of {name!r} is "
                              f"not a dtype, shape and data_offsets: {info!r}") from None
-        if end - begin != math.prod(shape) * _ITEMSIZE[code] or begin < 0:
+        if end - begin != math.prod(shape) * ITEMSIZE[code] or begin < 0:
             raise ValueError(f"{path} is not a valid safetensors file: {name!r} has "
                              f"data_offsets [{begin}, {end}] for {code} of shape {shape}")
         tensors.append((name, code, shape, begin, end))
@@ -321,7 +321,7 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 
 
 @dataclasses.dataclass
-class _WritePlan:
+class WritePlan:
     path: Path
     record_path: Path
     entries: list[Entry]
@@ -391,13 +391,14 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any], seed:
     MemoryError
         A whole-computed tensor that cannot fit in the available memory.
     """
-    plan = _plan(path, tensors, seed, dtype=dtype, metadata=metadata, chunk_bytes=chunk_bytes,
-                 resume=resume, overwrite=overwrite)
-    return _execute(plan, progress)
+    plan = plan_write(path, tensors, seed, dtype=dtype, metadata=metadata,
+                      chunk_bytes=chunk_bytes, resume=resume, overwrite=overwrite)
+    return run_write(plan, progress)
 
 
-def _plan(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any, chunk_bytes: Any,
-          resume: bool, overwrite: bool, where: str = "write_safetensors") -> _WritePlan:
+def plan_write(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any,
+               chunk_bytes: Any, resume: bool, overwrite: bool,
+               where: str = "write_safetensors") -> WritePlan:
     """Every check, then the file created and reserved (or the partial one checked).  ``where``
     starts the error messages (the spec file's name, for the command line)."""
     path = Path(path)
@@ -427,7 +428,7 @@ def _plan(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any, chun
     if done is None:
         create(path, records, header, total, record, where)
         done = 0
-    return _WritePlan(path, records, entries, header, batches, done, key, record, wholes)
+    return WritePlan(path, records, entries, header, batches, done, key, record, wholes)
 
 
 def _check_inits(entries: list[Entry], key: int, where: str) -> dict[str, np.ndarray]:
@@ -509,7 +510,7 @@ def create(path: Path, records: Path, header: bytes, total: int, record: dict[st
         raise
 
 
-def _fill_batch(plan: _WritePlan, batch: _Batch, buffer: np.ndarray) -> memoryview:
+def _fill_batch(plan: WritePlan, batch: _Batch, buffer: np.ndarray) -> memoryview:
     for piece in batch.pieces:
         e = piece.entry
         raw = buffer[piece.buffer_offset:piece.buffer_offset + piece.nbytes]
@@ -524,7 +525,7 @@ def _fill_batch(plan: _WritePlan, batch: _Batch, buffer: np.ndarray) -> memoryvi
     return buffer.data[:batch.nbytes]
 
 
-def _execute(plan: _WritePlan, progress: bool) -> dict[str, Any]:
+def run_write(plan: WritePlan, progress: bool) -> dict[str, Any]:
     """Fill batch after batch into one of two buffers, each written by a writer thread while
     the next is filled; the record counts the batches on disk, in order."""
     t0 = time.perf_counter()
@@ -578,7 +579,7 @@ def _execute(plan: _WritePlan, progress: bool) -> dict[str, Any]:
     return _result(plan, written, file_bytes, t0)
 
 
-def _result(plan: _WritePlan, written: int, file_bytes: int, t0: float) -> dict[str, Any]:
+def _result(plan: WritePlan, written: int, file_bytes: int, t0: float) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     return {"path": str(plan.path), "bytes": written, "file_bytes": file_bytes,
             "tensors": len(plan.entries), "chunks": len(plan.batches), "seconds": seconds,

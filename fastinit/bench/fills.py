@@ -79,7 +79,7 @@ def _torch_fills(size: int, dtype: str):
     }
 
 
-def _numpy_fills(nrng: np.random.Generator, out: np.ndarray) -> dict:
+def numpy_fills(nrng: np.random.Generator, out: np.ndarray) -> dict:
     """NumPy's way to each fill; float16/bfloat16 (which NumPy cannot draw) through a float32
     array and a cast, as NumPy users do."""
     if out.dtype.itemsize != 2:
@@ -98,7 +98,7 @@ def _numpy_fills(nrng: np.random.Generator, out: np.ndarray) -> dict:
             "truncated_normal": cast(lambda: numpy_truncated_normal(nrng, tmp))}
 
 
-def _numpy_method_cases(size: int) -> dict[str, tuple[Callable, Callable | None]]:
+def numpy_method_cases(size: int) -> dict[str, tuple[Callable, Callable | None]]:
     """name -> (the call on a generator, torch's equivalent on one thread or None)."""
     torch: Any              # the module, or None without it
     try:
@@ -241,7 +241,7 @@ def run_numpy_methods(size: int, repeats: int, bar: Progress | None = None) -> l
         torch.set_num_threads(1)
     except ImportError:
         pass
-    for name, (call, torch_call) in _numpy_method_cases(size).items():
+    for name, (call, torch_call) in numpy_method_cases(size).items():
         if bar is not None:
             bar.update(0, name)
         contenders = {"fastinit": lambda: call(rng), "numpy": lambda: call(nrng)}
@@ -306,8 +306,8 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
 
     threads = threads or fastinit.get_num_threads()
     level = simd or _simd.level
-    rows = []
-    bar = Progress(3 * len(dtypes) + len(_numpy_method_cases(1)), progress, "bench", "steps")
+    rows: list[dict] = []
+    bar = Progress(3 * len(dtypes) + len(numpy_method_cases(1)), progress, "bench", "steps")
     try:
         with _simd.using_level(level):
             _run_rows(rows, bar, size, repeats, dtypes, threads)
@@ -327,15 +327,15 @@ def _run_rows(rows: list[dict], bar: Progress, size: int, repeats: int, dtypes: 
         ours = np.empty(size, dt)
         theirs = np.empty(size, dt)
         torch_fills = _torch_fills(size, dtype)
-        numpy_fills = _numpy_fills(nrng, theirs)
+        theirs_fills = numpy_fills(nrng, theirs)
         # The raw-word limit: Philox's words for the row on 1 thread (one word per sample,
         # two for float64), stored as random_raw stores them.
         words = np.empty(size * (2 if dt.itemsize == 8 else 1), np.uint32)
         cases = {
-            "uniform": (lambda: rng.random(out=ours), numpy_fills["uniform"]),
-            "normal": (lambda: rng.standard_normal(out=ours), numpy_fills["normal"]),
+            "uniform": (lambda: rng.random(out=ours), theirs_fills["uniform"]),
+            "normal": (lambda: rng.standard_normal(out=ours), theirs_fills["normal"]),
             "truncated_normal": (lambda: rng.truncated_normal(a=-2.0, b=2.0, out=ours),
-                                 numpy_fills["truncated_normal"]),
+                                 theirs_fills["truncated_normal"]),
         }
         for name, (fast, numpy_fill) in cases.items():
             bar.update(0, f"{name} {dtype}")

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any, TextIO
+
+from fastinit.bench.harness import in_fresh_process
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
@@ -64,7 +64,7 @@ def llama_spec(preset: str, dtype: str) -> dict[str, Any]:
     return spec
 
 
-def _nbytes(preset: str, dtype: str) -> int:
+def checkpoint_bytes(preset: str, dtype: str) -> int:
     import math
 
     size = 4 if dtype == "float32" else 2
@@ -87,13 +87,13 @@ def plain_write(path: str, nbytes: int) -> float:
     return time.perf_counter() - t0
 
 
-def _case(case: str, preset: str, dtype: str, threads: int, path: str) -> float:
+def run_case(case: str, preset: str, dtype: str, threads: int, path: str) -> float:
     """One case in this process; the seconds it took (the file synced)."""
     import fastinit
 
     fastinit.set_num_threads(threads)
     if case == "disk":
-        return plain_write(path, _nbytes(preset, dtype))
+        return plain_write(path, checkpoint_bytes(preset, dtype))
     if case == "write_safetensors":
         from fastinit.io import write_safetensors
 
@@ -129,16 +129,13 @@ def _case(case: str, preset: str, dtype: str, threads: int, path: str) -> float:
 def _in_fresh_process(case: str, preset: str, dtype: str, threads: int,
                       directory: str) -> dict[str, float]:
     path = os.path.join(directory, f"{case}.safetensors")
-    code = ("import json, resource, sys; from fastinit import _bench_checkpoint as b; "
-            f"s = b._case({case!r}, {preset!r}, {dtype!r}, {threads}, {path!r}); "
-            "print(json.dumps({'seconds': s, "
-            "'peak_rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if os.path.exists(path):
-        os.unlink(path)                          # every case writes a new file
-    if done.returncode != 0:
-        raise RuntimeError(f"bench --checkpoint {case} failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        seconds, peak = in_fresh_process(__name__, "run_case", case, preset, dtype, threads, path,
+                                         what=f"bench --checkpoint {case}")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)                      # every case writes a new file
+    return {"seconds": seconds, "peak_rss": peak}
 
 
 def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1,
@@ -162,7 +159,7 @@ def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1,
                     if case not in best or r["seconds"] < best[case]["seconds"]:
                         best[case] = r
                     bar.update(1)
-            results["dtypes"][dtype] = {"bytes": _nbytes(preset, dtype), "cases": best}
+            results["dtypes"][dtype] = {"bytes": checkpoint_bytes(preset, dtype), "cases": best}
     finally:
         bar.close()
         if not os.listdir(directory):

@@ -26,11 +26,10 @@ Only the operation is timed, not the imports.  Ratios come from this one run.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from typing import Any, TextIO
+
+from fastinit.bench.harness import in_fresh_process
 
 PRESETS: dict[str, dict[str, int]] = {
     # TinyLlama-1.1B's shape: 1.10 B parameters.
@@ -43,7 +42,7 @@ PRESETS: dict[str, dict[str, int]] = {
 CASES = ["floor", "construct", "fast_init", "reset_parameters", "materialize", "trunc_normal"]
 
 
-def _config(preset: str) -> Any:
+def config_of(preset: str) -> Any:
     from transformers import LlamaConfig
     return LlamaConfig(**PRESETS[preset])
 
@@ -60,7 +59,7 @@ def _touch(nbytes: int) -> None:
     memory.fill_(0.0)
 
 
-def _case(case: str, preset: str, dtype_name: str, threads: int,
+def run_case(case: str, preset: str, dtype_name: str, threads: int,
           warm: bool = False) -> dict[str, float]:
     """One case, timed in this process; returns {label: seconds}.
 
@@ -76,7 +75,7 @@ def _case(case: str, preset: str, dtype_name: str, threads: int,
     torch.set_num_threads(threads)
     fastinit.set_num_threads(threads)
     dtype = getattr(torch, dtype_name)
-    cfg = _config(preset)
+    cfg = config_of(preset)
     with torch.device("meta"):
         meta = LlamaForCausalLM(cfg).to(dtype)
     nbytes = sum(p.numel() * p.element_size() for p in meta.parameters())
@@ -140,13 +139,9 @@ def _trunc_normal_case(meta: Any, dtype: Any) -> dict[str, float]:
 
 def _in_fresh_process(case: str, preset: str, dtype: str, threads: int,
                       warm: bool) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, "-m", "fastinit._bench_model", case, preset, dtype, str(threads),
-         "warm" if warm else "cold"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if result.returncode != 0:
-        raise RuntimeError(f"bench --model {case} {dtype} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    seconds, _ = in_fresh_process(__name__, "run_case", case, preset, dtype, threads, warm,
+                                  what=f"bench --model {case} {dtype}")
+    return seconds
 
 
 def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1,
@@ -179,16 +174,16 @@ def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1,
     cfg = PRESETS[preset]
     return {"machine": {"fastinit": fastinit.__version__, "torch": str(torch.__version__),
                         "threads": threads, "rounds": rounds},
-            "model": {"preset": preset, "config": cfg, "parameters": _parameter_count(preset)},
+            "model": {"preset": preset, "config": cfg, "parameters": parameter_count(preset)},
             "rows": rows}
 
 
-def _parameter_count(preset: str) -> int:
+def parameter_count(preset: str) -> int:
     import torch
     from transformers import LlamaForCausalLM
 
     with torch.device("meta"):
-        return sum(p.numel() for p in LlamaForCausalLM(_config(preset)).parameters())
+        return sum(p.numel() for p in LlamaForCausalLM(config_of(preset)).parameters())
 
 
 def format_table(result: dict) -> str:
@@ -234,7 +229,3 @@ def main(preset: str, dtypes: list[str], threads: int, as_json: bool, stream: Te
     stream.write((json.dumps(result, indent=2) if as_json else format_table(result)) + "\n")
     return 0
 
-
-if __name__ == "__main__":
-    case_, preset_, dtype_, threads_, memory_ = sys.argv[1:6]
-    print(json.dumps(_case(case_, preset_, dtype_, int(threads_), memory_ == "warm")))

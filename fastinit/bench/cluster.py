@@ -28,7 +28,7 @@ CHUNK_BYTES = 64 << 20
 
 
 def _disk_write(path: str, nbytes: int) -> float:
-    from fastinit._bench_checkpoint import plain_write
+    from fastinit.bench.checkpoint import plain_write
 
     seconds = plain_write(path, nbytes)
     os.unlink(path)

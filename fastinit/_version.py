@@ -1,0 +1,3 @@
+"""fastinit's version, in a module of its own so that any layer can read it without importing
+the package's top (which imports the layers)."""
+__version__ = "0.2.0.dev0"
