@@ -44,7 +44,7 @@ RECOMMENDED = {
     "selu": "lecun_normal_ (LeCun)",
     "linear": "xavier_uniform_ / xavier_normal_ (Glorot) or lecun_normal_",
 }
-# The thresholds of the flags (README, "Diagnose an init").
+# The thresholds of the flags (docs/torch.md, "Diagnose an init").
 GROWTH = 10.0           # vanishing / exploding: a std that changes by more than this across depth
 SATURATION = 0.05       # more than this share of tanh/sigmoid outputs beyond |0.99| (or 0.01/0.99)
 DEAD = 0.5              # more than this share of ReLU units that are 0 on every input

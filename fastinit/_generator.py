@@ -40,13 +40,14 @@ _RAW, _UNIFORM, _NORMAL, _TRUNCATED_NORMAL = (int(k) for k in (
 _NO_TRUNCATION = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # method, a, b, alpha, c, d2, m2, width
 # No Box-Muller value reaches this far (|z| <= sqrt(-2 ln 2**-54) = 8.652 in float64, 6.66 in
 # float32): a truncated normal with a <= -9 and b >= 9 rejects nothing, so the normal kernel with
-# the call's clamp computes its bits (README, "Truncated normal"), at the normal fill's speed.
+# the call's clamp computes its bits (docs/stream.md, "Truncated normal"), at the normal fill's
+# speed.
 # torch's default trunc_normal_(std=0.02, a=-2, b=2) is such a call: +-100 sigma.
 _BOX_MULLER_REACH = 9.0
-# How far the standard variates reach, by the itemsize they are computed in (README, "Normal",
-# "Truncated normal"): Box-Muller's |z| <= sqrt(-2 ln u1_min), u1 >= 2**-32 (float32) or 2**-54
-# (float64); Robert's exponential adds at most -ln(2**-24) or -ln(2**-53) over alpha.  A relative
-# margin covers the rounding of log, sqrt and the polynomials.
+# How far the standard variates reach, by the itemsize they are computed in (docs/stream.md,
+# "Normal", "Truncated normal"): Box-Muller's |z| <= sqrt(-2 ln u1_min), u1 >= 2**-32 (float32)
+# or 2**-54 (float64); Robert's exponential adds at most -ln(2**-24) or -ln(2**-53) over alpha.
+# A relative margin covers the rounding of log, sqrt and the polynomials.
 _Z_REACH = {4: math.sqrt(64 * math.log(2)) * (1 + 1e-6),
             8: math.sqrt(108 * math.log(2)) * (1 + 1e-12)}
 _EXP_REACH = {4: 24 * math.log(2) * (1 + 1e-6), 8: 53 * math.log(2) * (1 + 1e-12)}
@@ -259,7 +260,7 @@ class Generator(NumpyMethods):
 
     def random_raw(self, size: Any = None, *, out: np.ndarray | None = None,
                    region: Any = None) -> Any:
-        """The call's raw Philox words ``w[0], w[1], ...`` as uint32 (README: "The random stream").
+        """The call's raw Philox words ``w[0], w[1], ...`` as uint32 (docs/stream.md).
 
         Returns a Python int when ``size`` is None.
         """
@@ -599,7 +600,7 @@ def _check_overflow(name: str, dt: np.dtype, loc: Any, scale: Any, x_lo: float, 
 
     The standard variate stays in [x_lo, x_hi], so ``loc + scale * x`` stays in
     [min(loc + scale * x_lo), max(loc + scale * x_hi)]; only a side the clamp leaves open
-    (lo_d = -inf, hi_d = inf) can overflow.  float16 saturates at +-65504 instead (README).
+    (lo_d = -inf, hi_d = inf) can overflow.  float16 saturates at +-65504 instead (docs/stream.md).
     """
     if dt == np.float16:
         return

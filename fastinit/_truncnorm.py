@@ -1,7 +1,7 @@
 """Choosing how to sample a standard normal truncated to [a, b].
 
 The kernels know three rejection samplers; this module picks one from (a, b) alone, once per call,
-so the choice is part of the stream's definition (README, "Truncated normal"):
+so the choice is part of the stream's definition (docs/stream.md, "Truncated normal"):
 
 ``normal``
     Box-Muller normals, kept when they fall in [a, b].  Acceptance = the mass of [a, b].

@@ -22,7 +22,8 @@ _DTYPE_OF_TYPE: dict[type, np.dtype] = {
     np.float32: SUPPORTED_DTYPES[0], np.float64: SUPPORTED_DTYPES[1],
     np.float16: SUPPORTED_DTYPES[2], float: SUPPORTED_DTYPES[1]}
 
-# Regions and sizes index the counter with 64-bit integers; retries use bits 56..63 (README).
+# Regions and sizes index the counter with 64-bit integers; retries use bits 56..63
+# (docs/stream.md).
 MAX_ELEMENTS = 1 << 56
 
 

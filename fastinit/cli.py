@@ -358,7 +358,7 @@ def _init_safetensors(args: argparse.Namespace) -> int:
                          "tensors, shapes and inits in --spec")
     if args.spec is None:
         raise ValueError("a .safetensors checkpoint needs --spec spec.json (the tensors and "
-                         "their inits; see the README)")
+                         "their inits; see docs/checkpoints.md)")
     tensors, metadata = st.read_spec(args.spec)
     if os.path.lexists(args.path) and not (args.resume or args.force):
         raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to finish "

@@ -1,10 +1,10 @@
-"""README's uniform, normal and truncated-normal streams, written from the README alone with NumPy
-array arithmetic (the truncated normal's plan and output bounds included).
+"""docs/stream.md's uniform, normal and truncated-normal streams, written from that page alone
+with NumPy array arithmetic (the truncated normal's plan and output bounds included).
 
 Every operation below is one IEEE operation rounded in the dtype (NumPy never fuses a multiply and
-an add), and the fused multiply-adds the README names are `fma` below, correctly rounded; so this
-must match the kernels bit for bit.  If it does not, either the kernels or the README is wrong:
-the README is the specification another implementation would follow.
+an add), and the fused multiply-adds the page names are `fma` below, correctly rounded; so this
+must match the kernels bit for bit.  If it does not, either the kernels or the page is wrong:
+the page is the specification another implementation would follow.
 """
 import math
 from typing import NamedTuple
@@ -119,7 +119,7 @@ def _sincos(q, nbits, dt):
 
 
 def standard_normal(words, dtype):
-    """z[0 .. n) of a call from its Philox words, as README "Normal" specifies."""
+    """z[0 .. n) of a call from its Philox words, as docs/stream.md "Normal" specifies."""
     dt = np.dtype(dtype)
     w = np.asarray(words, dtype=np.uint64)
     if dt == np.float32:
@@ -137,7 +137,7 @@ def standard_normal(words, dtype):
     return z
 
 
-# -- truncated normal (README, "Truncated normal") --------------------------------------------------
+# -- truncated normal (docs/stream.md, "Truncated normal") ----------------------------------------
 
 def _uniform01(lo_word, hi_word, dt):
     if dt == np.float32:
@@ -186,7 +186,7 @@ class Plan(NamedTuple):
 
 
 def plan(a, b):
-    """README "The per-call constants", in float64, in the order written there."""
+    """docs/stream.md "The per-call constants", in float64, in the order written there."""
     flip = a + b < 0
     fa, fb = (-b, -a) if flip else (a, b)
     width = fb - fa
@@ -221,7 +221,7 @@ def plan(a, b):
 
 
 def inward_bounds(loc, scale, a, b, dtype):
-    """README "The output bounds": (lo, hi) in the dtype."""
+    """docs/stream.md "The output bounds": (lo, hi) in the dtype."""
     t = np.dtype(dtype).type
     lo_real = loc + scale * a if scale > 0 else loc
     hi_real = loc + scale * b if scale > 0 else loc
@@ -235,7 +235,7 @@ def inward_bounds(loc, scale, a, b, dtype):
 
 
 def uniform(words, low, high, dtype):
-    """README "Uniform": clamp(fl(low + fl((high - low) * u)), L, H) in the dtype."""
+    """docs/stream.md "Uniform": clamp(fl(low + fl((high - low) * u)), L, H) in the dtype."""
     dt = np.dtype(dtype)
     t = dt.type
     w = np.asarray(words, np.uint64)
@@ -255,7 +255,7 @@ def uniform(words, low, high, dtype):
 
 
 def truncated_normal(words, key, stream, plan, loc, scale, lo, hi, dtype, philox_block):
-    """Values 0 .. n) of a 1-D truncated_normal call, from README alone.
+    """Values 0 .. n) of a 1-D truncated_normal call, from docs/stream.md alone.
 
     ``words`` are the call's words, ``philox_block(counter, key_words)`` gives retry blocks, and
     ``lo``/``hi`` are the dtype bounds of the output clamp.

@@ -1,5 +1,5 @@
 """fastinit.torch.diagnose: per-layer statistics, the flags of the classic experiments, a model left
-as it was, the figure, the example and the command line (README, "Diagnose an init")."""
+as it was, the figure, the example and the command line (docs/torch.md, "Diagnose an init")."""
 import json
 import subprocess
 import sys

@@ -1,5 +1,5 @@
 """fastinit as a NumPy drop-in: fastinit.Philox as a numpy.random.BitGenerator, and every
-numpy.random.Generator method on fastinit.Generator (README, "NumPy drop-in")."""
+numpy.random.Generator method on fastinit.Generator (docs/numpy.md, "A NumPy drop-in")."""
 import inspect
 import pickle
 import threading
@@ -600,7 +600,7 @@ class TestNumpyDirect(test_direct.Base):
 
     # Base's two tests below assume MT19937's double from two words, ((a >> 5) * 2**26 +
     # (b >> 6)) * 2**-53, for every 32-bit generator.  fastinit.Philox makes its doubles as its
-    # float64 random() does (README): the same checks, with that construction.
+    # float64 random() does (docs/numpy.md): the same checks, with that construction.
     def _doubles(self, words):
         u64 = words[0::2].astype(np.uint64) | (words[1::2].astype(np.uint64) << np.uint64(32))
         return (u64 >> np.uint64(11)) * (1.0 / 9007199254740992.0)

@@ -1,4 +1,4 @@
-"""The bit stream and the float conversions, checked exactly (README, "The random stream")."""
+"""The bit stream and the float conversions, checked exactly (docs/stream.md)."""
 import csv
 import hashlib
 import math
@@ -96,7 +96,7 @@ def test_float64_uniform_is_top_53_of_two_words():
 
 
 def _box_muller_reference(w, dtype):
-    """Box-Muller from the words, in float64 with libm (README, "Normal").
+    """Box-Muller from the words, in float64 with libm (docs/stream.md, "Normal").
 
     Its angle 2*pi*k*2**-53 carries ~1e-15 rad of rounding at large k where ours is reduced
     exactly in turns, hence the absolute tolerance for float64.
@@ -194,7 +194,7 @@ PLAN_BOUNDS = [-math.inf, -40.0, -9.0, -6.5, -3.0, -2.0, -1.0, -0.3, -0.05, 0.0,
 
 
 def test_the_readme_plan_is_the_library_plan():
-    """Method, flip and every constant of every (a, b) pair above, bit for bit: the README's
+    """Method, flip and every constant of every (a, b) pair above, bit for bit: docs/stream.md's
     per-call constants are complete (fastinit/_truncnorm.py is the implementation)."""
     from fastinit._truncnorm import plan as library_plan
 
@@ -266,7 +266,7 @@ def test_normal_is_the_readme_construction_bit_for_bit(dt, words_per_sample):
                                   (3.0, 3.0001),
                                   (-45.0, -38.0)])      # float64's far tail
 def test_truncated_normal_is_the_readme_construction_bit_for_bit(dtype, a, b):
-    # Everything from the README: the plan, its constants and the output bounds included.
+    # Everything from docs/stream.md: the plan, its constants and the output bounds included.
     n, loc, scale = 3000, 0.25, 1.5
     tp = spec_reference.plan(a, b)
     per_sample = {0: 1, 1: 2, 2: 2}[tp.method] * (2 if dtype == np.float64 else 1)

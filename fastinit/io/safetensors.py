@@ -348,7 +348,7 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any], seed:
         any form of naming an init (README, "Naming an init"): an init function with its
         arguments (``("normal_", {"std": 0.02})``, ``"normal_(std=0.02)"``), a distribution
         (``("uniform", {"low": -0.1, "high": 0.1})``) or an initializer without a seed
-        (``HeNormal()``, ``"he_normal"``); see "Seed checkpoints" in the README.  A dict
+        (``HeNormal()``, ``"he_normal"``); see docs/checkpoints.md.  A dict
         ``{"shape": ..., "dtype": ..., "init": ...}`` is the same.
     seed : int or numpy.random.SeedSequence
         The tensor named N draws from ``Generator(seed, stream=fastinit.stream_for(N))``, so its
@@ -592,7 +592,7 @@ _SPEC_KEYS = ("tensors", "dtype", "metadata")
 
 
 def read_spec(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str] | None]:
-    """The tensors and metadata of a spec file (README, "Seed checkpoints")::
+    """The tensors and metadata of a spec file (docs/checkpoints.md, "Seed checkpoints")::
 
         {"dtype": "float32",
          "metadata": {"model": "tiny"},

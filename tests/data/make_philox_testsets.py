@@ -4,7 +4,7 @@
 ``seed, <seed>`` line, then ``i, w[i]`` for the first 1000 words of ``fastinit.Philox(seed)``
 (stream 0), so that NumPy's own ``test_direct.Base`` tests read them.  The words come from
 ``randomgen.Philox(number=4, width=32)`` with fastinit's key (``SeedSequence(seed)``'s first two
-words) and counter (README, "The random stream"): nothing of fastinit's is used.  Rerun only if
+words) and counter (docs/stream.md): nothing of fastinit's is used.  Rerun only if
 the stream is meant to change.
 """
 from pathlib import Path
