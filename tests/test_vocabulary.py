@@ -26,7 +26,7 @@ def _write_safetensors(name, tmp_path):
 
 def _diagnose_init(name, tmp_path):
     torch = pytest.importorskip("torch")  # noqa: F841
-    from fastinit._diagnose import init_mlp, mlp
+    from fastinit.torch.diagnose import init_mlp, mlp
 
     init_mlp(mlp(2, 4), name, 0)
 
@@ -66,7 +66,7 @@ def test_a_torch_name_without_its_underscore_is_that_function():
 
 def test_diagnose_takes_torch_names_with_their_underscore():
     torch = pytest.importorskip("torch")
-    from fastinit._diagnose import init_mlp, mlp
+    from fastinit.torch.diagnose import init_mlp, mlp
 
     a = init_mlp(mlp(2, 8), "kaiming_normal_", 3)
     b = init_mlp(mlp(2, 8), "kaiming_normal", 3)
@@ -132,7 +132,7 @@ def test_fill_npy_refuses_a_bad_form_and_writes_nothing(bad, error, text, tmp_pa
 
 def test_diagnose_takes_keras_names_with_keras_fans():
     torch = pytest.importorskip("torch")
-    from fastinit._diagnose import init_mlp
+    from fastinit.torch.diagnose import init_mlp
 
     model = torch.nn.Sequential(torch.nn.Linear(400, 100), torch.nn.Linear(100, 100))
     init_mlp(model, "he_uniform", 2)
@@ -275,7 +275,7 @@ def _cli_init_entry(form, seed, tmp_path):
 
 def _diagnose_entry(form, seed, tmp_path, layout):
     torch = pytest.importorskip("torch")
-    from fastinit._diagnose import init_mlp
+    from fastinit.torch.diagnose import init_mlp
 
     if layout == "torch":                 # torch's layout and fans: weight (out, in) = SHAPE
         model = init_mlp(torch.nn.Sequential(torch.nn.Linear(SHAPE[1], SHAPE[0])), form, seed)
