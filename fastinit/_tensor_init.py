@@ -40,14 +40,7 @@ def storage_dtype(dtype: Any, where: str) -> np.dtype:
 
 def key_of(seed: Any, where: str) -> int:
     """The Philox key of a writer's seed: an int >= 0 or a numpy.random.SeedSequence."""
-    if isinstance(seed, np.random.SeedSequence):
-        return Generator(seed).key
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{where}: seed must be an int or a numpy.random.SeedSequence, got "
-                        f"{type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"{where}: seed must be >= 0, got {seed}")
-    return Generator(int(seed)).key
+    return Generator(v.check_seed(seed, where)).key
 
 
 class TensorInit:

@@ -101,6 +101,22 @@ def resolve_dtype(dtype: Any, out: np.ndarray | None, method: str) -> np.dtype:
     raise TypeError(f"{method}: unsupported dtype {dt}; {_HINT}")
 
 
+def check_seed(seed: Any, where: str, *, none: bool = False, sequence: bool = True,
+               kind: str = "an int or a numpy.random.SeedSequence") -> Any:
+    """A seed as every layer takes it: an int >= 0 (returned as a Python int), a
+    ``numpy.random.SeedSequence`` when ``sequence``, None when ``none``.  TypeError for another
+    type (``kind`` says what is taken), ValueError for a negative int; both name ``where``."""
+    if seed is None and none:
+        return None
+    if sequence and isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{where}: seed must be {kind}, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{where}: seed must be >= 0, got {seed}")
+    return int(seed)
+
+
 def normalize_size(size: Any) -> tuple[int, ...] | None:
     """``size`` as a shape tuple (None stays None), as NumPy reads it."""
     if size is None:

@@ -122,11 +122,10 @@ def check_seed(seed: Any, cls: str) -> Any:
     if isinstance(seed, dict):
         return _keras.deserialize_seed(seed, cls)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        # Keras' words, which its users (and its tests) recognize.
         raise TypeError(f"{cls}: `seed` argument should be an instance of "
                         f"`keras.random.SeedGenerator()` or an integer. Received: seed={seed!r}")
-    if seed < 0:
-        raise ValueError(f"{cls}: seed must be >= 0, got {seed}")
-    return int(seed)
+    return v.check_seed(seed, cls, sequence=False)
 
 
 class Initializer:

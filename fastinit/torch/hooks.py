@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from fastinit import _tensors
+from fastinit import _validate as v
 from fastinit import init as _init
 from fastinit._generator import Generator, stream_for
 
@@ -230,15 +231,8 @@ def active(session: Any) -> Iterator[Any]:
 
 
 def check_seed(seed: Any, where: str, allow_none: bool) -> None:
-    if seed is None and allow_none:
-        return
-    if isinstance(seed, np.random.SeedSequence):
-        return
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{where}: seed must be an int or a numpy.random.SeedSequence, got "
-                        f"{type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"{where}: seed must be >= 0, got {seed}")
+    """A session's seed: an int >= 0 or a SeedSequence (None too for fast_init)."""
+    v.check_seed(seed, where, none=allow_none)
 
 
 @contextlib.contextmanager
