@@ -35,10 +35,11 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
-import fastinit
+from fastinit import _generator
 from fastinit import _validate as v
 from fastinit import initializers as _initializers
 from fastinit._recipe import first_element, rehearse
+from fastinit._threads import threads
 from fastinit._tensor_init import as_initializer, seeded_initializer
 
 __all__ = ["Generator", "default_rng", "initialize", "from_blocks"]
@@ -80,8 +81,8 @@ def from_blocks(name: str, function: Callable[..., np.ndarray], args: tuple,
 
 def _method_chunk(key: int, stream: int, method: str, params: tuple, shape: tuple[int, ...],
                   dtype: str, region: tuple[slice, ...]) -> np.ndarray:
-    rng = fastinit.Generator(key=key, stream=stream)
-    with fastinit.threads(1):
+    rng = _generator.Generator(key=key, stream=stream)
+    with threads(1):
         if method == "random_raw":
             return rng.random_raw(size=shape, region=region)
         return getattr(rng, method)(*params, size=shape, dtype=_dtype(dtype, method),
@@ -91,7 +92,7 @@ def _method_chunk(key: int, stream: int, method: str, params: tuple, shape: tupl
 def _initializer_chunk(config: dict, shape: tuple[int, ...], dtype: str,
                        region: tuple[slice, ...]) -> np.ndarray:
     init = as_initializer(config, "initialize")
-    with fastinit.threads(1):
+    with threads(1):
         return init(shape, _dtype(dtype, "initialize"), region=region)
 
 
@@ -105,8 +106,8 @@ class Generator:
     """
 
     def __init__(self, seed: Any = None, *, key: int | None = None, stream: int = 0) -> None:
-        self._rng = seed if isinstance(seed, fastinit.Generator) and key is None and \
-            stream == 0 else fastinit.Generator(seed, key=key, stream=stream)
+        self._rng = seed if isinstance(seed, _generator.Generator) and key is None and \
+            stream == 0 else _generator.Generator(seed, key=key, stream=stream)
 
     @property
     def key(self) -> int:

@@ -23,10 +23,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-import fastinit
 from fastinit import _validate as v
 from fastinit import init as _init
+from fastinit._generator import Generator
 from fastinit._recipe import first_element
+from fastinit._threads import threads
 from fastinit.dask import _dtype, _shape, from_blocks
 
 _WHOLE = ("orthogonal", "sparse")
@@ -41,8 +42,8 @@ def _function_chunk(name: str, kwargs: dict, key: int | None, stream: int,
     function = getattr(_init, name + "_")
     block = tuple(r.stop - r.start for r in region)
     out = np.empty(block, _dtype(dtype, name))
-    extra = {} if key is None else {"generator": fastinit.Generator(key=key, stream=stream)}
-    with fastinit.threads(1):
+    extra = {} if key is None else {"generator": Generator(key=key, stream=stream)}
+    with threads(1):
         function(out, **kwargs, **extra, shape=shape, region=region)
     return out
 

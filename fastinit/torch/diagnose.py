@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from fastinit import Generator
 from fastinit import init as fi_init
 from fastinit._fans import calculate_fans
+from fastinit._generator import Generator
 from fastinit._tensor_init import TensorInit, as_initializer
 
 # Activation module class names (lower case) -> the activation's family.
@@ -179,8 +179,6 @@ def _weight(module: torch.nn.Module) -> torch.Tensor:
 def _default_loss(output: torch.Tensor) -> torch.Tensor:
     """<output, R> / N with R standard normal (fixed, from fastinit): a random upstream gradient
     that does not depend on the init, as in He et al.'s analysis of the backward pass."""
-    from fastinit import Generator
-
     r = torch.from_numpy(Generator(0).standard_normal(output.numel(), dtype=np.float32))
     return (output.reshape(-1) * r.to(output.dtype)).sum() / output.numel()
 
