@@ -411,6 +411,9 @@ def _info_command(args: argparse.Namespace) -> int:
         print(json.dumps({**stats, "shape": list(stats["shape"])}))
         return 0
     print(f"{stats['path']}: shape {stats['shape']}, dtype {stats['dtype']}")
+    if stats.get("incomplete"):
+        print("  INCOMPLETE: a fastinit fill of this file was interrupted; finish it with "
+              "fastinit init ... --resume (the values below include unwritten zeros)")
     for key in ("mean", "std", "min", "max"):
         print(f"  {key:<5} {stats[key]:.8g}")
     print(f"  at min {stats['fraction_at_min']:.3g}, at max {stats['fraction_at_max']:.3g} "

@@ -1,15 +1,29 @@
 """What the chunked file writers share: a tensor cut into contiguous chunks, the free-space check
-and the reservation of every data block, progress records written atomically, and the memory a
-whole-tensor init may take.
+and the reservation of every data block, progress records written atomically, the memory a
+whole-tensor init may take, and the file-system rules every writer and reader follows:
+
+- only regular files are read or written: a FIFO, a device or a directory is refused before it
+  is opened (it could block forever), and a writer refuses a symbolic link at its path (a link
+  planted in a shared directory would send the data, or a record's JSON, to its target);
+- a progress record is written to a new temporary file made with ``mkstemp`` (``O_EXCL``, so a
+  planted link is never followed) in the same directory, then renamed over the record;
+- a new data file is created with ``O_EXCL | O_NOFOLLOW``, after its record exists, so a file
+  without a record is one whose write finished;
+- one writer at a time per path: :class:`WriteLock` holds an advisory ``flock`` on
+  ``<path>.fastinit-lock`` from the first check to the last byte, and a second writer gets an
+  OSError at once.
 """
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import math
 import os
 import shutil
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +32,7 @@ import numpy as np
 from fastinit._progress import format_bytes
 
 PROGRESS_SUFFIX = ".fastinit-progress"
+LOCK_SUFFIX = ".fastinit-lock"
 
 
 class Chunks:
@@ -120,22 +135,90 @@ def record_path(path: Path) -> Path:
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
     """Write the JSON record to ``path`` atomically: a kill at any moment leaves the old record or
-    the new one, never a truncated file that a resume could not read."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(record))
-    os.replace(temporary, path)
+    the new one, never a truncated file that a resume could not read.  The new record is a
+    temporary file of its own (``mkstemp``: exclusive, never a planted link), renamed over."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
+                                     prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(record))
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def read_record(path: Path, where: str) -> dict[str, Any]:
     """The record at ``path``; ValueError when it is not one of ours."""
+    if not regular_file(path, where, follow=False):
+        raise ValueError(f"{where}: there is no progress record {path}")
     try:
         record = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{where}: the progress record {path} cannot be read ({exc}); remove it "
                          "and write the file again") from None
     if not isinstance(record, dict):
         raise ValueError(f"{where}: {path} is not a fastinit progress record")
     return record
+
+
+def regular_file(path: Path | str, where: str, *, follow: bool) -> bool:
+    """Whether ``path`` exists, as a regular file; OSError for anything else there: a FIFO, a
+    device, a directory (reading them could block or fail mid-way) and, unless ``follow`` (a
+    reader's choice), a symbolic link."""
+    try:
+        info = os.stat(path) if follow else os.lstat(path)
+    except FileNotFoundError:
+        return False
+    at = f"{where}: " if where else ""
+    if stat.S_ISLNK(info.st_mode):
+        raise OSError(errno.ELOOP, f"{at}{path} is a symbolic link; fastinit writes only to "
+                      "regular files at the path it is given (give the link's target, or remove "
+                      "the link)")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(info.st_mode) else
+                "a FIFO" if stat.S_ISFIFO(info.st_mode) else "not a regular file")
+        raise OSError(errno.EINVAL, f"{at}{path} is {kind}; fastinit reads and writes "
+                      "regular files only")
+    return True
+
+
+def create_new(path: Path) -> int:
+    """A new file at ``path``, opened for writing: ``O_EXCL | O_NOFOLLOW``, so an existing file,
+    or a link planted there since the checks, is never written through."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | \
+        getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, 0o644)
+
+
+class WriteLock:
+    """The advisory lock of one writer of ``path``: ``flock(LOCK_EX | LOCK_NB)`` on
+    ``<path>.fastinit-lock``, held until :meth:`release` (or the process ends).  A second
+    writer of the same path gets an OSError (EBUSY) naming it, instead of interleaving its data
+    with the first's.  The lock file is removed on release; one left by a killed writer holds
+    no lock and is reused."""
+
+    def __init__(self, path: Path, where: str) -> None:
+        self.path = path.with_name(path.name + LOCK_SUFFIX)
+        regular_file(self.path, where, follow=False)          # no planted link or FIFO
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | \
+            getattr(os, "O_CLOEXEC", 0)
+        self.fd: int | None = os.open(self.path, flags, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise OSError(errno.EBUSY, f"{where}: another fastinit writer is writing {path} (it "
+                          f"holds {self.path.name}); wait for it to finish") from None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            os.close(self.fd)
+            self.fd = None
 
 
 def remove_quietly(*paths: Path) -> None:

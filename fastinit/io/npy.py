@@ -24,6 +24,7 @@ reads the file in blocks (no memory map), so its memory stays bounded too.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import math
@@ -40,9 +41,9 @@ from fastinit._progress import Progress
 from fastinit._recipe import rehearse
 from fastinit._tensor_init import seeded_initializer
 from fastinit.io import _stats
-from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, read_record,
-                                record_path as _record_path, remove_quietly, reserve,
-                                write_record)
+from fastinit.io._files import (Chunks, WriteLock, check_memory, check_space, create_new,
+                                flat_offset, read_record, record_path as _record_path,
+                                regular_file, remove_quietly, reserve, write_record)
 
 __all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES"]
 
@@ -109,6 +110,7 @@ class FillPlan:
     regions: "Chunks"
     done: int
     header_bytes: int
+    lock: WriteLock | None = None           # held from the plan to the end of the fill
 
 
 def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, *,
@@ -128,7 +130,9 @@ def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: A
         starts, block = v.normalize_region(region, full)
     record_path = _record_path(path)
 
-    obj = initializers.pinned(seeded_initializer(init, seed, "fill_npy"))
+    seeded = seeded_initializer(init, seed, "fill_npy")
+    own_seed = seeded.get_config().get("seed")
+    obj = initializers.pinned(seeded)
     params: dict[str, Any] = obj.get_config()
     config: dict[str, Any] = {"class_name": type(obj).__name__, "config": params}
     record: dict[str, Any] = {"shape": list(full), "starts": list(starts), "block": list(block),
@@ -141,33 +145,63 @@ def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: A
         check_memory(obj.working_bytes(full), f"{type(obj).__name__} of shape {full}",
                      "fill_npy")
     regions = Chunks(block, dt.itemsize, chunk_bytes)
-    done = 0
-    if resume:
-        if not record_path.exists() or not path.exists():
-            raise ValueError(f"fill_npy: nothing to resume at {path} (no {record_path.name})")
-        saved = read_record(record_path, "fill_npy")
-        done = saved.pop("chunks_done", 0)
-        if seed is None and "seed" in saved["initializer"]["config"]:
-            # The recorded seed is the fill's seed when none is given now.
-            params["seed"] = saved["initializer"]["config"]["seed"]
-            obj = type(obj).from_config(params)
-        if saved != json.loads(json.dumps(record)):
-            raise ValueError(f"fill_npy: {path} was being filled with other arguments: "
-                             f"{saved}; resume with those")
-    else:
-        _create(path, record_path, block, dt, record)
+    exists = regular_file(path, "fill_npy", follow=False)   # no FIFO, no planted link
+    lock = WriteLock(path, "fill_npy")                       # one writer at a time
+    try:
+        done = 0
+        if resume:
+            if not exists or not regular_file(record_path, "fill_npy", follow=False):
+                raise ValueError(f"fill_npy: nothing to resume at {path} (no "
+                                 f"{record_path.name}: the file is complete, or not one of "
+                                 "fastinit's)")
+            saved = read_record(record_path, "fill_npy")
+            done = saved.pop("chunks_done", None)
+            if not isinstance(done, int) or isinstance(done, bool) or \
+                    not 0 <= done <= len(regions):
+                raise ValueError(f"fill_npy: the progress record {record_path} is not valid "
+                                 f"(chunks_done {done!r} of {len(regions)}); write the file "
+                                 "again")
+            recorded = saved.get("initializer", {}).get("config", {})
+            if own_seed is None and "seed" in recorded:
+                # The recorded seed is the fill's seed when the init has none of its own.
+                params["seed"] = recorded["seed"]
+                obj = type(obj).from_config(params)
+            if saved != json.loads(json.dumps(record)):
+                raise ValueError(f"fill_npy: {path} was being filled with other arguments: "
+                                 f"{saved}; resume with those")
+        else:
+            _create(path, record_path, block, dt, record, replace=exists)
 
-    file_shape, file_dtype, fortran, header_bytes = _raw_header(path)
-    if (file_shape, file_dtype.str, fortran) != (tuple(block), _npy_dtype(dt).str, False):
-        # Another file was put there since (a resume), or the header was rewritten.
-        raise ValueError(f"fill_npy: {path} holds shape {file_shape} {file_dtype}, not the "
-                         f"{tuple(block)} {dt.name} being filled; refusing to write into it")
+        file_shape, file_dtype, fortran, header_bytes = _raw_header(path)
+        if (file_shape, file_dtype.str, fortran) != (tuple(block), _npy_dtype(dt).str, False):
+            # Another file was put there since (a resume), or the header was rewritten.
+            raise ValueError(f"fill_npy: {path} holds shape {file_shape} {file_dtype}, not the "
+                             f"{tuple(block)} {dt.name} being filled; refusing to write into it")
+        size, expected = os.path.getsize(path), header_bytes + math.prod(block) * dt.itemsize
+        if size != expected:
+            # A truncated file would be grown back with zeros by the map, an appended one
+            # would stay invalid: neither can be proven to hold what the record says.
+            raise ValueError(f"fill_npy: {path} is {size} bytes, not the {expected} its header "
+                             "and record describe (it was truncated or appended to); refusing "
+                             "to resume it: write it again")
+    except BaseException:
+        lock.release()
+        raise
     return FillPlan(path, record_path, full, starts, block, dt, obj, config, record, regions,
-                     done, header_bytes)
+                    done, header_bytes, lock)
 
 
 def run_fill(plan: FillPlan, progress: bool) -> dict[str, Any]:
-    """Fill the planned file chunk by chunk, recording progress; remove the record at the end."""
+    """Fill the planned file chunk by chunk, recording progress; remove the record at the end,
+    then release the writer's lock."""
+    try:
+        return _fill_chunks(plan, progress)
+    finally:
+        if plan.lock is not None:
+            plan.lock.release()
+
+
+def _fill_chunks(plan: FillPlan, progress: bool) -> dict[str, Any]:
     path, record_path, full, starts, block, dt = (plan.path, plan.record_path, plan.full,
                                                   plan.starts, plan.block, plan.dt)
     obj, record, regions, done, header_bytes = (plan.obj, plan.record, plan.regions, plan.done,
@@ -213,27 +247,32 @@ def _npy_dtype(dt: np.dtype) -> np.dtype:
 
 
 def _create(path: Path, record_path: Path, block: tuple[int, ...], dt: np.dtype,
-            record: dict[str, Any]) -> None:
-    """Write the header, reserve every data block on disk, then the progress record.
+            record: dict[str, Any], replace: bool) -> None:
+    """Write the progress record, then the header, and reserve every data block on disk.
 
-    The space is reserved (posix_fallocate) before a byte of data is written: a memory-mapped
-    sparse file on a full disk would otherwise die of SIGBUS mid-fill.  A failure (no space,
-    ``ulimit -f``, no permission) removes what was created: nothing is left that looks complete.
+    The record comes first, so that a file without one is a file whose write finished (a kill
+    between the two leaves a record and no file, which nothing reads as complete).  The file is
+    created new (``O_EXCL | O_NOFOLLOW``; ``replace``: the regular file there is removed
+    first).  The space is reserved (posix_fallocate) before a byte of data is written: a
+    memory-mapped sparse file on a full disk would otherwise die of SIGBUS mid-fill.  A failure
+    (no space, ``ulimit -f``, no permission) removes what was created.
     """
     nbytes = math.prod(block) * dt.itemsize
     check_space(path, nbytes, "fill_npy")
+    header = {"descr": np.lib.format.dtype_to_descr(_npy_dtype(dt)), "fortran_order": False,
+              "shape": tuple(block)}
+    record["chunks_done"] = 0
+    write_record(record_path, record)
     try:
-        header = {"descr": np.lib.format.dtype_to_descr(_npy_dtype(dt)), "fortran_order": False,
-                  "shape": tuple(block)}
-        with open(path, "wb") as f:
+        if replace:
+            path.unlink()
+        with os.fdopen(create_new(path), "wb") as f:
             np.lib.format.write_array_header_2_0(f, header) if _needs_v2(header) else \
                 np.lib.format.write_array_header_1_0(f, header)
             total = f.tell() + nbytes
             f.flush()
             if total > f.tell():
                 reserve(f.fileno(), total)                      # every block, now
-        record["chunks_done"] = 0
-        write_record(record_path, record)
     except BaseException:
         remove_quietly(path, record_path)
         raise
@@ -259,6 +298,8 @@ def _header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, bool, i
 def _raw_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, bool, int]:
     """The header as written (bfloat16 as ``|V2``).  A file that is not a valid ``.npy`` is a
     ValueError in one line, whatever NumPy's parser raised."""
+    if not regular_file(path, "", follow=True):            # a FIFO would block the open
+        raise FileNotFoundError(errno.ENOENT, f"No such file: {path}")
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -284,6 +325,8 @@ def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ``nan``, ``posinf`` and ``neginf`` count the others; ``fraction_at_min`` /
     ``fraction_at_max`` are the fractions of all values equal to min / max (a pile-up on a bound
     shows there).  Complex, structured and other non-real dtypes are a TypeError.
+    ``incomplete``: a fastinit fill of the file was interrupted and not resumed (its progress
+    record is beside it), so part of it is unwritten zeros.
     """
     shape, dt, fortran, offset = _header(path)
     _stats.check_summarizable(dt, str(path), "fastinit info reads float, bfloat16 and integer "
@@ -291,4 +334,5 @@ def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     n = math.prod(shape)
     with _stats.reporting(n * dt.itemsize, progress, Path(path).name, on_chunk) as report:
         stats = _stats.summarize_file(path, dt, offset, n, chunk_bytes, report)
-    return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n, **stats}
+    return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n, **stats,
+            "incomplete": os.path.lexists(_record_path(Path(path)))}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import errno
 import hashlib
 import json
 import math
@@ -36,8 +37,9 @@ from fastinit._progress import Progress, format_bytes
 from fastinit._recipe import rehearse
 from fastinit._tensor_init import TensorInit, key_of, parse_init, storage_dtype
 from fastinit.io import _stats
-from fastinit.io._files import (Chunks, check_memory, check_space, flat_offset, read_record,
-                                record_path, remove_quietly, reserve, write_record)
+from fastinit.io._files import (Chunks, WriteLock, check_memory, check_space, create_new,
+                                flat_offset, read_record, record_path, regular_file,
+                                remove_quietly, reserve, write_record)
 from fastinit.io.npy import DEFAULT_CHUNK_BYTES
 
 __all__ = ["write_safetensors", "safetensors_stats", "read_header", "DTYPE_CODES"]
@@ -181,6 +183,8 @@ def read_header(path: str | os.PathLike) -> Header:
     end of the file, a header that is not JSON, an entry whose offsets do not match its shape,
     or data that ends past the end of the file (a truncated file).
     """
+    if not regular_file(path, "", follow=True):            # a FIFO would block the open
+        raise FileNotFoundError(errno.ENOENT, f"No such file: {path}")
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         first = f.read(8)
@@ -331,6 +335,7 @@ class WritePlan:
     key: int
     record: dict[str, Any]
     wholes: dict[str, np.ndarray]
+    lock: WriteLock | None = None           # held from the plan to the end of the write
 
 
 def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any], seed: Any, *,
@@ -414,6 +419,9 @@ def plan_write(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any,
     for entry in entries:
         meta["fastinit.init." + entry.name] = json.dumps(entry.init.config())   # type: ignore
     header = header_bytes(entries, meta)
+    total = len(header) + (entries[-1].end if entries else 0)
+    exists = regular_file(path, where, follow=False)         # no FIFO, no planted link
+    check_space(path, total, where)            # before anything costs time or memory
     wholes = _check_inits(entries, key, where)
     data_bytes = entries[-1].end if entries else 0
     # At least ~16 batches (of 1 MiB or more), so that filling overlaps writing in small files
@@ -422,13 +430,18 @@ def plan_write(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any,
     batches = _batches(entries, len(header), batch_bytes)
     record = {"format": _RECORD_FORMAT, "header_sha256": hashlib.sha256(header).hexdigest(),
               "chunk_bytes": chunk_bytes}
-    total = len(header) + (entries[-1].end if entries else 0)
     records = record_path(path)
-    done = _existing(path, records, header, record, resume, overwrite, where)
-    if done is None:
-        create(path, records, header, total, record, where)
-        done = 0
-    return WritePlan(path, records, entries, header, batches, done, key, record, wholes)
+    lock = WriteLock(path, where)                            # one writer at a time
+    try:
+        done = _existing(path, records, header, record, resume, overwrite, where, exists,
+                         total, len(batches))
+        if done is None:
+            create(path, records, header, total, record, where, replace=exists)
+            done = 0
+    except BaseException:
+        lock.release()
+        raise
+    return WritePlan(path, records, entries, header, batches, done, key, record, wholes, lock)
 
 
 def _check_inits(entries: list[Entry], key: int, where: str) -> dict[str, np.ndarray]:
@@ -453,23 +466,34 @@ def _check_inits(entries: list[Entry], key: int, where: str) -> dict[str, np.nda
 
 
 def _existing(path: Path, records: Path, header: bytes, record: dict[str, Any], resume: bool,
-              overwrite: bool, where: str) -> int | None:
+              overwrite: bool, where: str, exists: bool, total: int,
+              batches: int) -> int | None:
     """The batches already written by a matching partial write, -1 for a matching complete file
-    (nothing to write), or None when a new file is to be created."""
-    exists = os.path.lexists(path)
-    partial = records.exists()
+    (nothing to write), or None when a new file is to be created.  A file whose size is not the
+    one its header describes is never resumed: a truncated one would be completed with zeros,
+    an appended one would stay invalid."""
+    partial = regular_file(records, where, follow=False)
     if resume and exists:
         on_disk = _header_on_disk(path, len(header))
-        if on_disk == header and partial:
+        size = os.path.getsize(path)
+        if on_disk == header and size != total and not overwrite:
+            raise ValueError(f"{where}: cannot resume {path}: it is {size} bytes, not the {total} "
+                             "its header describes (it was truncated or appended to); pass "
+                             "overwrite=True (--force) to write it again")
+        if on_disk == header and partial and size == total:
             saved = read_record(records, where)
             done = saved.pop("batches_done", None)
-            if saved == record and isinstance(done, int):
+            if not isinstance(done, int) or isinstance(done, bool) or not 0 <= done <= batches:
+                raise ValueError(f"{where}: the progress record {records} is not valid "
+                                 f"(batches_done {done!r} of {batches}); pass overwrite=True "
+                                 "(--force) to write the file again")
+            if saved == record:
                 return done
             if not overwrite:
                 raise ValueError(f"{where}: {path} was being written in chunks of "
                                  f"{saved.get('chunk_bytes')} bytes; resume with those (or pass "
                                  "overwrite=True, --force, to start again)")
-        elif on_disk == header and not partial:
+        elif on_disk == header and not partial and size == total:
             return -1                                     # complete: nothing to write
         elif not overwrite:
             what = "its partial write had other arguments" if partial else \
@@ -494,17 +518,21 @@ def _header_on_disk(path: Path, length: int) -> bytes | None:
 
 
 def create(path: Path, records: Path, header: bytes, total: int, record: dict[str, Any],
-           where: str) -> None:
-    """Check the free space, then write the header, reserve every data block and write the
-    progress record; a failure (no space, ``ulimit -f``) leaves nothing behind."""
+           where: str, *, replace: bool = False) -> None:
+    """Check the free space, write the progress record, then create the file new (``O_EXCL |
+    O_NOFOLLOW``; ``replace``: the regular file there is removed first), write the header and
+    reserve every data block.  The record comes first, so that a file without one is a file whose
+    write finished; a failure (no space, ``ulimit -f``) leaves nothing behind."""
     check_space(path, total, where)
+    write_record(records, {**record, "batches_done": 0})
     try:
-        with open(path, "wb") as f:
+        if replace:
+            path.unlink()
+        with os.fdopen(create_new(path), "wb") as f:
             f.write(header)
             f.flush()
             if total > len(header):
                 reserve(f.fileno(), total)
-        write_record(records, {**record, "batches_done": 0})
     except BaseException:
         remove_quietly(path, records)
         raise
@@ -527,7 +555,16 @@ def _fill_batch(plan: WritePlan, batch: _Batch, buffer: np.ndarray) -> memoryvie
 
 def run_write(plan: WritePlan, progress: bool) -> dict[str, Any]:
     """Fill batch after batch into one of two buffers, each written by a writer thread while
-    the next is filled; the record counts the batches on disk, in order."""
+    the next is filled; the record counts the batches on disk, in order.  The writer's lock is
+    released at the end."""
+    try:
+        return _write_batches(plan, progress)
+    finally:
+        if plan.lock is not None:
+            plan.lock.release()
+
+
+def _write_batches(plan: WritePlan, progress: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     file_bytes = len(plan.header) + (plan.entries[-1].end if plan.entries else 0)
     if plan.done < 0:                                     # a complete file of these arguments

@@ -87,7 +87,8 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
     key = key_of(seed, where)
     extra = st.check_metadata(metadata, where)
     path = Path(path)
-    if os.path.lexists(path) and not overwrite:
+    exists = _files.regular_file(path, where, follow=False)   # no FIFO, no planted link
+    if exists and not overwrite:
         raise FileExistsError(f"{where}: {path} exists; pass overwrite=True to replace it")
     t0 = time.perf_counter()
 
@@ -118,7 +119,13 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
     header = st.header_bytes(entries, meta)
     total = len(header) + (entries[-1].end if entries else 0)
     records = _files.record_path(path)
-    st.create(path, records, header, total, {"format": "fastinit save_initialized"}, where)
+    lock = _files.WriteLock(path, where)                     # one writer at a time
+    try:
+        st.create(path, records, header, total, {"format": "fastinit save_initialized"}, where,
+                  replace=exists)
+    except BaseException:
+        lock.release()
+        raise
 
     originals: list[tuple[dict, str, Any]] = []
     session: Named | None = None
@@ -190,6 +197,7 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
             exc.add_note(f"fastinit.torch.save_initialized: while initializing module "
                          f"{session.module_name!r}; {path} was removed")
         _files.remove_quietly(path, records)          # a mapped file may be unlinked
+        lock.release()
         raise
     finally:
         for table, name, tensor in originals:
@@ -197,9 +205,12 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
         views.clear()                                 # the last references: the map is closed
         fresh.clear()
         file = None
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-    records.unlink()
+    try:
+        with open(path, "rb+") as f:
+            os.fsync(f.fileno())
+        records.unlink()
+    finally:
+        lock.release()
     seconds = time.perf_counter() - t0
     data = total - len(header)
     return {"path": str(path), "bytes": data, "tensors": len(entries), "seconds": seconds,

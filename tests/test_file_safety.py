@@ -1,0 +1,236 @@
+"""Files never lose data or follow a planted link: the writer rules of fastinit.io._files, with
+real processes, a real SIGKILL, real symlinks, FIFOs and flocks."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastinit as fi
+from fastinit import cli
+from fastinit.io import PROGRESS_SUFFIX, write_safetensors
+from fastinit.io._files import LOCK_SUFFIX, WriteLock
+
+SPEC = {"a": ((64, 32), "float32", "normal_(std=0.02)"), "b": ((32,), "float32", "ones_")}
+
+
+def _npy(path, **kwargs):
+    return fi.fill_npy(path, (64, 32), "he_normal", seed=3, progress=False, chunk_bytes=1024,
+                       **kwargs)
+
+
+def _safetensors(path, **kwargs):
+    return write_safetensors(path, SPEC, 3, chunk_bytes=1024, **kwargs)
+
+
+# Both write in chunks of 1 KiB, as _partial_record's interrupted writes do.
+WRITERS = {"npy": ("w.npy", _npy), "safetensors": ("w.safetensors", _safetensors)}
+
+
+@pytest.mark.parametrize("kind", WRITERS)
+def test_a_link_planted_at_the_temporary_record_is_never_written_through(kind, tmp_path):
+    name, write = WRITERS[kind]
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / f"{name}{PROGRESS_SUFFIX}.tmp").symlink_to(victim)
+    write(tmp_path / name)
+    assert victim.read_text() == "precious"
+    assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("kind", WRITERS)
+def test_a_symlink_at_the_path_is_refused_and_its_target_untouched(kind, tmp_path):
+    name, write = WRITERS[kind]
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / name).symlink_to(victim)
+    with pytest.raises(OSError, match="symbolic link"):
+        write(tmp_path / name, **({"overwrite": True} if kind == "safetensors" else {}))
+    assert victim.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "victim"])
+
+
+def test_the_cli_refuses_force_onto_a_symlink_in_one_line(tmp_path, capsys):
+    victim = tmp_path / "victim.npy"
+    np.save(victim, np.arange(4.0))
+    link = tmp_path / "w.npy"
+    link.symlink_to(victim)
+    assert cli.main(["init", str(link), "--shape", "4", "--init", "ones", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and err.count("\n") == 1
+    np.testing.assert_array_equal(np.load(victim), np.arange(4.0))
+
+
+@pytest.mark.parametrize("args", [["info", "{}"], ["init", "{}", "--shape", "4", "--init",
+                                                   "ones", "--force"],
+                                  ["init", "{}", "--shape", "4", "--init", "ones", "--resume"]])
+@pytest.mark.parametrize("name", ["f.npy", "f.safetensors"])
+def test_a_fifo_is_refused_at_once_never_opened(args, name, tmp_path):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    if name.endswith(".safetensors") and args[0] == "init":
+        spec = tmp_path / "spec.json"
+        spec.write_text(json.dumps({"tensors": {"w": {"shape": [4], "init": "ones_"}}}))
+        args = ["init", "{}", "--spec", str(spec), "--seed", "0", args[-1]]
+    command = [sys.executable, "-m", "fastinit", *[a.format(fifo) for a in args]]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "FIFO" in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", WRITERS)
+def test_a_second_writer_of_the_same_path_is_refused_while_the_first_holds_it(kind, tmp_path):
+    name, write = WRITERS[kind]
+    path = tmp_path / name
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            from fastinit.io._files import WriteLock
+            lock = WriteLock(Path({str(path)!r}), "holder")
+            print("locked", flush=True)
+            sys.stdin.read()
+            lock.release()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OSError, match="another fastinit writer"):
+            write(path)
+        assert not path.exists()
+    finally:
+        holder.communicate("", timeout=60)
+    write(path)                                   # the lock is free again
+    assert not (tmp_path / (name + LOCK_SUFFIX)).exists()
+
+
+_KILLED_AT_CREATE = """
+import os, signal, sys
+from fastinit.io import _files
+real = _files.create_new
+def killed(path):                # SIGKILL at the moment the data file would be created
+    os.kill(os.getpid(), signal.SIGKILL)
+_files.create_new = killed
+import fastinit.io.npy, fastinit.io.safetensors
+fastinit.io.npy.create_new = fastinit.io.safetensors.create_new = killed
+import fastinit as fi
+from fastinit.io import write_safetensors
+path = sys.argv[1]
+if path.endswith(".npy"):
+    fi.fill_npy(path, (64, 32), "he_normal", seed=3, progress=False)
+else:
+    write_safetensors(path, {"a": ((64, 32), "float32", "normal_(std=0.02)")}, 3)
+"""
+
+
+@pytest.mark.parametrize("name", ["w.npy", "w.safetensors"])
+def test_a_kill_between_record_and_file_never_reads_as_complete(name, tmp_path):
+    path = tmp_path / name
+    done = subprocess.run([sys.executable, "-c", _KILLED_AT_CREATE, str(path)], timeout=120)
+    assert done.returncode == -9
+    # The record exists, the file does not: nothing claims a complete file.
+    assert (tmp_path / (name + PROGRESS_SUFFIX)).exists() and not path.exists()
+    resumed = subprocess.run([sys.executable, "-m", "fastinit", "init", str(path), "--resume",
+                              *(["--shape", "64", "32", "--init", "he_normal"]
+                                if name.endswith(".npy") else []), "--seed", "3"],
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 2 and "complete already" not in resumed.stdout
+
+
+@pytest.mark.parametrize("change", ["truncate", "append"])
+@pytest.mark.parametrize("kind", WRITERS)
+def test_a_partial_file_whose_size_changed_is_not_resumed(kind, change, tmp_path):
+    name, write = WRITERS[kind]
+    path = tmp_path / name
+    write(path)
+    record = tmp_path / (name + PROGRESS_SUFFIX)
+    record.write_text(json.dumps(_partial_record(kind, path)))   # as an interrupted write
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        if change == "truncate":
+            f.truncate(size - 100)
+        else:
+            f.seek(0, 2)
+            f.write(b"\0" * 100)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="truncated or appended"):
+        write(path, resume=True)
+    assert path.read_bytes() == before
+
+
+def _partial_record(kind, path):
+    """The record an interrupted write of ``path`` leaves, read back from a real interruption
+    of the same arguments (a write stopped by KeyboardInterrupt at its first chunk)."""
+    probe = path.with_name("probe-" + path.name)
+    name, write = WRITERS[kind]
+    code = textwrap.dedent(f"""
+        import sys
+        from fastinit.io import _files
+        real = _files.write_record
+        calls = []
+        def stop(path, record):
+            real(path, record)
+            calls.append(1)
+            if len(calls) == 2:            # the first progress after the create
+                raise KeyboardInterrupt
+        _files.write_record = stop
+        import fastinit.io.npy as npy, fastinit.io.safetensors as st
+        npy.write_record = st.write_record = stop
+        import fastinit as fi
+        try:
+            if {kind!r} == "npy":
+                fi.fill_npy({str(probe)!r}, (64, 32), "he_normal", seed=3, progress=False,
+                            chunk_bytes=1024)
+            else:
+                st.write_safetensors({str(probe)!r}, {SPEC!r}, 3, chunk_bytes=1024)
+        except KeyboardInterrupt:
+            pass
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    record = json.loads(probe.with_name(probe.name + PROGRESS_SUFFIX).read_text())
+    return record
+
+
+@pytest.mark.parametrize("done", [-5, 10 ** 6, "3", True])
+def test_a_corrupt_progress_record_is_a_clear_error(done, tmp_path):
+    path = tmp_path / "w.npy"
+    record = _partial_record("npy", path)
+    _npy(path)
+    record["chunks_done"] = done
+    (tmp_path / ("w.npy" + PROGRESS_SUFFIX)).write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="not valid"):
+        _npy(path, resume=True)
+
+
+def test_a_cli_resume_with_another_seed_is_refused(tmp_path, capsys):
+    path = tmp_path / "w.npy"
+    record = _partial_record("npy", path)
+    args = ["init", str(path), "--shape", "64", "32", "--init", "he_normal",
+            "--chunk-size", "1024", "--no-progress"]
+    assert cli.main([*args, "--seed", "3"]) == 0
+    (tmp_path / ("w.npy" + PROGRESS_SUFFIX)).write_text(json.dumps(record))
+    before = path.read_bytes()
+    assert cli.main([*args, "--seed", "8", "--resume"]) == 2
+    assert "other arguments" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def test_info_marks_an_interrupted_npy_incomplete(tmp_path, capsys):
+    path = tmp_path / "w.npy"
+    record = _partial_record("npy", path)
+    _npy(path)
+    (tmp_path / ("w.npy" + PROGRESS_SUFFIX)).write_text(json.dumps(record))
+    assert cli.main(["info", str(path)]) == 0
+    assert "INCOMPLETE" in capsys.readouterr().out
+    assert fi.npy_stats(path)["incomplete"] is True
+
+
+def test_a_write_lock_is_released_and_its_file_removed(tmp_path):
+    lock = WriteLock(tmp_path / "x.npy", "test")
+    with pytest.raises(OSError, match="another fastinit writer"):
+        WriteLock(tmp_path / "x.npy", "test")     # a second open file description: refused
+    lock.release()
+    assert list(tmp_path.iterdir()) == []
+    WriteLock(tmp_path / "x.npy", "test").release()
