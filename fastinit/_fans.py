@@ -89,6 +89,8 @@ def calculate_fans(shape: Sequence[int]) -> tuple[int, int]:
 
 def correct_fan(shape: Sequence[int], mode: str) -> int:
     """fan_in or fan_out of ``shape`` (torch's ``_calculate_correct_fan``)."""
+    if not isinstance(mode, str):
+        raise ValueError(f"Mode {mode!r} not supported, please use one of ['fan_in', 'fan_out']")
     mode = mode.lower()
     valid = ["fan_in", "fan_out"]
     if mode not in valid:

@@ -49,13 +49,19 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+# The most threads a fill may use: more than any machine's cores today, few enough that a typo
+# (10**6) cannot start thousands of helper threads.
+MAX_THREADS = 1024
+
+
 def _check(n: object, where: str) -> int:
     try:
         count = operator.index(n)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{where}: the number of threads must be an int, got {n!r}") from None
-    if count < 1:
-        raise ValueError(f"{where}: the number of threads must be >= 1, got {count}")
+    if not 1 <= count <= MAX_THREADS:
+        raise ValueError(f"{where}: the number of threads must be between 1 and {MAX_THREADS}, "
+                         f"got {count}")
     return count
 
 

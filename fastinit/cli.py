@@ -25,7 +25,10 @@ _SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def _positive_int(text: str) -> int:
-    value = int(float(text))   # accepts 1e6
+    try:
+        value = int(float(text))   # accepts 1e6
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
@@ -37,7 +40,7 @@ def _bytes(text: str) -> int:
     unit = t[-1] if t and t[-1] in _SUFFIXES else ""
     try:
         value = int(float(t[: len(t) - len(unit)]) * _SUFFIXES[unit])
-    except ValueError:
+    except (ValueError, OverflowError):                # inf, nan
         raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (try 64M)") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
@@ -591,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
                "diagnose": _diagnose_command}[args.command]
     try:
         return command(args)
-    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError, OverflowError,
+            MemoryError) as exc:
         print(f"fastinit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -234,3 +234,73 @@ def test_a_write_lock_is_released_and_its_file_removed(tmp_path):
     lock.release()
     assert list(tmp_path.iterdir()) == []
     WriteLock(tmp_path / "x.npy", "test").release()
+
+
+# -- hostile input: bounded time and memory, one line ---------------------------------------------
+
+def _safetensors_file(path, header, data=b"\0\0\0\0"):
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + data)
+
+
+HOSTILE = {
+    "a million dimensions": {"w": {"dtype": "F32", "shape": [1] * 1_280_000,
+                                   "data_offsets": [0, 4]}},
+    "a shape of 2**120 elements": {"w": {"dtype": "F32", "shape": [2 ** 40] * 3,
+                                         "data_offsets": [0, 4]}},
+    "a repeated key": (b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+                       b'"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'),
+    "JSON nested 100000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "bytes after the last tensor": ({"w": {"dtype": "F32", "shape": [1],
+                                           "data_offsets": [0, 4]}}, b"\0" * 14),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_hostile_safetensors_header_is_one_short_line_at_once(case, tmp_path):
+    header = HOSTILE[case]
+    path = tmp_path / "h.safetensors"
+    if isinstance(header, tuple):
+        _safetensors_file(path, *header)
+    else:
+        _safetensors_file(path, header)
+    done = subprocess.run([sys.executable, "-m", "fastinit", "info", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and len(done.stderr) < 400, done.stderr[:400]
+    assert "not a valid safetensors file" in done.stderr
+
+
+def test_a_npy_header_with_a_negative_dimension_is_refused(tmp_path, capsys):
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 4), }"
+    header += b" " * (117 - len(header)) + b"\n"
+    path = tmp_path / "neg.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+                     + b"\0" * 32)
+    assert cli.main(["info", str(path)]) == 2
+    assert "sizes >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--shape", "4", "--init", "constant", "--value", "1e39"], "exceeds the float32 range"),
+    (["--shape", "4", "--init", "ones", "--chunk-size", "inf"], "not a size in bytes"),
+    (["--shape", "4", "--init", "he_normal", "--threads", "1e400"], "positive integer"),
+    (["--shape", "4", "--init", "he_normal", "--threads", "100000"], "between 1 and 1024"),
+    (["--shape", "4", "4", "--init", "kaiming_normal_(mode=5)"], "not supported"),
+])
+def test_a_cli_mistake_is_one_line_exit_2_and_leaves_nothing(args, text, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fastinit", "init", str(tmp_path / "c.npy"),
+                           *args], capture_output=True, text=True, timeout=60)
+    # One error line naming the flag or the file (argparse puts its usage above a bad flag).
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2 and last.startswith("fastinit init: error:") and text in last
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_thread_count_is_capped():
+    with pytest.raises(ValueError, match="between 1 and 1024"):
+        fi.set_num_threads(10 ** 6)
+    with pytest.raises(ValueError, match="between 1 and 1024"):
+        with fi.threads(2048):
+            pass

@@ -312,7 +312,10 @@ def _raw_header(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, boo
         raise
     except Exception as exc:             # ValueError, SyntaxError, tokenize.TokenError, ...
         raise ValueError(f"{path} is not a valid .npy file: its header cannot be read "
-                         f"({type(exc).__name__}: {exc})") from None
+                         f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    if len(shape) > 64 or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise ValueError(f"{path} is not a valid .npy file: its shape must be at most 64 "
+                         f"dimensions of sizes >= 0, got {str(tuple(shape))[:120]}")
     return tuple(shape), dt, fortran, offset
 
 

@@ -61,6 +61,7 @@ ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 
              "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "C64": 8, "F8_E5M2": 1,
              "F8_E4M3": 1, "F8_E8M0": 1, "F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1}
 MAX_HEADER_BYTES = 100_000_000              # the safetensors library refuses larger headers
+MAX_DIMS = 64                               # NumPy's and torch's limit on an array's rank
 _RECORD_FORMAT = "fastinit safetensors write"
 
 
@@ -200,10 +201,10 @@ def read_header(path: str | os.PathLike) -> Header:
                              f"runs past the end of the file ({size} bytes)")
         raw = f.read(n)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{path} is not a valid safetensors file: its header is not JSON "
-                         f"({exc})") from None
+                         f"without repeated keys ({_short(exc)})") from None
     if not isinstance(header, dict):
         raise ValueError(f"{path} is not a valid safetensors file: its header is not a JSON "
                          "object")
@@ -215,16 +216,21 @@ def read_header(path: str | os.PathLike) -> Header:
     tensors = []
     for name, info in header.items():
         try:
-            code, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-            if code not in ITEMSIZE or not all(isinstance(d, int) and d >= 0 for d in shape) \
+            code, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+            if code not in ITEMSIZE or not isinstance(shape, list) or len(shape) > MAX_DIMS \
+                    or not all(isinstance(d, int) and d >= 0 for d in shape) \
                     or not isinstance(begin, int) or not isinstance(end, int):
                 raise ValueError
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{path} is not a valid safetensors file: the entry of {name!r} is "
-                             f"not a dtype, shape and data_offsets: {info!r}") from None
-        if end - begin != math.prod(shape) * ITEMSIZE[code] or begin < 0:
-            raise ValueError(f"{path} is not a valid safetensors file: {name!r} has "
-                             f"data_offsets [{begin}, {end}] for {code} of shape {shape}")
+            raise ValueError(f"{path} is not a valid safetensors file: the entry of "
+                             f"{_short(name)} is not a dtype, a shape of at most {MAX_DIMS} "
+                             f"dimensions and data_offsets: {_short(info)}") from None
+        shape = tuple(shape)
+        # The product stops growing past the file's size: a crafted shape costs no time.
+        if end - begin != _bounded_prod(shape, size) * ITEMSIZE[code] or begin < 0:
+            raise ValueError(f"{path} is not a valid safetensors file: {_short(name)} has "
+                             f"data_offsets [{begin}, {end}] for {code} of shape "
+                             f"{_short(shape)}")
         tensors.append((name, code, shape, begin, end))
     tensors.sort(key=lambda t: (t[3], t[4]))
     position = 0
@@ -237,7 +243,37 @@ def read_header(path: str | os.PathLike) -> Header:
     if data_start + position > size:
         raise ValueError(f"{path} is truncated: its header describes {position} bytes of data "
                          f"but the file holds {size - data_start}")
+    if data_start + position < size:
+        raise ValueError(f"{path} is not a valid safetensors file: it holds "
+                         f"{size - data_start - position} bytes after its last tensor (appended "
+                         "to?); the safetensors library refuses it too")
     return Header(metadata, tensors, data_start)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (the last of two would win silently)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {_short(key)} appears twice")
+        result[key] = value
+    return result
+
+
+def _bounded_prod(shape: tuple[int, ...], limit: int) -> int:
+    """``math.prod(shape)``, or ``limit + 1`` as soon as the product passes ``limit``."""
+    product = 1
+    for d in shape:
+        product *= d
+        if product > limit:
+            return limit + 1
+    return product
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error stays one readable line."""
+    text = repr(value) if not isinstance(value, BaseException) else str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def safetensors_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
