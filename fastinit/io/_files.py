@@ -163,7 +163,7 @@ def read_record(path: Path, where: str) -> dict[str, Any]:
     return record
 
 
-def regular_file(path: Path | str, where: str, *, follow: bool) -> bool:
+def regular_file(path: str | os.PathLike, where: str, *, follow: bool) -> bool:
     """Whether ``path`` exists, as a regular file; OSError for anything else there: a FIFO, a
     device, a directory (reading them could block or fail mid-way) and, unless ``follow`` (a
     reader's choice), a symbolic link."""
