@@ -276,19 +276,19 @@ def _init_zarr(args: argparse.Namespace) -> int:
     from fastinit._progress import format_bytes
     from fastinit.io import zarr as fz
 
-    for flag, given in (("--region", args.region), ("--resume", args.resume or None),
-                        ("--chunk-size", args.chunk_size)):
+    for flag, given in (("--region", args.region), ("--chunk-size", args.chunk_size)):
         if given is not None:
             raise ValueError(f"{flag} is for .npy files; a .zarr array is written whole, in "
                              "--chunks")
     obj = initializer_from_args(args)
-    if os.path.lexists(args.path) and not args.force:
-        raise ValueError(f"{args.path} exists; pass --force to replace it")
+    if os.path.lexists(args.path) and not (args.force or args.resume):
+        raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to "
+                         "finish an interrupted write)")
     if args.threads:
         fastinit.set_num_threads(args.threads)
     result = fz.write_zarr(args.path, args.shape, obj, args.seed, chunks=args.chunks,
                            dtype=args.dtype or "float32", overwrite=args.force,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, resume=args.resume)
     seed = result["initializer"]["config"].get("seed")
     print(f"fastinit init {args.path}: shape {result['shape']} in chunks of {result['chunks']}, "
           f"{result['dtype']}, {result['initializer']['class_name']}, "

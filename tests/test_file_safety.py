@@ -304,3 +304,48 @@ def test_the_thread_count_is_capped():
     with pytest.raises(ValueError, match="between 1 and 1024"):
         with fi.threads(2048):
             pass
+
+
+# -- Zarr: a completion marker, resume, INCOMPLETE ------------------------------------------------
+
+_ZARR_KILLED = """
+import os, signal, sys, time
+import numpy as np
+import zarr
+from fastinit.io import zarr as fz
+real_setitem = zarr.Array.__setitem__
+stored = []
+def store(self, key, value):               # SIGKILL after the 12th chunk, past a progress count
+    real_setitem(self, key, value)
+    stored.append(1)
+    if len(stored) == 6:
+        time.sleep(1.1)                    # so that the count is recorded once
+    if len(stored) == 12:
+        os.kill(os.getpid(), signal.SIGKILL)
+zarr.Array.__setitem__ = store
+fz.write_zarr(sys.argv[1], (64, 48), "normal_(std=0.5)", 4, chunks=(2, 48), use_dask=False)
+"""
+
+
+def test_a_killed_zarr_write_is_marked_incomplete_and_resumes_to_the_same_array(tmp_path):
+    pytest.importorskip("zarr")
+    from fastinit.io.zarr import read_zarr, write_zarr, zarr_stats
+
+    store = tmp_path / "w.zarr"
+    done = subprocess.run([sys.executable, "-c", _ZARR_KILLED, str(store)], timeout=120)
+    assert done.returncode == -9
+    assert zarr_stats(str(store))["incomplete"] is True
+    shown = subprocess.run([sys.executable, "-m", "fastinit", "info", str(store)],
+                           capture_output=True, text=True, timeout=60)
+    assert "INCOMPLETE" in shown.stdout
+    with pytest.raises(ValueError, match="other arguments"):
+        write_zarr(str(store), (64, 48), "normal_(std=0.5)", 5, chunks=(2, 48), resume=True,
+                   use_dask=False)
+    result = write_zarr(str(store), (64, 48), "normal_(std=0.5)", 4, chunks=(2, 48),
+                        resume=True, use_dask=False)
+    assert 0 < result["bytes"] < 64 * 48 * 4               # only the chunks still missing
+    want = fi.init.normal_(np.empty((64, 48), np.float32), std=0.5, generator=fi.Generator(4))
+    np.testing.assert_array_equal(read_zarr(str(store)), want)
+    assert zarr_stats(str(store))["incomplete"] is False
+    assert write_zarr(str(store), (64, 48), "normal_(std=0.5)", 4, chunks=(2, 48),
+                      resume=True, use_dask=False)["bytes"] == 0

@@ -13,6 +13,7 @@ bfloat16, which Zarr has no data type for, is stored as its uint16 words with th
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import math
 import time
 from collections import deque
@@ -64,7 +65,8 @@ def _active_client() -> Any:
 def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = None, *,
                chunks: Sequence[int] | None = None, dtype: Any = np.float32,
                overwrite: bool = False, progress: bool = False,
-               use_dask: bool | None = None, **zarr_kwargs: Any) -> dict[str, Any]:
+               use_dask: bool | None = None, resume: bool = False,
+               **zarr_kwargs: Any) -> dict[str, Any]:
     """Create the Zarr array ``store`` and fill it with an initializer, chunk by chunk.
 
     Parameters
@@ -88,6 +90,12 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     use_dask : bool, optional
         Fill on the active ``dask.distributed`` client (True), here (False), or on the client
         when there is one (None, the default).
+    resume : bool
+        Finish an interrupted write of the same arguments: the store's attributes say how far a
+        write here got (``fastinit_chunks_done``, updated about once a second as chunks are
+        stored in order) and whether it finished (``fastinit_complete``); the chunks from there
+        on are written again.  A complete store is left as it is.  (A cluster stores chunks in
+        no order: its interrupted write is resumed from the start.)
     **zarr_kwargs
         Passed to ``zarr.create_array`` (e.g. ``compressors``); the default stores chunks
         uncompressed (``compressors=None``): random floats do not compress.
@@ -100,7 +108,9 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     """
     import zarr
 
-    obj = initializers.pinned(seeded_initializer(init, seed, "write_zarr"))
+    seeded = seeded_initializer(init, seed, "write_zarr")
+    own_seed = seeded.get_config().get("seed")
+    obj = initializers.pinned(seeded)
     full = v.normalize_size(shape)
     if full is None:
         raise TypeError("write_zarr: shape must be an int or a tuple of ints, got None")
@@ -121,23 +131,77 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     if whole is not None:
         client = None                     # computed whole already: written from here
     zarr_kwargs.setdefault("compressors", None)
-    array = zarr.create_array(store, shape=full, chunks=chunk_shape, dtype=stored,
-                              overwrite=overwrite, **zarr_kwargs)
-    if bf16:
-        array.attrs[BFLOAT16_ATTRIBUTE] = "bfloat16"
-    config: dict[str, Any] = {"class_name": type(obj).__name__, "config": obj.get_config()}
-    array.attrs["fastinit_initializer"] = config
+    done = 0
+    if resume:
+        array, obj, done = _resumed(store, obj, own_seed, full, chunk_shape, stored, bf16)
+        if whole is not None and done < len(_regions(full, chunk_shape)):
+            whole = obj(full, dt)                  # with the recorded seed
+    else:
+        array = zarr.create_array(store, shape=full, chunks=chunk_shape, dtype=stored,
+                                  overwrite=overwrite, **zarr_kwargs)
+        # Marked incomplete before any chunk is stored: a killed write never looks finished.
+        array.attrs.update({**({BFLOAT16_ATTRIBUTE: "bfloat16"} if bf16 else {}),
+                            "fastinit_initializer": _config(obj), COMPLETE: False,
+                            CHUNKS_DONE: 0})
+    config = _config(obj)
     nbytes = math.prod(full) * dt.itemsize
     t0 = time.perf_counter()
-    if client is not None:
+    todo = len(_regions(full, chunk_shape)) - done
+    if todo and client is not None:
         _fill_on_cluster(array, store, obj, full, chunk_shape, dt)
-    else:
-        _fill_here(array, obj, whole, full, chunk_shape, dt, progress)
+    elif todo:
+        _fill_here(array, obj, whole, full, chunk_shape, dt, progress, done)
+    array.attrs.update({COMPLETE: True, CHUNKS_DONE: done + todo})
+    nbytes = nbytes * todo // max(1, done + todo)
     seconds = time.perf_counter() - t0
     return {"store": str(store), "shape": full, "chunks": chunk_shape, "dtype": v.dtype_name(dt),
             "bytes": nbytes, "seconds": seconds,
             "gb_per_s": nbytes / seconds / 1e9 if seconds > 0 else math.inf,
             "dask": client is not None, "initializer": config}
+
+
+# The store's attributes that say whether fastinit's write of it finished, and how far it got.
+COMPLETE = "fastinit_complete"
+CHUNKS_DONE = "fastinit_chunks_done"
+
+
+def _config(obj: Any) -> dict[str, Any]:
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+
+def _resumed(store: Any, obj: Any, own_seed: Any, shape: tuple[int, ...],
+             chunks: tuple[int, ...], stored: np.dtype, bf16: bool) -> tuple[Any, Any, int]:
+    """The interrupted array of ``store``, its initializer (with the recorded seed when the
+    init has none of its own) and the chunks already stored; ValueError for anything that is
+    not an interrupted fastinit write of these arguments."""
+    import zarr
+
+    try:
+        array = zarr.open_array(store, mode="r+")
+    except Exception as exc:                       # no array there (zarr's own errors vary)
+        raise ValueError(f"write_zarr: nothing to resume at {store} ({exc})") from None
+    attrs = dict(array.attrs)
+    if COMPLETE not in attrs:
+        raise ValueError(f"write_zarr: cannot resume {store}: it is not a fastinit write")
+    recorded = attrs.get("fastinit_initializer", {})
+    config = _config(obj)
+    if own_seed is None and "seed" in recorded.get("config", {}):
+        config["config"]["seed"] = recorded["config"]["seed"]
+        obj = type(obj).from_config(config["config"])
+    same = (tuple(array.shape) == shape and tuple(array.chunks) == chunks
+            and np.dtype(array.dtype) == stored
+            and (attrs.get(BFLOAT16_ATTRIBUTE) == "bfloat16") == bf16
+            and recorded == json.loads(json.dumps(config)))
+    if not same:
+        raise ValueError(f"write_zarr: {store} was written with other arguments (shape "
+                         f"{tuple(array.shape)}, chunks {tuple(array.chunks)}, {recorded}); "
+                         "resume with those")
+    total = len(_regions(shape, chunks))
+    done = total if attrs[COMPLETE] is True else attrs.get(CHUNKS_DONE)
+    if not isinstance(done, int) or isinstance(done, bool) or not 0 <= done <= total:
+        raise ValueError(f"write_zarr: {store}'s {CHUNKS_DONE} attribute ({done!r}) is not a "
+                         f"count of its {total} chunks; write it again")
+    return array, obj, done
 
 
 def _regions(shape: tuple[int, ...], chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:
@@ -147,27 +211,39 @@ def _regions(shape: tuple[int, ...], chunks: tuple[int, ...]) -> list[tuple[slic
 
 
 def _fill_here(array: Any, obj: Any, whole: np.ndarray | None, shape: tuple[int, ...],
-               chunks: tuple[int, ...], dt: np.dtype, progress: bool) -> None:
-    """Fill chunk after chunk with every thread, each stored by a writer thread while the next
-    is filled: at most two chunks in memory (and ``whole``, for Orthogonal)."""
+               chunks: tuple[int, ...], dt: np.dtype, progress: bool, done: int = 0) -> None:
+    """Fill chunk after chunk (from chunk ``done`` on) with every thread, each stored by a
+    writer thread while the next is filled: at most two chunks in memory (and ``whole``, for
+    Orthogonal).  The chunks stored, in order, are counted in the attributes about once a
+    second, so that an interrupted write resumes from there."""
     bar = Progress(math.prod(shape) * dt.itemsize, progress, str(array.name or "zarr"))
     pending: deque[concurrent.futures.Future] = deque()
     bf16 = v.is_bfloat16(dt)
+    regions = _regions(shape, chunks)
+    stored, recorded = done, time.monotonic()
 
     def store(region: tuple[slice, ...], block: np.ndarray) -> None:
         array[region] = block.view(np.uint16) if bf16 else block
         bar.update(block.nbytes)
 
+    def finished() -> None:
+        nonlocal stored, recorded
+        pending.popleft().result()
+        stored += 1
+        if time.monotonic() - recorded > 1.0:
+            array.attrs[CHUNKS_DONE] = stored
+            recorded = time.monotonic()
+
     try:
         with concurrent.futures.ThreadPoolExecutor(1, "fastinit-zarr") as writer:
-            for region in _regions(shape, chunks):
+            for region in regions[done:]:
                 if len(pending) == 2:
-                    pending.popleft().result()
+                    finished()
                 block = whole[region].copy() if whole is not None else obj(
                     shape, dt, region=region)
                 pending.append(writer.submit(store, region, block))
             while pending:
-                pending.popleft().result()
+                finished()
     finally:
         bar.close()
 
@@ -207,7 +283,8 @@ def zarr_stats(store: Any, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 
     The array is read in slabs of whole rows of about ``chunk_bytes`` (at least one row), so the
     memory stays bounded; bfloat16 (the ``fastinit_dtype`` attribute) is read exactly, as its
-    float32 top halves.
+    float32 top halves.  ``incomplete``: a fastinit write of the store did not finish (its
+    ``fastinit_complete`` attribute is false), so some chunks hold the fill value.
     """
     import zarr
 
@@ -232,4 +309,4 @@ def zarr_stats(store: Any, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     with _stats.reporting(n * dt.itemsize, progress, str(store), on_chunk) as report:
         stats = _stats.summarize_chunks(read, slabs, n, bfloat16, report)
     return {"path": str(store), "shape": shape, "dtype": "bfloat16" if bfloat16 else dt.name,
-            "size": n, **stats}
+            "size": n, **stats, "incomplete": array.attrs.get(COMPLETE) is False}
