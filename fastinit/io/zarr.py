@@ -180,10 +180,10 @@ def _resumed(store: Any, obj: Any, own_seed: Any, shape: tuple[int, ...],
         array = zarr.open_array(store, mode="r+")
     except Exception as exc:                       # no array there (zarr's own errors vary)
         raise ValueError(f"write_zarr: nothing to resume at {store} ({exc})") from None
-    attrs = dict(array.attrs)
+    attrs: dict[str, Any] = dict(array.attrs)
     if COMPLETE not in attrs:
         raise ValueError(f"write_zarr: cannot resume {store}: it is not a fastinit write")
-    recorded = attrs.get("fastinit_initializer", {})
+    recorded: Any = attrs.get("fastinit_initializer", {})
     config = _config(obj)
     if own_seed is None and "seed" in recorded.get("config", {}):
         config["config"]["seed"] = recorded["config"]["seed"]
