@@ -131,10 +131,12 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     if whole is not None:
         client = None                     # computed whole already: written from here
     zarr_kwargs.setdefault("compressors", None)
-    done = 0
+    done, count = 0, math.prod(-(-d // c) for d, c in zip(full, chunk_shape))
     if resume:
         array, obj, done = _resumed(store, obj, own_seed, full, chunk_shape, stored, bf16)
-        if whole is not None and done < len(_regions(full, chunk_shape)):
+        if client is not None and done < count:
+            done = 0                  # a cluster stores chunks in no order: from the start
+        if whole is not None and done < count:
             whole = obj(full, dt)                  # with the recorded seed
     else:
         array = zarr.create_array(store, shape=full, chunks=chunk_shape, dtype=stored,
@@ -146,13 +148,15 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
     config = _config(obj)
     nbytes = math.prod(full) * dt.itemsize
     t0 = time.perf_counter()
-    todo = len(_regions(full, chunk_shape)) - done
+    todo = count - done
     if todo and client is not None:
         _fill_on_cluster(array, store, obj, full, chunk_shape, dt)
     elif todo:
         _fill_here(array, obj, whole, full, chunk_shape, dt, progress, done)
     array.attrs.update({COMPLETE: True, CHUNKS_DONE: done + todo})
-    nbytes = nbytes * todo // max(1, done + todo)
+    if done:                                             # the bytes written by this call
+        nbytes = dt.itemsize * sum(math.prod(r.stop - r.start for r in region)
+                                   for region in _regions(full, chunk_shape)[done:])
     seconds = time.perf_counter() - t0
     return {"store": str(store), "shape": full, "chunks": chunk_shape, "dtype": v.dtype_name(dt),
             "bytes": nbytes, "seconds": seconds,
