@@ -354,6 +354,7 @@ def _init_safetensors(args: argparse.Namespace) -> int:
     from fastinit import io
     from fastinit._progress import format_bytes
     from fastinit.io import safetensors as st
+    from fastinit.io.spec import read_spec
 
     given = [name for name in _NPY_ONLY if getattr(args, name) is not None]
     if given:
@@ -362,7 +363,7 @@ def _init_safetensors(args: argparse.Namespace) -> int:
     if args.spec is None:
         raise ValueError("a .safetensors checkpoint needs --spec spec.json (the tensors and "
                          "their inits; see docs/checkpoints.md)")
-    tensors, metadata = st.read_spec(args.spec)
+    tensors, metadata = read_spec(args.spec)
     if os.path.lexists(args.path) and not (args.resume or args.force):
         raise ValueError(f"{args.path} exists; pass --force to replace it (or --resume to finish "
                          "an interrupted write)")

@@ -349,3 +349,15 @@ def test_a_killed_zarr_write_is_marked_incomplete_and_resumes_to_the_same_array(
     assert zarr_stats(str(store))["incomplete"] is False
     assert write_zarr(str(store), (64, 48), "normal_(std=0.5)", 4, chunks=(2, 48),
                       resume=True, use_dask=False)["bytes"] == 0
+
+
+def test_a_spec_larger_than_the_disk_fails_before_any_batch_is_cut(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"tensors": {"w": {"shape": [2 ** 50],
+                                                  "init": "normal_(std=0.02)"}}}))
+    path = tmp_path / "w.safetensors"
+    done = subprocess.run([sys.executable, "-m", "fastinit", "init", str(path), "--spec",
+                           str(spec), "--seed", "0"], capture_output=True, text=True,
+                          timeout=30)                  # batches of 2**50 elements took minutes
+    assert done.returncode == 2 and "free" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]

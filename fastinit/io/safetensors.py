@@ -661,47 +661,6 @@ def _result(plan: WritePlan, written: int, file_bytes: int, t0: float) -> dict[s
 
 # -- the command line's spec file ---------------------------------------------------------------
 
-_SPEC_KEYS = ("tensors", "dtype", "metadata")
-
-
-def read_spec(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str] | None]:
-    """The tensors and metadata of a spec file (docs/checkpoints.md, "Seed checkpoints")::
-
-        {"dtype": "float32",
-         "metadata": {"model": "tiny"},
-         "tensors": {
-             "embed.weight": {"shape": [32000, 2048], "init": ["normal_", {"std": 0.02}]},
-             "norm.weight": {"shape": [2048], "init": "ones_"},
-             "head.weight": {"shape": [32000, 2048], "dtype": "bfloat16",
-                             "init": {"class_name": "GlorotUniform", "config": {}}}}}
-
-    ``dtype`` (optional, float32 by default) applies to the tensors that give none.  Errors are
-    ValueError (TypeError for wrong types) naming the file and the entry.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            spec = json.load(f)
-    except ValueError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(spec, dict):
-        raise TypeError(f"{path}: a spec is a JSON object with 'tensors' (and optionally "
-                        f"'dtype' and 'metadata'), got {type(spec).__name__}")
-    unknown = [k for k in spec if k not in _SPEC_KEYS]
-    if unknown:
-        raise ValueError(f"{path}: unknown key {unknown[0]!r}; a spec has "
-                         f"{', '.join(_SPEC_KEYS)}")
-    tensors = spec.get("tensors")
-    if not isinstance(tensors, dict) or not tensors:
-        raise ValueError(f"{path}: 'tensors' must be a non-empty object mapping each tensor's "
-                         "name to {'shape': [...], 'init': ...}")
-    default = spec.get("dtype", "float32")
-    out = {}
-    for name, entry in tensors.items():
-        if not isinstance(entry, dict):
-            raise TypeError(f"{path}: tensor {name!r} must be an object {{'shape': [...], "
-                            f"'dtype': ..., 'init': ...}}, got {json.dumps(entry)}")
-        out[name] = {"dtype": default, **entry}
-    return out, spec.get("metadata")
 
 
 def recorded_seed(path: str | os.PathLike) -> int | None:
