@@ -39,7 +39,8 @@ from fastinit import init as _init
 from fastinit._generator import Generator
 
 __all__ = ["FUNCTIONS", "DISTRIBUTIONS", "MAIN_ARGUMENT", "Form", "read_form", "split",
-           "torch_function", "main_arguments", "first_element", "rehearse"]
+           "named_function", "function", "distribution", "torch_function", "main_arguments",
+           "first_element", "rehearse"]
 
 FUNCTIONS = tuple(name for name in _init.__all__ if name.endswith("_"))
 DISTRIBUTIONS = ("random", "uniform", "standard_normal", "normal", "truncated_normal")
@@ -195,15 +196,21 @@ def read_form(init: Any, where: str, also: tuple[str, ...] = ()) -> Form:
             return function(name, args, where, also)
         return distribution(name, args, where)
     if isinstance(init, str):
-        name, args, value = split(init, where)
-        target = torch_function(name) or name
-        if value is not None:
-            args = main_arguments(target, value, init, where)
-        return function(target, args or {}, where, also)
+        return named_function(*split(init, where), init, where, also)
     raise TypeError(f"{_at(where)}cannot read init {init!r}: give an init function name with its "
                     "arguments (('normal_', {'std': 0.02}) or 'normal_(std=0.02)'), a "
                     "distribution (('uniform', {'low': -0.1, 'high': 0.1})) or an initializer "
                     "(fastinit.initializers.HeNormal(), 'he_normal' or a config dict)")
+
+
+def named_function(name: str, args: dict[str, Any] | None, value: float | None, text: str,
+                   where: str, also: tuple[str, ...] = ()) -> Form:
+    """The torch function a split string ``text`` names (:func:`split`'s ``name, args,
+    value``), with its arguments or its main argument set to ``value``."""
+    target = torch_function(name) or name
+    if value is not None:
+        args = main_arguments(target, value, text, where)
+    return function(target, args or {}, where, also)
 
 
 def function(name: Any, args: Any, where: str, also: tuple[str, ...] = ()) -> Form:

@@ -782,8 +782,8 @@ def get(identifier: Any) -> Initializer | None:
     if isinstance(identifier, str):
         name, args, value = _recipe.split(identifier, "")
         cls_name = _class_of(name)
-        if cls_name is None:
-            return Recipe(_recipe.read_form(identifier, "", NAMES))
+        if cls_name is None:              # parsed once: the Form goes to Recipe as it is
+            return Recipe(_recipe.named_function(name, args, value, identifier, "", NAMES))
         if value is not None:
             args = _recipe.main_arguments(cls_name, value, identifier, "")
         return _CLASSES[cls_name].from_config(args or {})

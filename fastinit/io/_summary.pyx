@@ -11,16 +11,16 @@ Tiles are combined in order with Chan et al.'s update, so the result depends onl
 values and their order, never on how a caller splits its work between threads (it merges
 whole blocks in file order with :func:`merge`).
 
-Sums use ``LANES`` independent float64 accumulators (one per SIMD lane, a fixed order), so the
-compiler may vectorize the sweeps without reassociating anything.
+Sums use ``LANES`` independent float64 accumulators in a fixed order, so a vectorized build
+would give the same bits.  (gcc leaves the sweeps mostly scalar in this baseline build: about
+600 M values/s per thread here, faster than the files are read.)
 
 Reference: T. F. Chan, G. H. Golub, R. J. LeVeque, "Updating formulae and a pairwise algorithm
 for computing sample variances", COMPSTAT (1982).
 """
-from libc.math cimport INFINITY, NAN
+from libc.math cimport INFINITY
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
                           uint64_t)
-from libc.string cimport memcpy
 
 import numpy as np
 
@@ -107,7 +107,7 @@ cdef void _tile(const stored_t* x, Py_ssize_t n, Summary* out) noexcept nogil:
         return
     for j in range(LANES):
         s[j], lo[j], hi[j] = 0.0, INFINITY, -INFINITY
-    # Sweep 1: sum, min and max, one accumulator per lane (branch-free: it vectorizes).
+    # Sweep 1: sum, min and max, one accumulator per lane (branch-free selects).
     while i < whole:
         for j in range(LANES):
             value = _value(x, i + j)

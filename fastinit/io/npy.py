@@ -110,7 +110,7 @@ class FillPlan:
     regions: "Chunks"
     done: int
     header_bytes: int
-    lock: WriteLock | None = None           # held from the plan to the end of the fill
+    lock: WriteLock                         # held from the plan to the end of the fill
 
 
 def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, *,
@@ -197,8 +197,7 @@ def run_fill(plan: FillPlan, progress: bool) -> dict[str, Any]:
     try:
         return _fill_chunks(plan, progress)
     finally:
-        if plan.lock is not None:
-            plan.lock.release()
+        plan.lock.release()
 
 
 def _fill_chunks(plan: FillPlan, progress: bool) -> dict[str, Any]:

@@ -371,7 +371,7 @@ class WritePlan:
     key: int
     record: dict[str, Any]
     wholes: dict[str, np.ndarray]
-    lock: WriteLock | None = None           # held from the plan to the end of the write
+    lock: WriteLock                         # held from the plan to the end of the write
 
 
 def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any], seed: Any, *,
@@ -596,8 +596,7 @@ def run_write(plan: WritePlan, progress: bool) -> dict[str, Any]:
     try:
         return _write_batches(plan, progress)
     finally:
-        if plan.lock is not None:
-            plan.lock.release()
+        plan.lock.release()
 
 
 def _write_batches(plan: WritePlan, progress: bool) -> dict[str, Any]:
