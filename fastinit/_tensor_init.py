@@ -105,10 +105,7 @@ def as_initializer(init: Any, where: str) -> initializers.Initializer:
     try:
         obj = initializers.get(init)
     except (TypeError, ValueError) as exc:
-        text = str(exc)
-        for prefix in ("Recipe: ", "init: "):
-            text = text[len(prefix):] if text.startswith(prefix) else text
-        raise type(exc)(f"{where}: {text}") from None
+        raise type(exc)(f"{where}: {exc}") from None
     assert obj is not None
     return obj
 
