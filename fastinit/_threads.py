@@ -11,7 +11,9 @@ and there is no OpenMP runtime to clash with the ones NumPy's BLAS, torch or sci
 Concurrency and interrupts:
 
 - The helper threads live as long as the process (a forked child starts its own); more are
-  started when a fill asks for more than exist, and none is ever stopped.  So a fill never
+  started when a fill asks for more than exist, and none is ever stopped.  Where the system
+  refuses a new thread (``ulimit -v``, a process limit), the fill runs on the threads it has,
+  the calling thread alone if need be: the same bits, no error.  So a fill never
   depends on another thread's setting: ``set_num_threads`` or ``with threads(k)`` in one thread
   only changes how many pieces later fills are cut into.
 - ``with threads(k)`` applies to the fills the calling thread starts inside the block (it is
@@ -127,12 +129,19 @@ class _Helpers:
         self.tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.count = 0
 
-    def ensure(self, n: int) -> None:
+    def ensure(self, n: int) -> int:
+        """Start helpers until there are ``n``, or as many as the system allows (under
+        ``ulimit -v`` or a thread limit, ``Thread.start`` raises RuntimeError); return how many
+        there are.  A fill on fewer threads gives the same bits, so fewer is not an error."""
         with self.lock:
             while self.count < n:
-                threading.Thread(target=self._serve, name=f"fastinit-{self.count}",
-                                 daemon=True).start()
+                try:
+                    threading.Thread(target=self._serve, name=f"fastinit-{self.count}",
+                                     daemon=True).start()
+                except RuntimeError:            # "can't start new thread"
+                    break
                 self.count += 1
+            return min(n, self.count)
 
     def _serve(self) -> None:
         while True:
@@ -227,12 +236,11 @@ def run(fill_range: Callable[[int, int], None], total: int) -> None:
     # run at the same speed, so equal fixed shares would leave one thread idle at the end.
     count = max(min(parts * PIECES_PER_THREAD, total // MIN_ELEMENTS_PER_THREAD),
                 -(-total // MAX_PIECE_ELEMENTS), 1)
-    fill = _Fill(fill_range, split(total, count), parts - 1)
-    if parts > 1:
-        helpers = _helpers
-        helpers.ensure(parts - 1)
-        for _ in range(parts - 1):
-            helpers.tasks.put(fill.help)
+    helpers = _helpers
+    working = helpers.ensure(parts - 1) if parts > 1 else 0
+    fill = _Fill(fill_range, split(total, count), working)
+    for _ in range(working):
+        helpers.tasks.put(fill.help)
     try:
         fill.work()
     finally:

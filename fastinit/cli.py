@@ -382,13 +382,14 @@ def _init_safetensors(args: argparse.Namespace) -> int:
     threads = fastinit.get_num_threads()
     status = ""
     if args.resume:
-        status = ", complete already" if plan.done < 0 else \
+        status = ", complete already" if plan.writer.complete else \
             f", resuming at chunk {plan.done + 1} of {len(plan.batches)}"
     print(f"fastinit init {args.path}: {st.describe(plan.entries)}"
           + (f" in {args.dtype}" if args.dtype else "") + f", seed {seed}, chunks of "
           f"{format_bytes(chunk)}, {threads} thread{'s' if threads > 1 else ''}{status}",
           flush=True)
-    if plan.done < 0:
+    if plan.writer.complete:
+        plan.writer.close()
         print("nothing to write")
         return 0
     t0 = time.perf_counter()

@@ -108,13 +108,10 @@ def test_a_second_writer_of_the_same_path_is_refused_while_the_first_holds_it(ki
 
 _KILLED_AT_CREATE = """
 import os, signal, sys
-from fastinit.io import _files
-real = _files.create_new
+from fastinit.io import writer
 def killed(path):                # SIGKILL at the moment the data file would be created
     os.kill(os.getpid(), signal.SIGKILL)
-_files.create_new = killed
-import fastinit.io.npy, fastinit.io.safetensors
-fastinit.io.npy.create_new = fastinit.io.safetensors.create_new = killed
+writer.create_new = killed
 import fastinit as fi
 from fastinit.io import write_safetensors
 path = sys.argv[1]
@@ -167,18 +164,17 @@ def _partial_record(kind, path):
     name, write = WRITERS[kind]
     code = textwrap.dedent(f"""
         import sys
-        from fastinit.io import _files
-        real = _files.write_record
+        from fastinit.io import writer
+        real = writer.write_record
         calls = []
         def stop(path, record):
             real(path, record)
             calls.append(1)
             if len(calls) == 2:            # the first progress after the create
                 raise KeyboardInterrupt
-        _files.write_record = stop
-        import fastinit.io.npy as npy, fastinit.io.safetensors as st
-        npy.write_record = st.write_record = stop
+        writer.write_record = stop
         import fastinit as fi
+        import fastinit.io.safetensors as st
         try:
             if {kind!r} == "npy":
                 fi.fill_npy({str(probe)!r}, (64, 32), "he_normal", seed=3, progress=False,
@@ -198,7 +194,7 @@ def test_a_corrupt_progress_record_is_a_clear_error(done, tmp_path):
     path = tmp_path / "w.npy"
     record = _partial_record("npy", path)
     _npy(path)
-    record["chunks_done"] = done
+    record["done"] = done
     (tmp_path / ("w.npy" + PROGRESS_SUFFIX)).write_text(json.dumps(record))
     with pytest.raises(ValueError, match="not valid"):
         _npy(path, resume=True)
@@ -304,6 +300,119 @@ def test_the_thread_count_is_capped():
     with pytest.raises(ValueError, match="between 1 and 1024"):
         with fi.threads(2048):
             pass
+
+
+_UNDER_ULIMIT_V = """
+import resource, sys, threading
+import numpy as np
+import fastinit as fi
+n = 1 << 22
+with fi.threads(1):                       # the reference, before any helper thread exists
+    rng = fi.default_rng(5)
+    expected, after = rng.normal(size=n, dtype=np.float32), rng.normal(size=8)
+# ulimit -v: the address space the process has now plus 256 MiB; with 1 GiB thread stacks no
+# helper thread can start (Thread.start raises RuntimeError), while the 16 MiB output fits.
+with open("/proc/self/status") as status:
+    vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (vm + (256 << 20), resource.RLIM_INFINITY))
+threading.stack_size(1 << 30)
+try:
+    threading.Thread(target=print).start()
+    sys.exit("a thread started: the limit does not bite")
+except RuntimeError:
+    pass
+with fi.threads(4):
+    rng = fi.default_rng(5)
+    got = rng.normal(size=n, dtype=np.float32)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(rng.normal(size=8), after)     # one stream number taken
+print("ok")
+"""
+
+
+def test_a_fill_under_ulimit_v_runs_on_the_threads_it_can_start_with_the_same_bits():
+    done = subprocess.run([sys.executable, "-c", _UNDER_ULIMIT_V], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+# -- real races between writers --------------------------------------------------------------------
+
+_SLOW_CLI = """
+import sys, time
+from fastinit import cli
+from fastinit.io import writer
+real = writer.FileWriter.commit
+def slow(self, done):                    # a slow disk: 0.1 s a chunk, so that writers overlap
+    real(self, done)
+    time.sleep(0.1)
+writer.FileWriter.commit = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _cli_writer(path, *flags):
+    """``fastinit init`` of a 24 MiB .npy in 1 MiB chunks, each taking 0.1 s or more, in a child
+    process."""
+    return subprocess.Popen([sys.executable, "-c", _SLOW_CLI, "init", str(path), "--shape",
+                             "6144", "1024", "--init", "he_normal", "--chunk-size", "1M",
+                             "--threads", "1", "--no-progress", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_progress(path, child, at_least=1):
+    """Until the child's record counts ``at_least`` chunks (or the child ended)."""
+    import time
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            record = json.loads((path.parent / (path.name + PROGRESS_SUFFIX)).read_text())
+            if record.get("done", 0) >= at_least:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.005)
+
+
+def _reference_fill(tmp_path):
+    """What _cli_writer writes with seed 1, written in this process without interruption."""
+    reference = tmp_path / "reference.npy"
+    fi.fill_npy(reference, (6144, 1024), "he_normal", seed=1, chunk_bytes=1 << 20,
+                progress=False)
+    return reference
+
+
+def test_a_force_writer_racing_a_running_writer_is_refused_and_changes_nothing(tmp_path):
+    reference, path = _reference_fill(tmp_path), tmp_path / "w.npy"
+    first = _cli_writer(path, "--seed", "1")
+    _wait_for_progress(path, first)
+    second = _cli_writer(path, "--seed", "2", "--force")
+    _, err = second.communicate(timeout=120)
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    assert second.returncode == 2 and "another fastinit writer" in err and err.count("\n") == 1
+    assert path.read_bytes() == reference.read_bytes()          # seed 1 throughout, complete
+    assert not (tmp_path / ("w.npy" + PROGRESS_SUFFIX)).exists()
+
+
+def test_two_resumes_at_once_one_finishes_the_other_is_refused(tmp_path):
+    reference, path = _reference_fill(tmp_path), tmp_path / "w.npy"
+    killed = _cli_writer(path, "--seed", "1")
+    _wait_for_progress(path, killed, at_least=3)
+    killed.kill()
+    killed.communicate(timeout=60)
+    assert (tmp_path / ("w.npy" + PROGRESS_SUFFIX)).exists()
+    resumes = [_cli_writer(path, "--seed", "1", "--resume") for _ in range(2)]
+    results = [(child.wait(timeout=120), child.communicate()[1]) for child in resumes]
+    codes = sorted(code for code, _ in results)
+    assert codes in ([0, 0], [0, 2]), results
+    for code, err in results:
+        # The loser is refused by the lock, or (it came after the winner finished) finds
+        # nothing left to resume; it never writes.
+        assert code == 0 or ("another fastinit writer" in err or "nothing to resume" in err
+                             or "no w.npy.fastinit-progress" in err), err
+    assert path.read_bytes() == reference.read_bytes()
+    assert not (tmp_path / ("w.npy" + PROGRESS_SUFFIX)).exists()
 
 
 # -- Zarr: a completion marker, resume, INCOMPLETE ------------------------------------------------

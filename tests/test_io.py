@@ -83,8 +83,8 @@ def test_an_interrupted_fill_resumes_without_changing_a_value(tmp_path):
         io.fill_npy(path, init=HeUniform(), **args)         # no seed: one is drawn and recorded
     args["init"] = "he_uniform"
     record = json.loads((tmp_path / ("w.npy" + io.PROGRESS_SUFFIX)).read_text())
-    assert record["chunks_done"] == 3
-    seed = record["initializer"]["config"]["seed"]
+    assert record["done"] == 3
+    seed = record["arguments"]["initializer"]["config"]["seed"]
     written = np.load(path)[:48].copy()                       # 3 chunks of 16 rows
     with pytest.raises(ValueError, match="other arguments"):
         io.fill_npy(path, **{**args, "shape": (500, 65)}, resume=True)
@@ -302,18 +302,18 @@ def test_a_corrupt_header_is_a_one_line_error(tmp_path):
     with open(path, "r+b") as f:                             # break the header's dict literal
         f.seek(10)
         f.write(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2048, 1024(")
-    with pytest.raises(ValueError, match="not a valid .npy file"):
+    with pytest.raises(ValueError, match="header is not the one these arguments write"):
         io.fill_npy(path, (2048, 1024), HeUniform(seed=1), "float32", chunk_bytes=1 << 20,
                     progress=False, resume=True)
-    for argv in (["info", str(path)],
-                 ["init", str(path), "--shape", "2048", "1024", "--init", "he_uniform",
-                  "--seed", "1", "--chunk-size", "1M", "--resume", "--no-progress"]):
+    for argv, text in ((["info", str(path)], "not a valid .npy"),
+                       (["init", str(path), "--shape", "2048", "1024", "--init", "he_uniform",
+                         "--seed", "1", "--chunk-size", "1M", "--resume", "--no-progress"],
+                        "header is not the one")):
         result = subprocess.run([sys.executable, "-m", "fastinit", *argv], capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1 and "not a valid .npy" in \
-            result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and text in result.stderr
 
 
 def test_resume_refuses_a_file_whose_header_was_replaced(tmp_path):
@@ -321,7 +321,7 @@ def test_resume_refuses_a_file_whose_header_was_replaced(tmp_path):
     _interrupted_fill(path)
     np.save(path, np.zeros((1024, 1024), np.float64))          # same bytes, other dtype and shape
     before = path.read_bytes()
-    with pytest.raises(ValueError, match="refusing to write"):
+    with pytest.raises(ValueError, match="header is not the one these arguments write"):
         io.fill_npy(path, (2048, 1024), HeUniform(seed=1), "float32", chunk_bytes=1 << 20,
                     progress=False, resume=True)
     assert path.read_bytes() == before

@@ -21,7 +21,7 @@ LAYERS = [
     {"init"}, {"_recipe"}, {"initializers"}, {"_tensor_init"},
     # the integrations, each above the ones it uses
     {"dask", "dask.init"},
-    {"io", "io._files", "io._stats", "io.npy", "io.safetensors", "io.zarr", "io.spec"},
+    {"io", "io._files", "io.writer", "io._stats", "io.npy", "io.safetensors", "io.zarr", "io.spec"},
     {"torch", "torch.hooks", "torch.hf", "torch.materialize", "torch.checkpoint",
      "torch.diagnose"},
     # the face and the programs: nothing in the library imports them

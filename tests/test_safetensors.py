@@ -180,11 +180,11 @@ def _writer(path, chunk_bytes, block_at=None):
         import fastinit.io.safetensors as st
         spec = {{f"layer{{i}}.weight": ((512, 2048), "float32", ("normal_", {{"std": 0.02}}))
                  for i in range(16)}}
-        original = st._pwrite_all
+        original = st._pwrite_durably
         def slow(*args):                # a slow disk, so that the kill lands mid-write
             time.sleep(0.05)
             original(*args)
-        st._pwrite_all = slow
+        st._pwrite_durably = slow
         st.write_safetensors({str(path)!r}, spec, 7, chunk_bytes={chunk_bytes})
     """)
 
@@ -206,7 +206,7 @@ def test_an_interrupted_write_resumes_to_the_uninterrupted_file(tmp_path, sig):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         record = _record(path)
-        if record is not None and record.get("batches_done", 0) >= 4:
+        if record is not None and record.get("done", 0) >= 4:
             break
         time.sleep(0.01)
     child.send_signal(sig)
@@ -215,15 +215,15 @@ def test_an_interrupted_write_resumes_to_the_uninterrupted_file(tmp_path, sig):
     if sig == signal.SIGINT:
         assert "KeyboardInterrupt" in stderr
     record = _record(path)
-    assert record is not None and 4 <= record["batches_done"] < 64
+    assert record is not None and 4 <= record["done"] < 64
     with pytest.raises(FileExistsError, match="resume=True"):
         write_safetensors(path, _BIG, 7, chunk_bytes=1 << 20)
-    with pytest.raises(ValueError, match="chunks of 1048576"):
+    with pytest.raises(ValueError, match="chunk_bytes 1048576"):
         write_safetensors(path, _BIG, 7, chunk_bytes=1 << 19, resume=True)
     with pytest.raises(ValueError, match="other arguments"):
         write_safetensors(path, _BIG, 8, chunk_bytes=1 << 20, resume=True)
     result = write_safetensors(path, _BIG, 7, chunk_bytes=1 << 20, resume=True)
-    assert result["bytes"] == (64 - record["batches_done"]) << 20
+    assert result["bytes"] == (64 - record["done"]) << 20
     assert path.read_bytes() == reference.read_bytes()
     assert _record(path) is None
     # Resuming a complete file of the same arguments writes nothing and changes nothing.
@@ -433,7 +433,7 @@ def test_cli_resume_takes_the_recorded_seed(tmp_path, capsys):
     child = subprocess.Popen([sys.executable, "-m", "fastinit", "init", str(path), "--spec", spec,
                               "--seed", "7", "--chunk-size", "1M", "--no-progress"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while child.poll() is None and not ((_record(path) or {}).get("batches_done", 0) >= 2):
+    while child.poll() is None and not ((_record(path) or {}).get("done", 0) >= 2):
         time.sleep(0.005)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=120)

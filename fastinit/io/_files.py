@@ -1,17 +1,16 @@
 """What the chunked file writers share: a tensor cut into contiguous chunks, the free-space check
 and the reservation of every data block, progress records written atomically, the memory a
-whole-tensor init may take, and the file-system rules every writer and reader follows:
+whole-tensor init may take, and the file-system primitives that :class:`fastinit.io.writer.
+FileWriter` (the one writer engine) and every reader use:
 
 - only regular files are read or written: a FIFO, a device or a directory is refused before it
   is opened (it could block forever), and a writer refuses a symbolic link at its path (a link
   planted in a shared directory would send the data, or a record's JSON, to its target);
 - a progress record is written to a new temporary file made with ``mkstemp`` (``O_EXCL``, so a
   planted link is never followed) in the same directory, then renamed over the record;
-- a new data file is created with ``O_EXCL | O_NOFOLLOW``, after its record exists, so a file
-  without a record is one whose write finished;
+- a new data file is created with ``O_EXCL | O_NOFOLLOW``;
 - one writer at a time per path: :class:`WriteLock` holds an advisory ``flock`` on
-  ``<path>.fastinit-lock`` from the first check to the last byte, and a second writer gets an
-  OSError at once.
+  ``<path>.fastinit-lock``, and a second writer gets an OSError at once.
 """
 from __future__ import annotations
 

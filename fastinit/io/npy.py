@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import io
-import json
 import math
 import os
 import time
@@ -41,9 +40,8 @@ from fastinit._progress import Progress
 from fastinit._recipe import rehearse
 from fastinit._tensor_init import seeded_initializer
 from fastinit.io import _stats
-from fastinit.io._files import (Chunks, WriteLock, check_memory, check_space, create_new,
-                                flat_offset, read_record, record_path as _record_path,
-                                regular_file, remove_quietly, reserve, write_record)
+from fastinit.io._files import Chunks, check_memory, flat_offset, record_path, regular_file
+from fastinit.io.writer import FileWriter, recorded_arguments
 
 __all__ = ["fill_npy", "npy_stats", "DEFAULT_CHUNK_BYTES"]
 
@@ -99,18 +97,18 @@ def fill_npy(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: An
 class FillPlan:
     """A checked fill whose file exists (created and reserved, or found for a resume)."""
     path: Path
-    record_path: Path
     full: tuple[int, ...]
     starts: tuple[int, ...]
     block: tuple[int, ...]
     dt: np.dtype
     obj: initializers.Initializer
     config: dict[str, Any]
-    record: dict[str, Any]
     regions: "Chunks"
-    done: int
-    header_bytes: int
-    lock: WriteLock                         # held from the plan to the end of the fill
+    writer: FileWriter                      # holds the lock from the plan to the end of the fill
+
+    @property
+    def done(self) -> int:
+        return self.writer.done
 
 
 def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: Any, *,
@@ -128,15 +126,17 @@ def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: A
         starts, block = (0,) * len(full), full
     else:
         starts, block = v.normalize_region(region, full)
-    record_path = _record_path(path)
 
     seeded = seeded_initializer(init, seed, "fill_npy")
-    own_seed = seeded.get_config().get("seed")
     obj = initializers.pinned(seeded)
-    params: dict[str, Any] = obj.get_config()
-    config: dict[str, Any] = {"class_name": type(obj).__name__, "config": params}
-    record: dict[str, Any] = {"shape": list(full), "starts": list(starts), "block": list(block),
-              "dtype": dt.name, "initializer": config, "chunk_bytes": chunk_bytes}
+    if resume and seeded.get_config().get("seed") is None:
+        # No seed given: the one drawn from the OS for the interrupted fill is the fill's seed.
+        recorded = (recorded_arguments(path, "fill_npy") or {}).get("initializer")
+        recorded_seed = recorded.get("config", {}).get("seed") if isinstance(recorded, dict) \
+            else None
+        if isinstance(recorded_seed, int):
+            obj = type(obj).from_config({**obj.get_config(), "seed": recorded_seed})
+    config: dict[str, Any] = {"class_name": type(obj).__name__, "config": obj.get_config()}
 
     if obj.local:
         rehearse(obj, full, dt)           # bad arguments fail before the file is touched
@@ -145,66 +145,31 @@ def plan_fill(path: str | os.PathLike, shape: Sequence[int], init: Any, dtype: A
         check_memory(obj.working_bytes(full), f"{type(obj).__name__} of shape {full}",
                      "fill_npy")
     regions = Chunks(block, dt.itemsize, chunk_bytes)
-    exists = regular_file(path, "fill_npy", follow=False)   # no FIFO, no planted link
-    lock = WriteLock(path, "fill_npy")                       # one writer at a time
-    try:
-        done = 0
-        if resume:
-            if not exists or not regular_file(record_path, "fill_npy", follow=False):
-                raise ValueError(f"fill_npy: nothing to resume at {path} (no "
-                                 f"{record_path.name}: the file is complete, or not one of "
-                                 "fastinit's)")
-            saved = read_record(record_path, "fill_npy")
-            done = saved.pop("chunks_done", None)
-            if not isinstance(done, int) or isinstance(done, bool) or \
-                    not 0 <= done <= len(regions):
-                raise ValueError(f"fill_npy: the progress record {record_path} is not valid "
-                                 f"(chunks_done {done!r} of {len(regions)}); write the file "
-                                 "again")
-            recorded = saved.get("initializer", {}).get("config", {})
-            if own_seed is None and "seed" in recorded:
-                # The recorded seed is the fill's seed when the init has none of its own.
-                params["seed"] = recorded["seed"]
-                obj = type(obj).from_config(params)
-            if saved != json.loads(json.dumps(record)):
-                raise ValueError(f"fill_npy: {path} was being filled with other arguments: "
-                                 f"{saved}; resume with those")
-        else:
-            _create(path, record_path, block, dt, record, replace=exists)
-
-        file_shape, file_dtype, fortran, header_bytes = _raw_header(path)
-        if (file_shape, file_dtype.str, fortran) != (tuple(block), _npy_dtype(dt).str, False):
-            # Another file was put there since (a resume), or the header was rewritten.
-            raise ValueError(f"fill_npy: {path} holds shape {file_shape} {file_dtype}, not the "
-                             f"{tuple(block)} {dt.name} being filled; refusing to write into it")
-        size, expected = os.path.getsize(path), header_bytes + math.prod(block) * dt.itemsize
-        if size != expected:
-            # A truncated file would be grown back with zeros by the map, an appended one
-            # would stay invalid: neither can be proven to hold what the record says.
-            raise ValueError(f"fill_npy: {path} is {size} bytes, not the {expected} its header "
-                             "and record describe (it was truncated or appended to); refusing "
-                             "to resume it: write it again")
-    except BaseException:
-        lock.release()
-        raise
-    return FillPlan(path, record_path, full, starts, block, dt, obj, config, record, regions,
-                    done, header_bytes, lock)
+    header = _header_bytes(block, dt)
+    arguments = {"shape": list(full), "starts": list(starts), "dtype": dt.name,
+                 "initializer": config, "chunk_bytes": chunk_bytes}
+    writer = FileWriter(path, header, len(header) + math.prod(block) * dt.itemsize,
+                        len(regions), arguments, kind="npy", where="fill_npy", resume=resume,
+                        overwrite=not resume, header_proves=False,
+                        force_hint="write it again without resume=True (--resume)")
+    return FillPlan(path, full, starts, block, dt, obj, config, regions, writer)
 
 
 def run_fill(plan: FillPlan, progress: bool) -> dict[str, Any]:
-    """Fill the planned file chunk by chunk, recording progress; remove the record at the end,
-    then release the writer's lock."""
+    """Fill the planned file chunk by chunk, recording progress; at the end the file is made
+    durable and its record removed, then the writer's lock is released."""
     try:
-        return _fill_chunks(plan, progress)
+        result = _fill_chunks(plan, progress)
+        plan.writer.finish()
+        return result
     finally:
-        plan.lock.release()
+        plan.writer.close()
 
 
 def _fill_chunks(plan: FillPlan, progress: bool) -> dict[str, Any]:
-    path, record_path, full, starts, block, dt = (plan.path, plan.record_path, plan.full,
-                                                  plan.starts, plan.block, plan.dt)
-    obj, record, regions, done, header_bytes = (plan.obj, plan.record, plan.regions, plan.done,
-                                                plan.header_bytes)
+    path, full, starts, block, dt = plan.path, plan.full, plan.starts, plan.block, plan.dt
+    obj, regions, writer = plan.obj, plan.regions, plan.writer
+    header_bytes, done = len(writer.header), writer.done
     bar = Progress(math.prod(block) * dt.itemsize, progress, path.name)
     if done:                                                  # chunks are in order
         bar.update((flat_offset(regions[done], block) if done < len(regions)
@@ -223,16 +188,14 @@ def _fill_chunks(plan: FillPlan, progress: bool) -> dict[str, Any]:
                 obj(full, dt, out=mm, region=global_region)
             else:
                 mm[...] = whole[global_region]
-            mm.flush()
+            mm.flush()                                        # msync: on disk before counted
             del mm
             chunk_nbytes = math.prod(chunk_shape) * dt.itemsize
             written += chunk_nbytes
             bar.update(chunk_nbytes)
-            record["chunks_done"] = index + 1
-            write_record(record_path, record)
+            writer.commit(index + 1)
     finally:
         bar.close()
-    record_path.unlink()
     seconds = time.perf_counter() - t0
     return {"path": str(path), "shape": block, "dtype": dt.name, "bytes": written,
             "seconds": seconds, "gb_per_s": written / seconds / 1e9 if seconds > 0 else math.inf,
@@ -245,36 +208,16 @@ def _npy_dtype(dt: np.dtype) -> np.dtype:
     return np.dtype("V2") if v.is_bfloat16(dt) else dt
 
 
-def _create(path: Path, record_path: Path, block: tuple[int, ...], dt: np.dtype,
-            record: dict[str, Any], replace: bool) -> None:
-    """Write the progress record, then the header, and reserve every data block on disk.
-
-    The record comes first, so that a file without one is a file whose write finished (a kill
-    between the two leaves a record and no file, which nothing reads as complete).  The file is
-    created new (``O_EXCL | O_NOFOLLOW``; ``replace``: the regular file there is removed
-    first).  The space is reserved (posix_fallocate) before a byte of data is written: a
-    memory-mapped sparse file on a full disk would otherwise die of SIGBUS mid-fill.  A failure
-    (no space, ``ulimit -f``, no permission) removes what was created.
-    """
-    nbytes = math.prod(block) * dt.itemsize
-    check_space(path, nbytes, "fill_npy")
+def _header_bytes(block: tuple[int, ...], dt: np.dtype) -> bytes:
+    """The ``.npy`` header of a C-order array, as NumPy writes it (version 1.0 when it fits)."""
     header = {"descr": np.lib.format.dtype_to_descr(_npy_dtype(dt)), "fortran_order": False,
               "shape": tuple(block)}
-    record["chunks_done"] = 0
-    write_record(record_path, record)
-    try:
-        if replace:
-            path.unlink()
-        with os.fdopen(create_new(path), "wb") as f:
-            np.lib.format.write_array_header_2_0(f, header) if _needs_v2(header) else \
-                np.lib.format.write_array_header_1_0(f, header)
-            total = f.tell() + nbytes
-            f.flush()
-            if total > f.tell():
-                reserve(f.fileno(), total)                      # every block, now
-    except BaseException:
-        remove_quietly(path, record_path)
-        raise
+    buffer = io.BytesIO()
+    if _needs_v2(header):
+        np.lib.format.write_array_header_2_0(buffer, header)
+    else:
+        np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
 
 
 def _needs_v2(header: dict[str, Any]) -> bool:
@@ -337,4 +280,4 @@ def npy_stats(path: str | os.PathLike, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     with _stats.reporting(n * dt.itemsize, progress, Path(path).name, on_chunk) as report:
         stats = _stats.summarize_file(path, dt, offset, n, chunk_bytes, report)
     return {"path": str(path), "shape": shape, "dtype": dt.name, "size": n, **stats,
-            "incomplete": os.path.lexists(_record_path(Path(path)))}
+            "incomplete": os.path.lexists(record_path(Path(path)))}

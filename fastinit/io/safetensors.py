@@ -18,7 +18,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import errno
-import hashlib
 import json
 import math
 import os
@@ -37,9 +36,9 @@ from fastinit._progress import Progress, format_bytes
 from fastinit._recipe import rehearse
 from fastinit._tensor_init import TensorInit, key_of, parse_init, storage_dtype
 from fastinit.io import _stats
-from fastinit.io._files import (Chunks, WriteLock, check_memory, check_space, create_new,
-                                flat_offset, read_record, record_path, regular_file,
-                                remove_quietly, reserve, write_record)
+from fastinit.io._files import Chunks, check_memory, check_space, flat_offset, record_path, \
+    regular_file
+from fastinit.io.writer import FileWriter
 from fastinit.io.npy import DEFAULT_CHUNK_BYTES
 
 __all__ = ["write_safetensors", "safetensors_stats", "read_header", "DTYPE_CODES"]
@@ -62,7 +61,6 @@ ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 
              "F8_E4M3": 1, "F8_E8M0": 1, "F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1}
 MAX_HEADER_BYTES = 100_000_000              # the safetensors library refuses larger headers
 MAX_DIMS = 64                               # NumPy's and torch's limit on an array's rank
-_RECORD_FORMAT = "fastinit safetensors write"
 
 
 @dataclasses.dataclass
@@ -354,24 +352,31 @@ def _batches(entries: list[Entry], data_start: int, chunk_bytes: int) -> list[_B
     return batches
 
 
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+_sync_data = getattr(os, "fdatasync", os.fsync)     # macOS has fsync only
+
+
+def _pwrite_durably(fd: int, data: memoryview, offset: int) -> None:
+    """All of ``data`` at ``offset``, on disk (fdatasync) before the batch is counted."""
     while data:
         written = os.pwrite(fd, data, offset)
         data, offset = data[written:], offset + written
+    _sync_data(fd)
 
 
 @dataclasses.dataclass
 class WritePlan:
     path: Path
-    record_path: Path
     entries: list[Entry]
     header: bytes
     batches: list[_Batch]
-    done: int
     key: int
-    record: dict[str, Any]
     wholes: dict[str, np.ndarray]
-    lock: WriteLock                         # held from the plan to the end of the write
+    writer: FileWriter                      # holds the lock from the plan to the end of the write
+
+    @property
+    def done(self) -> int:
+        """The batches on disk already (all of them for a complete file)."""
+        return self.writer.done
 
 
 def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any], seed: Any, *,
@@ -411,9 +416,11 @@ def write_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any], seed:
     resume : bool
         Finish an interrupted write of the same arguments (its ``<path>.fastinit-progress``
         record is beside it): only the missing chunks are written, and the file equals an
-        uninterrupted write.  A complete file of the same arguments is left as it is.
+        uninterrupted write.  A complete file of the same arguments is left as it is; a missing
+        file is a ValueError ("nothing to resume"), unless ``overwrite``.
     overwrite : bool
         Replace an existing file that is not a matching partial write (refused otherwise).
+        With ``resume``: resume what can be resumed, write anew what cannot.
 
     Returns
     -------
@@ -456,7 +463,7 @@ def plan_write(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any,
         meta["fastinit.init." + entry.name] = json.dumps(entry.init.config())   # type: ignore
     header = header_bytes(entries, meta)
     total = len(header) + (entries[-1].end if entries else 0)
-    exists = regular_file(path, where, follow=False)         # no FIFO, no planted link
+    regular_file(path, where, follow=False)                  # no FIFO, no planted link
     check_space(path, total, where)            # before anything costs time or memory
     wholes = _check_inits(entries, key, where)
     data_bytes = entries[-1].end if entries else 0
@@ -464,20 +471,9 @@ def plan_write(path: Any, tensors: Any, seed: Any, *, dtype: Any, metadata: Any,
     # too; derived from the header and chunk_bytes only, so a resume cuts the same batches.
     batch_bytes = min(chunk_bytes, max(1 << 20, -(-data_bytes // 16)))
     batches = _batches(entries, len(header), batch_bytes)
-    record = {"format": _RECORD_FORMAT, "header_sha256": hashlib.sha256(header).hexdigest(),
-              "chunk_bytes": chunk_bytes}
-    records = record_path(path)
-    lock = WriteLock(path, where)                            # one writer at a time
-    try:
-        done = _existing(path, records, header, record, resume, overwrite, where, exists,
-                         total, len(batches))
-        if done is None:
-            create(path, records, header, total, record, where, replace=exists)
-            done = 0
-    except BaseException:
-        lock.release()
-        raise
-    return WritePlan(path, records, entries, header, batches, done, key, record, wholes, lock)
+    writer = FileWriter(path, header, total, len(batches), {"chunk_bytes": chunk_bytes},
+                        kind="safetensors", where=where, resume=resume, overwrite=overwrite)
+    return WritePlan(path, entries, header, batches, key, wholes, writer)
 
 
 def _check_inits(entries: list[Entry], key: int, where: str) -> dict[str, np.ndarray]:
@@ -501,79 +497,6 @@ def _check_inits(entries: list[Entry], key: int, where: str) -> dict[str, np.nda
     return wholes
 
 
-def _existing(path: Path, records: Path, header: bytes, record: dict[str, Any], resume: bool,
-              overwrite: bool, where: str, exists: bool, total: int,
-              batches: int) -> int | None:
-    """The batches already written by a matching partial write, -1 for a matching complete file
-    (nothing to write), or None when a new file is to be created.  A file whose size is not the
-    one its header describes is never resumed: a truncated one would be completed with zeros,
-    an appended one would stay invalid."""
-    partial = regular_file(records, where, follow=False)
-    if resume and exists:
-        on_disk = _header_on_disk(path, len(header))
-        size = os.path.getsize(path)
-        if on_disk == header and size != total and not overwrite:
-            raise ValueError(f"{where}: cannot resume {path}: it is {size} bytes, not the {total} "
-                             "its header describes (it was truncated or appended to); pass "
-                             "overwrite=True (--force) to write it again")
-        if on_disk == header and partial and size == total:
-            saved = read_record(records, where)
-            done = saved.pop("batches_done", None)
-            if not isinstance(done, int) or isinstance(done, bool) or not 0 <= done <= batches:
-                raise ValueError(f"{where}: the progress record {records} is not valid "
-                                 f"(batches_done {done!r} of {batches}); pass overwrite=True "
-                                 "(--force) to write the file again")
-            if saved == record:
-                return done
-            if not overwrite:
-                raise ValueError(f"{where}: {path} was being written in chunks of "
-                                 f"{saved.get('chunk_bytes')} bytes; resume with those (or pass "
-                                 "overwrite=True, --force, to start again)")
-        elif on_disk == header and not partial and size == total:
-            return -1                                     # complete: nothing to write
-        elif not overwrite:
-            what = "its partial write had other arguments" if partial else \
-                "it is not a fastinit write of these arguments"
-            raise ValueError(f"{where}: cannot resume {path}: {what}; resume with the same "
-                             "tensors, seed, dtype and metadata, or pass overwrite=True (--force) "
-                             "to replace it")
-    elif exists and not overwrite:
-        hint = ("; pass resume=True (--resume) to finish its interrupted write" if partial
-                else "")
-        raise FileExistsError(f"{where}: {path} exists; pass overwrite=True (--force) to replace "
-                              f"it{hint}")
-    return None
-
-
-def _header_on_disk(path: Path, length: int) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read(length)
-    except OSError:
-        return None
-
-
-def create(path: Path, records: Path, header: bytes, total: int, record: dict[str, Any],
-           where: str, *, replace: bool = False) -> None:
-    """Check the free space, write the progress record, then create the file new (``O_EXCL |
-    O_NOFOLLOW``; ``replace``: the regular file there is removed first), write the header and
-    reserve every data block.  The record comes first, so that a file without one is a file whose
-    write finished; a failure (no space, ``ulimit -f``) leaves nothing behind."""
-    check_space(path, total, where)
-    write_record(records, {**record, "batches_done": 0})
-    try:
-        if replace:
-            path.unlink()
-        with os.fdopen(create_new(path), "wb") as f:
-            f.write(header)
-            f.flush()
-            if total > len(header):
-                reserve(f.fileno(), total)
-    except BaseException:
-        remove_quietly(path, records)
-        raise
-
-
 def _fill_batch(plan: WritePlan, batch: _Batch, buffer: np.ndarray) -> memoryview:
     for piece in batch.pieces:
         e = piece.entry
@@ -590,19 +513,21 @@ def _fill_batch(plan: WritePlan, batch: _Batch, buffer: np.ndarray) -> memoryvie
 
 
 def run_write(plan: WritePlan, progress: bool) -> dict[str, Any]:
-    """Fill batch after batch into one of two buffers, each written by a writer thread while
-    the next is filled; the record counts the batches on disk, in order.  The writer's lock is
-    released at the end."""
+    """Fill batch after batch into one of two buffers, each written (and flushed) by a writer
+    thread while the next is filled; the record counts the batches on disk, in order.  At the end
+    the file is made durable and its record removed; the writer's lock is released."""
     try:
-        return _write_batches(plan, progress)
+        result = _write_batches(plan, progress)
+        plan.writer.finish()
+        return result
     finally:
-        plan.lock.release()
+        plan.writer.close()
 
 
 def _write_batches(plan: WritePlan, progress: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
-    file_bytes = len(plan.header) + (plan.entries[-1].end if plan.entries else 0)
-    if plan.done < 0:                                     # a complete file of these arguments
+    file_bytes = plan.writer.size
+    if plan.writer.complete:                              # a complete file of these arguments
         return _result(plan, 0, file_bytes, t0)
     todo = plan.batches[plan.done:]
     total = sum(b.nbytes for b in todo)
@@ -612,7 +537,7 @@ def _write_batches(plan: WritePlan, progress: bool) -> dict[str, Any]:
                                                        else 2)]
     written = 0
     pending: deque[tuple[int, concurrent.futures.Future]] = deque()
-    fd = os.open(plan.path, os.O_WRONLY)
+    fd = os.open(plan.path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
 
     def finish_oldest() -> None:
         nonlocal written
@@ -620,7 +545,7 @@ def _write_batches(plan: WritePlan, progress: bool) -> dict[str, Any]:
         future.result()
         written += plan.batches[index].nbytes
         bar.update(plan.batches[index].nbytes)
-        write_record(plan.record_path, {**plan.record, "batches_done": index + 1})
+        plan.writer.commit(index + 1)
 
     try:
         with concurrent.futures.ThreadPoolExecutor(1, "fastinit-writer") as writer:
@@ -630,7 +555,7 @@ def _write_batches(plan: WritePlan, progress: bool) -> dict[str, Any]:
                         finish_oldest()                   # its buffer is the one to reuse
                     batch = plan.batches[index]
                     data = _fill_batch(plan, batch, buffers[index % len(buffers)])
-                    pending.append((index, writer.submit(_pwrite_all, fd, data,
+                    pending.append((index, writer.submit(_pwrite_durably, fd, data,
                                                          batch.file_offset)))
                 while pending:
                     finish_oldest()
@@ -643,11 +568,9 @@ def _write_batches(plan: WritePlan, progress: bool) -> dict[str, Any]:
                     except BaseException:             # noqa: BLE001 - the first error wins
                         pending.clear()
                 raise
-        os.fsync(fd)
     finally:
         os.close(fd)
         bar.close()
-    plan.record_path.unlink()
     return _result(plan, written, file_bytes, t0)
 
 

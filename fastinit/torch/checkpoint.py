@@ -74,22 +74,18 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
         An existing file without ``overwrite=True``; not enough disk space (before any data).
         If the init code fails, its exception propagates and the file is removed.
     """
-    import os
     import time
     from pathlib import Path
 
     from fastinit._tensor_init import key_of
-    from fastinit.io import _files
     from fastinit.io import safetensors as st
+    from fastinit.io.writer import FileWriter
 
     where = "save_initialized"
     check_module_args(module, seed, dtype, init_fn, where)
     key = key_of(seed, where)
     extra = st.check_metadata(metadata, where)
     path = Path(path)
-    exists = _files.regular_file(path, where, follow=False)   # no FIFO, no planted link
-    if exists and not overwrite:
-        raise FileExistsError(f"{where}: {path} exists; pass overwrite=True to replace it")
     t0 = time.perf_counter()
 
     state = module.state_dict(keep_vars=True)        # parameters and persistent buffers
@@ -118,14 +114,9 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
         meta["fastinit.init." + e.name] = json.dumps({"module": owner, "type": kind, "by": how})
     header = st.header_bytes(entries, meta)
     total = len(header) + (entries[-1].end if entries else 0)
-    records = _files.record_path(path)
-    lock = _files.WriteLock(path, where)                     # one writer at a time
-    try:
-        st.create(path, records, header, total, {"format": "fastinit save_initialized"}, where,
-                  replace=exists)
-    except BaseException:
-        lock.release()
-        raise
+    # Not resumable (the init code runs once, whole): a failure removes the file.
+    writer = FileWriter(path, header, total, 1, {}, kind="save_initialized", where=where,
+                        overwrite=overwrite)
 
     originals: list[tuple[dict, str, Any]] = []
     session: Named | None = None
@@ -196,8 +187,7 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
         if session is not None:
             exc.add_note(f"fastinit.torch.save_initialized: while initializing module "
                          f"{session.module_name!r}; {path} was removed")
-        _files.remove_quietly(path, records)          # a mapped file may be unlinked
-        lock.release()
+        writer.discard()                              # a mapped file may be unlinked
         raise
     finally:
         for table, name, tensor in originals:
@@ -205,12 +195,8 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
         views.clear()                                 # the last references: the map is closed
         fresh.clear()
         file = None
-    try:
-        with open(path, "rb+") as f:
-            os.fsync(f.fileno())
-        records.unlink()
-    finally:
-        lock.release()
+    writer.commit(1)
+    writer.finish()
     seconds = time.perf_counter() - t0
     data = total - len(header)
     return {"path": str(path), "bytes": data, "tensors": len(entries), "seconds": seconds,
