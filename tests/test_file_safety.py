@@ -470,3 +470,19 @@ def test_a_spec_larger_than_the_disk_fails_before_any_batch_is_cut(tmp_path):
                           timeout=30)                  # batches of 2**50 elements took minutes
     assert done.returncode == 2 and "free" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
+
+
+def test_an_orthogonal_zarr_larger_than_memory_is_refused_before_anything_is_created(tmp_path):
+    pytest.importorskip("zarr")
+    from fastinit.io.zarr import write_zarr
+
+    store = tmp_path / "q.zarr"
+    with pytest.raises(MemoryError, match="Orthogonal of shape .200000, 200000.* needs"):
+        write_zarr(store, (200_000, 200_000), "orthogonal", 0, use_dask=False)
+    assert not store.exists()
+    done = subprocess.run([sys.executable, "-m", "fastinit", "init", str(store), "--shape",
+                           "200000", "200000", "--init", "orthogonal", "--seed", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "needs" in done.stderr and done.stderr.count("\n") == 1
+    assert not store.exists()

@@ -26,6 +26,7 @@ from fastinit import initializers
 from fastinit._progress import Progress
 from fastinit._recipe import rehearse
 from fastinit._tensor_init import seeded_initializer
+from fastinit.io._files import check_memory
 from fastinit.io.npy import DEFAULT_CHUNK_BYTES
 
 __all__ = ["write_zarr", "read_zarr", "default_chunks"]
@@ -123,7 +124,10 @@ def write_zarr(store: Any, shape: Sequence[int], init: Any, seed: int | None = N
         raise ValueError(f"write_zarr: chunks {chunks} must give one positive size per axis of "
                          f"{full}")
     # Bad arguments fail here, before anything is created: a local initializer on the first
-    # element; one without a chunked form (Orthogonal) is computed whole, once.
+    # element; one without a chunked form (Orthogonal) is computed whole, once, if it fits.
+    if not obj.local:
+        check_memory(obj.working_bytes(full), f"{type(obj).__name__} of shape {full}",
+                     "write_zarr")
     whole = rehearse(obj, full, dt)
     client = _active_client() if use_dask is not False else None
     if use_dask and client is None:
