@@ -11,7 +11,8 @@ import torch
 
 from fastinit import _tensors
 from fastinit.torch.hooks import Named, active
-from fastinit.torch.materialize import check_computed, check_module_args, first_names, run_init
+from fastinit.torch.materialize import (check_computed, check_module_args, first_names,
+                                        mark_unwritten, recover_unwritten, run_init, unwritten)
 
 __all__ = ["save_initialized"]
 
@@ -122,6 +123,7 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
     session: Named | None = None
     views: dict[str, torch.Tensor] = {}               # each stored name's region of the file
     fresh: list[tuple[str, torch.Tensor]] = []        # buffers the init code must compute
+    parameters: list[tuple[str, torch.Tensor]] = []   # the stored parameters over the file
     file: torch.Tensor | None = None
     try:
         file = torch.from_file(str(path), shared=True, size=total, dtype=torch.uint8)
@@ -151,6 +153,8 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
                 if name in offsets:
                     fresh.append((name, new))
             if as_parameter:
+                if tensor.is_meta and name in offsets:
+                    parameters.append((name, new))      # marked: a value no init code wrote
                 new = torch.nn.Parameter(new, requires_grad=tensor.requires_grad)
             return new
 
@@ -170,9 +174,11 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
                 if view.data_ptr() in inside:
                     _tensors.release_pages(view.data_ptr(), view.numel() * view.element_size())
 
+        marked = mark_unwritten(parameters)
         session = Named(seed, first_names(module), after_module=release)
         with active(session), torch.no_grad():
             run_init(module, session, init_fn)
+            recover_unwritten(module, unwritten(marked), where)
         final = module.state_dict()
         for names in groups.values():
             kept = sorted(names)[0]
@@ -194,6 +200,7 @@ def save_initialized(module: torch.nn.Module, path: str | Any, seed: int | np.ra
             table[name] = tensor                      # the module as it was, on meta
         views.clear()                                 # the last references: the map is closed
         fresh.clear()
+        parameters.clear()
         file = None
     writer.commit(1)
     writer.finish()

@@ -15,9 +15,12 @@ A call falls through to torch unchanged when it passes an explicit ``generator=`
 that generator's stream), when the tensor is not a CPU float32/float64/float16/bfloat16 strided
 tensor (meta tensors included), when autograd would record the in-place op (a leaf that
 requires grad outside ``torch.no_grad()``), or when torch would reject its arguments (so that
-torch's own error is raised).  ``torch.randn``, ``torch.rand``, ``Tensor.random_``,
-``bernoulli_``, ``exponential_``, ``log_normal_``, ``cauchy_``, ``geometric_`` and
-``torch.randperm`` are not taken over.
+torch's own error is raised).
+
+torch's other random functions (``torch.rand``, ``randn``, ``randint``, ``randperm``,
+``normal``, ``Tensor.random_``, ``bernoulli_``, ``exponential_``, ...) are taken over too, by the
+torch function mode of :mod:`fastinit.torch.random_calls`: inside a session, torch's global RNG
+is neither used nor advanced.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from fastinit import _tensors
 from fastinit import _validate as v
 from fastinit import init as _init
 from fastinit._generator import Generator, stream_for
+from fastinit.torch.random_calls import RandomCalls
 
 __all__ = ["fast_init", "Named", "active", "check_seed", "identity", "FLOATS"]
 
@@ -217,7 +221,8 @@ def active(session: Any) -> Iterator[Any]:
         stack = _local.sessions = []
     stack.append(session)
     try:
-        yield session
+        with RandomCalls(session):            # torch.rand, randn, randperm, ... (this thread)
+            yield session
     finally:
         stack.pop()
         with _install_lock:

@@ -3,7 +3,7 @@ stream of its name; and the init-running helpers save_initialized shares."""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -11,7 +11,14 @@ import torch
 from fastinit.torch.hf import init_transformers, pretrained_class
 from fastinit.torch.hooks import FLOATS, Named, active, check_seed, identity
 
-__all__ = ["materialize", "check_module_args", "check_computed", "first_names", "run_init"]
+__all__ = ["materialize", "check_module_args", "check_computed", "first_names", "run_init",
+           "mark_unwritten", "unwritten", "recover_unwritten"]
+
+# A NaN no init code writes, by its bits: what an unwritten parameter still holds at its first
+# and last element after the init code ran.
+_SENTINEL = {torch.float32: (torch.int32, 0x7FC5A5A5),
+             torch.float64: (torch.int64, 0x7FF8A5A5A5A5A5A5),
+             torch.float16: (torch.int16, 0x7E5A), torch.bfloat16: (torch.int16, 0x7FDA)}
 
 
 def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
@@ -82,10 +89,13 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
         # NaN marks a float buffer that no init code computes; integers start at 0.
         buffer.fill_(math.nan if buffer.is_floating_point() else 0)
 
+    marked = mark_unwritten(module.named_parameters())
+
     session = Named(seed, first_names(module))
     try:
         with active(session), torch.no_grad():
             run_init(module, session, init_fn)
+            recover_unwritten(module, unwritten(marked), "materialize")
         check_computed(fresh_buffers, "materialize")
     except BaseException as exc:
         failed = session.module_name
@@ -117,6 +127,89 @@ def check_module_args(module: Any, seed: Any, dtype: Any, init_fn: Any, where: s
         raise ValueError(f"{where}: the module's parameters must be on the meta device "
                          f"(build it under torch.device('meta')); {off_meta[0]!r} is on "
                          f"{module.get_parameter(off_meta[0]).device}")
+
+
+def mark_unwritten(tensors: Iterable[tuple[str, torch.Tensor]]) -> list[tuple[str, torch.Tensor]]:
+    """Put the sentinel NaN in the first and last element of each float tensor: two writes, not a
+    pass over the memory (the filling threads still touch it first)."""
+    marked = []
+    for name, tensor in tensors:
+        if tensor.dtype in _SENTINEL and tensor.numel() and tensor.is_contiguous():
+            as_int, bits = _SENTINEL[tensor.dtype]
+            flat = tensor.detach().view(-1).view(as_int)
+            flat[0] = flat[-1] = bits
+            marked.append((name, tensor))
+    return marked
+
+
+def unwritten(marked: list[tuple[str, torch.Tensor]]) -> list[str]:
+    """The marked tensors whose first or last element still holds the sentinel: no init code
+    wrote them (a parameter replaced by the init code is a new tensor, written)."""
+    names = []
+    for name, tensor in marked:
+        as_int, bits = _SENTINEL[tensor.dtype]
+        flat = tensor.detach().view(-1).view(as_int)
+        if int(flat[0]) == bits or int(flat[-1]) == bits:
+            names.append(name)
+    return names
+
+
+def recover_unwritten(module: torch.nn.Module, names: list[str], where: str) -> None:
+    """Give each parameter no init code wrote the value its constructor gives it, or raise.
+
+    A value set in ``__init__`` (CLIP's ``nn.Parameter(torch.tensor(logit_scale_init_value))``)
+    is lost on the meta device.  For a module that keeps its ``config`` (transformers' models and
+    many of their parts), the nearest such owner is built again from it with every random and
+    uninitialized factory on the meta device and only the factories of data (``torch.tensor``,
+    ``zeros``, ``ones``, ``full``, ``arange``, ...) on the CPU: cheap, and torch's global RNG
+    is not advanced.  A parameter that is not recovered is a ValueError naming it; never
+    unwritten memory."""
+    lost = []
+    for name in names:
+        value = _constructor_value(module, name)
+        if value is None:
+            lost.append(name)
+        else:
+            module.get_parameter(name).copy_(value)
+    if lost:
+        raise ValueError(f"{where}: parameter{'s' if len(lost) > 1 else ''} {', '.join(lost)} "
+                         "were not written by the module's init code, and the value the "
+                         "constructor gave them is lost on the meta device; write them in "
+                         "reset_parameters() or init_fn=, or build the module on the CPU")
+
+
+def _constructor_value(module: torch.nn.Module, name: str) -> torch.Tensor | None:
+    """The value the constructor of the nearest owner with a ``config`` gives ``name``."""
+    parts = name.split(".")
+    for depth in range(len(parts) - 1, -1, -1):
+        owner = module.get_submodule(".".join(parts[:depth]))
+        config = getattr(owner, "config", None)
+        if config is None:
+            continue
+        try:
+            with torch.random.fork_rng(devices=[]), _DataFactoriesOnCPU(), torch.no_grad():
+                rebuilt = type(owner)(config)
+            value = rebuilt.get_parameter(".".join(parts[depth:]))
+        except Exception:                                    # noqa: BLE001 - not recoverable
+            return None
+        return None if value.is_meta else value.detach()
+    return None
+
+
+class _DataFactoriesOnCPU(torch.overrides.TorchFunctionMode):
+    """Factories of data on the CPU, every other factory (empty, rand, ...) on meta."""
+
+    DATA = {torch.tensor, torch.as_tensor, torch.scalar_tensor, torch.zeros, torch.ones,
+            torch.full, torch.arange, torch.linspace, torch.logspace, torch.eye}
+    OTHERS = {torch.empty, torch.empty_strided, torch.rand, torch.randn, torch.randint,
+              torch.randperm}
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        kwargs = dict(kwargs or {})
+        if kwargs.get("device") is None and (func in self.DATA or func in self.OTHERS):
+            kwargs["device"] = "cpu" if func in self.DATA else "meta"
+        return func(*args, **kwargs)
 
 
 def check_computed(buffers: list[tuple[str, torch.Tensor]], where: str) -> None:
