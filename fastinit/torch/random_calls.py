@@ -270,7 +270,7 @@ def _bernoulli(session: Any, args: tuple, kwargs: dict) -> Any:
 
 
 def _poisson(session: Any, args: tuple, kwargs: dict) -> Any:
-    rates = args[0] if args else kwargs.get("input")
+    rates: Any = args[0] if args else kwargs.get("input")
     if set(kwargs) - {"input", "generator"} or not _plain_cpu(rates) or \
             rates.dtype not in _FLOATS:
         return _FALL
@@ -289,7 +289,7 @@ def _multinomial(session: Any, args: tuple, kwargs: dict) -> Any:
     if set(kwargs) - {"generator"} or not _plain_cpu(weights) or weights.dim() not in (1, 2) \
             or not isinstance(count, int) or count < 1:
         return _FALL
-    rows = _array(weights).reshape(-1, weights.shape[-1])
+    rows = np.asarray(_array(weights)).reshape(-1, weights.shape[-1])
     if np.any(rows < 0) or np.any(rows.sum(axis=1) <= 0) or \
             (not replacement and np.any((rows > 0).sum(axis=1) < count)):
         return _FALL                                 # torch's error
@@ -383,5 +383,6 @@ _HANDLERS: dict[Any, Callable[[Any, tuple, dict], Any]] = {
         lambda rng, s, p: rng.geometric(p, size=s), ("p",), (0.5,), lambda p: 0 < p < 1,
         floats_only=False),
 }
-TAKEN_OVER = sorted(getattr(f, "__qualname__", getattr(f, "__name__", str(f)))
-                    for f in _HANDLERS)
+# What is taken over, by the names a user writes: "torch.rand", "Tensor.random_".
+TAKEN_OVER = sorted(("Tensor." if "TensorBase" in getattr(f, "__qualname__", "") else "torch.")
+                    + f.__name__ for f in _HANDLERS)
