@@ -38,7 +38,7 @@ from fastinit import init as _init
 from fastinit._generator import Generator, stream_for
 from fastinit.torch.random_calls import RandomCalls
 
-__all__ = ["fast_init", "Named", "active", "check_seed", "identity", "FLOATS"]
+__all__ = ["fast_init", "Named", "active", "check_seed", "identity", "local", "FLOATS"]
 
 # The floating dtypes fastinit fills.
 FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -85,8 +85,13 @@ class Named:
 
 
 def identity(tensor: torch.Tensor) -> tuple:
-    local = tensor.to_local() if _is_dtensor(tensor) else tensor
-    return (local.data_ptr(), tuple(local.shape), local.dtype)
+    shard = local(tensor)
+    return (shard.data_ptr(), tuple(shard.shape), shard.dtype)
+
+
+def local(tensor: torch.Tensor) -> torch.Tensor:
+    """The tensor this process holds: a DTensor's local shard, any other tensor itself."""
+    return tensor.to_local() if _is_dtensor(tensor) else tensor
 
 
 def _is_dtensor(tensor: Any) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from fastinit.torch.hf import init_transformers, pretrained_class
-from fastinit.torch.hooks import FLOATS, Named, active, check_seed, identity
+from fastinit.torch.hooks import FLOATS, Named, active, check_seed, identity, local
 
 __all__ = ["materialize", "check_module_args", "check_computed", "first_names", "run_init",
            "mark_unwritten", "unwritten", "recover_unwritten"]
@@ -134,6 +134,7 @@ def mark_unwritten(tensors: Iterable[tuple[str, torch.Tensor]]) -> list[tuple[st
     pass over the memory (the filling threads still touch it first)."""
     marked = []
     for name, tensor in tensors:
+        tensor = local(tensor)                              # a DTensor: this rank's shard
         if tensor.dtype in _SENTINEL and tensor.numel() and tensor.is_contiguous():
             as_int, bits = _SENTINEL[tensor.dtype]
             flat = tensor.detach().view(-1).view(as_int)
