@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "xavier_normal:1.667), or a Keras/JAX initializer name (he_normal, "
                            "glorot_uniform, ...), with Keras' fans.  Default: xavier_normal for "
                            "the MLP, the model's own init for --config")
+    diag.add_argument("--recipe", nargs="+", default=None, metavar="RECIPE",
+                      help="one or more init recipes of published models, compared side by "
+                           "side (fastinit.torch.recipes): gpt2, megatron, gpt-neox, "
+                           "small_init, olmo, olmo-llama, olmo-llama-depth, t5, deepnet, lsuv "
+                           "(mup needs a base model: the Python API)")
     diag.add_argument("--config", metavar="CONFIG_JSON",
                       help="a transformers config.json: build that model on CPU instead")
     diag.add_argument("--batch", type=_positive_int, default=None,
@@ -509,7 +514,8 @@ def _diagnose_command(args: argparse.Namespace) -> int:
 
     inits = args.init or (["xavier_normal"] if args.config is None else [])
     # A transformers model takes a while to build and run: its steps are shown on a terminal.
-    bar = Progress(2 + len(inits), args.config is not None and terminal(), "diagnose", "steps")
+    bar = Progress(2 + len(inits) + len(args.recipe or []), args.config is not None and terminal(),
+                   "diagnose", "steps")
     try:
         bar.update(0, "building the model")
         model, inputs = _diagnose_model(args)
@@ -519,6 +525,14 @@ def _diagnose_command(args: argparse.Namespace) -> int:
         for name in inits:                  # checked before anything runs
             bar.update(0, f"init {name}")
             runs[name] = ft.init_mlp(copy.deepcopy(model), name, args.seed, nonlinearity)
+            bar.update(1)
+        for name in args.recipe or []:
+            if name == "mup":
+                raise ValueError("--recipe mup needs a base model (its base shapes); use "
+                                 "fastinit.torch.recipe(model, 'mup', seed, base=...)")
+            bar.update(0, f"recipe {name}")
+            options = {"batch": inputs} if name == "lsuv" else {}
+            runs[f"recipe {name}"] = ft.recipe(copy.deepcopy(model), name, args.seed, **options)
             bar.update(1)
         if runs:
             label, model = next(iter(runs.items()))

@@ -22,7 +22,8 @@ LAYERS = [
     # the integrations, each above the ones it uses
     {"dask", "dask.init"},
     {"io", "io._files", "io.writer", "io._stats", "io.npy", "io.safetensors", "io.zarr", "io.spec"},
-    {"torch.random_calls"}, {"torch", "torch.hooks", "torch.hf", "torch.materialize", "torch.checkpoint",
+    {"torch.random_calls"},
+    {"torch", "torch.hooks", "torch.hf", "torch.materialize", "torch.recipes", "torch.checkpoint",
      "torch.diagnose"},
     # the face and the programs: nothing in the library imports them
     {"", "__main__", "cli", "bench", "bench.fills", "bench.model", "bench.checkpoint",
