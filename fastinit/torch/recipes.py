@@ -110,14 +110,14 @@ def roles(model: torch.nn.Module, overrides: Mapping[str, str] | None = None) ->
               for p, _ in sub.named_parameters(recurse=False)}
     found: dict[str, str] = {}
     for name, _ in model.named_parameters():
-        role: str | None = overrides.get(name) or _role(name, *owners[name])
-        if role is None:
+        given: str | None = overrides.get(name) or _role(name, *owners[name])
+        if given is None:
             owner_name, owner = owners[name]
             where = owner_name or "the root"
             raise ValueError(f"recipe: no role for parameter {name!r} (in {where}, a "
                              f"{type(owner).__name__}); give it one with "
                              f"roles={{{name!r}: ...}} (one of {', '.join(ROLES)})")
-        found[name] = role
+        found[name] = given
     return found
 
 
