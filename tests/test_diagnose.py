@@ -1,6 +1,8 @@
 """fastinit.torch.diagnose: per-layer statistics, the flags of the classic experiments, a model left
 as it was, the figure, the example and the command line (docs/torch.md, "Diagnose an init")."""
+import importlib.util
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -155,7 +157,11 @@ def test_a_transformers_model_built_from_a_small_config():
     assert names[0] == "model.embed_tokens" and names[-1] == "lm_head"
     assert "model.layers.0.mlp.gate_proj" in names
     gate = d.rows[names.index("model.layers.0.mlp.gate_proj")]
-    assert gate.activation == "relu" and gate.dead is not None           # SiLU, ReLU's family
+    # SiLU, named as it is: He's init calls for it, but it is never exactly 0.
+    assert (gate.activation, gate.family, gate.zeros, gate.dead) == ("silu", "smooth", None, None)
+    assert [b.name for b in d.blocks] == ["model.layers.0", "model.layers.1"]
+    assert all(0.5 < b.attention_entropy <= 1 and b.stream_std > 0 and b.grad_std > 0
+               for b in d.blocks)
     assert all(np.isfinite(r.activation_std) and r.grad_output_std > 0 for r in d.rows)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
@@ -244,3 +250,129 @@ def test_cli_errors_are_one_line(args, message, tmp_path):
     done = _cli(*args, cwd=tmp_path)
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+# -- residual networks: the per-block view, calibrated on real configs -----------------------------
+
+def _stock(model_class, config):
+    """A stock config's model under its own init (built on meta, materialized: fast)."""
+    with torch.device("meta"):
+        model = model_class(config)
+    return ft.materialize(model, 0)
+
+
+def _ids(vocab, seq=32):
+    return {"input_ids": torch.from_numpy(fastinit.Generator(1).integers(0, vocab, (1, seq)))}
+
+
+def _stock_configs():
+    transformers = pytest.importorskip("transformers")
+    return {
+        # SmolLM-135M's config: a published Llama of 30 blocks.
+        "llama": (transformers.LlamaForCausalLM, transformers.LlamaConfig(
+            hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+            num_key_value_heads=3, vocab_size=49152, max_position_embeddings=2048,
+            tie_word_embeddings=True)),
+        "gpt2": (transformers.GPT2LMHeadModel, transformers.GPT2Config()),      # GPT-2 small
+        "bert": (transformers.BertForMaskedLM, transformers.BertConfig()),      # BERT-base
+    }
+
+
+@pytest.mark.parametrize("name", ["llama", "gpt2", "bert"])
+def test_stock_configs_under_their_own_init_raise_no_flag(name):
+    model_class, config = _stock_configs()[name]
+    d = ft.diagnose(_stock(model_class, config), _ids(config.vocab_size))
+    assert len(d.blocks) == config.num_hidden_layers
+    assert all(b.attention_entropy is not None and b.attention_entropy > 0.5 for b in d.blocks)
+    assert d.flags == [], [str(f) for f in d.flags]
+
+
+def test_unit_variance_weights_collapse_attention_and_are_flagged():
+    model_class, config = _stock_configs()["gpt2"]
+    model = _stock(model_class, config)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.normal_(0, 1)
+    d = ft.diagnose(model, _ids(config.vocab_size))
+    collapse = d.flagged("collapse")
+    assert collapse and len(collapse[0].layers) == config.n_layer
+    assert max(b.attention_entropy for b in d.blocks) < 0.1
+
+
+def test_a_zero_init_transformer_is_flagged_for_symmetry():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                                      num_attention_heads=4, num_key_value_heads=2,
+                                      vocab_size=128)
+    model = _stock(transformers.LlamaForCausalLM, config)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.zero_()
+    assert ft.diagnose(model, _ids(128)).flagged("symmetry")
+
+
+class _Residual(torch.nn.Module):
+    def __init__(self, width, scale, rng):
+        super().__init__()
+        self.fc1, self.fc2, self.scale = torch.nn.Linear(width, width), \
+            torch.nn.Linear(width, width), scale
+        for fc in (self.fc1, self.fc2):                 # He init, each weight its own draw
+            fastinit.init.kaiming_normal_(fc.weight, nonlinearity="relu", generator=rng)
+            torch.nn.init.zeros_(fc.bias)
+
+    def forward(self, x):
+        return x + self.scale * self.fc2(torch.relu(self.fc1(x)))
+
+
+class _Stack(torch.nn.Module):
+    """A deep residual stack without normalization."""
+
+    def __init__(self, blocks, width, scale):
+        super().__init__()
+        rng = fastinit.Generator(0)
+        self.layers = torch.nn.ModuleList(_Residual(width, scale, rng) for _ in range(blocks))
+
+    def forward(self, x):
+        for block in self.layers:
+            x = block(x)
+        return x
+
+
+def test_a_deep_stack_without_residual_scaling_is_flagged_and_with_it_is_not():
+    x = torch.from_numpy(fastinit.Generator(2).standard_normal((256, 64), dtype=np.float32))
+    unscaled = ft.diagnose(_Stack(32, 64, 1.0), x)
+    growth = unscaled.blocks[-1].stream_std / unscaled.blocks[0].stream_std
+    assert growth > 1000 and [f.kind for f in unscaled.flags if f.kind == "exploding"]
+    assert "residual stream" in str(unscaled.flagged("exploding")[0])
+    scaled = ft.diagnose(_Stack(32, 64, 1 / math.sqrt(32)), x)
+    assert not scaled.flagged("exploding") and not scaled.flagged("vanishing")
+    assert scaled.blocks[-1].stream_std / scaled.blocks[0].stream_std < 3
+
+
+def test_the_cli_on_a_stock_llama_config_gives_no_false_flag(tmp_path):
+    config = tmp_path / "llama.json"
+    config.write_text(json.dumps({
+        "model_type": "llama", "hidden_size": 576, "intermediate_size": 1536,
+        "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3,
+        "vocab_size": 49152, "max_position_embeddings": 2048, "tie_word_embeddings": True}))
+    done = subprocess.run([sys.executable, "-m", "fastinit", "diagnose", "--config",
+                           str(config), "--batch", "1", "--seq-len", "32"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "in 30 residual blocks" in done.stdout and "no flags" in done.stdout
+    assert "flag " not in done.stdout
+
+
+def test_recipes_compared_per_block_in_a_figure_with_labelled_blocks(tmp_path):
+    pytest.importorskip("matplotlib")
+    spec = importlib.util.spec_from_file_location(
+        "transformer_init", ROOT / "examples" / "transformer_init.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    d = example.experiment(layers=6, width=64, seq=16, figure=tmp_path / "t.png")
+    assert list(d.compared) == ["small_init", "gpt-neox", "normal:1"]
+    assert [b.name for b in d.blocks] == [f"transformer.h.{i}" for i in range(6)]
+    assert d.compared["normal:1"].flagged("collapse") and not d.flags
+    assert (tmp_path / "t.png").stat().st_size > 10_000

@@ -27,20 +27,23 @@ from fastinit._fans import calculate_fans
 from fastinit._generator import Generator
 from fastinit._tensor_init import TensorInit, as_initializer
 
-# Activation module class names (lower case) -> the activation's family.
+# Activation module class names (lower case, without "activation") -> the activation's family.
+# "relu": exact zeros, whose share and dead units are measured; "smooth": GELU, SiLU and the
+# like, which call for He's init too but are never exactly 0.
 _FAMILIES = {
     "tanh": "tanh", "hardtanh": "tanh", "sigmoid": "sigmoid", "hardsigmoid": "sigmoid",
-    "relu": "relu", "relu6": "relu", "leakyrelu": "relu", "prelu": "relu", "rrelu": "relu",
-    "elu": "relu", "celu": "relu", "gelu": "relu", "geluactivation": "relu",
-    "newgeluactivation": "relu", "fastgeluactivation": "relu", "quickgeluactivation": "relu",
-    "gelutanh": "relu", "pytorchgelutanh": "relu", "silu": "relu", "siluactivation": "relu",
-    "mish": "relu", "hardswish": "relu", "softplus": "relu", "selu": "selu",
+    "relu": "relu", "relu6": "relu", "prelu": "relu", "rrelu": "relu", "leakyrelu": "smooth",
+    "elu": "smooth", "celu": "smooth", "gelu": "smooth", "newgelu": "smooth",
+    "fastgelu": "smooth", "quickgelu": "smooth", "gelutanh": "smooth", "pytorchgelutanh": "smooth",
+    "accuratesilu": "smooth", "silu": "smooth", "mish": "smooth", "hardswish": "smooth",
+    "softplus": "smooth", "selu": "selu",
 }
 # The init each family calls for, named as fastinit.init (and torch.nn.init) name it.
 RECOMMENDED = {
     "tanh": "xavier_uniform_ / xavier_normal_ (Glorot), gain 5/3",
     "sigmoid": "xavier_uniform_ / xavier_normal_ (Glorot)",
     "relu": "kaiming_normal_ / kaiming_uniform_ (He), nonlinearity='relu'",
+    "smooth": "kaiming_normal_ / kaiming_uniform_ (He), nonlinearity='relu'",
     "selu": "lecun_normal_ (LeCun)",
     "linear": "xavier_uniform_ / xavier_normal_ (Glorot) or lecun_normal_",
 }
@@ -48,6 +51,12 @@ RECOMMENDED = {
 GROWTH = 10.0           # vanishing / exploding: a std that changes by more than this across depth
 SATURATION = 0.05       # more than this share of tanh/sigmoid outputs beyond |0.99| (or 0.01/0.99)
 DEAD = 0.5              # more than this share of ReLU units that are 0 on every input
+COLLAPSE = 0.1          # attention entropy below this share of log(keys): one key per query
+# What a residual network's flags call for.
+RESIDUAL = ("residual scaling: the recipes gpt2 / megatron (std / sqrt(2 * layers) on the "
+            "residual outputs) or gpt-neox (wang_init), or a normalization in each block")
+ATTENTION = ("a small std for the q and k projections (0.02, or the recipes gpt2, small_init, "
+             "t5)")
 
 
 @dataclasses.dataclass
@@ -68,7 +77,8 @@ class LayerStats:
     xavier_std: float
     he_std: float
     lecun_std: float
-    activation: str             # the activation module after the layer, or "linear"
+    activation: str             # the activation module after the layer (silu, gelu, ...), or
+    #                             "linear"
     activation_std: float
     saturated: float | None     # tanh/sigmoid: share of outputs beyond |0.99|
     zeros: float | None         # ReLU family: share of outputs exactly 0 (healthy: about half)
@@ -76,6 +86,7 @@ class LayerStats:
     grad_output_std: float
     weight_grad_std: float
     identical_rows: bool        # some rows of the weight matrix are equal
+    family: str = "linear"      # tanh, sigmoid, relu, smooth (GELU, SiLU, ...), selu, linear
 
 
 @dataclasses.dataclass
@@ -98,10 +109,35 @@ def _names(names: list[str], shown: int = 6) -> str:
         ", ".join(names[:shown - 1]) + f", ..., {names[-1]}")
 
 
+@dataclasses.dataclass
+class BlockStats:
+    """One residual block's statistics (``Diagnosis.blocks``, in execution order): a
+    transformers decoder or encoder layer, a ResNet stage (the children of a ``ModuleList`` of
+    one class).
+
+    ``stream_std`` is the std of the residual stream after the block (its output), ``update``
+    the std of what the block added, relative to the stream it got (``std(out - in) /
+    std(in)``); ``grad_std`` the std of the back-propagated gradient at the block's output.
+    ``attention_entropy`` is the attention's mean entropy over heads and queries divided by
+    log(keys) (1: uniform over every key; causal attention at init sits near 0.75; 0: each query
+    on one key), ``attention_logit_std`` the mean std of the attention logits within a query's
+    row; both None without attention (or for a model that cannot return it).
+    """
+
+    name: str
+    stream_std: float
+    update: float
+    grad_std: float
+    attention_entropy: float | None
+    attention_logit_std: float | None
+
+
+_BLOCK_COLUMNS = ("name", "stream_std", "update", "grad_std", "attention_entropy",
+                  "attention_logit_std")
 _COLUMNS = ("name", "type", "fan_in", "fan_out", "weight_std", "xavier_std", "he_std",
             "lecun_std", "activation", "activation_std", "saturated", "zeros", "dead",
             "grad_output_std",
-            "weight_grad_std", "identical_rows")
+            "weight_grad_std", "identical_rows", "family")
 
 
 @dataclasses.dataclass
@@ -116,9 +152,14 @@ class Diagnosis:
     rows: list[LayerStats]
     flags: list[Flag]
     compared: dict[str, Diagnosis] = dataclasses.field(default_factory=dict)
+    blocks: list[BlockStats] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {c: [getattr(r, c) for r in self.rows] for c in _COLUMNS}
+
+    def blocks_dict(self) -> dict[str, list[Any]]:
+        """The per-block view as columns (empty lists for a model without residual blocks)."""
+        return {c: [getattr(b, c) for b in self.blocks] for c in _BLOCK_COLUMNS}
 
     def flagged(self, kind: str) -> list[Flag]:
         return [f for f in self.flags if f.kind == kind]
@@ -136,15 +177,34 @@ class Diagnosis:
                  _g(r.xavier_std), _g(r.he_std), _g(r.lecun_std), r.activation,
                  _g(r.activation_std), _pct(r.saturated), _pct(r.zeros), _pct(r.dead),
                  _g(r.grad_output_std), _g(r.weight_grad_std)] for r in self.rows]
-        widths = [max(len(x) for x in col) for col in zip(head, *body)]
-        lines = [f"== {self.label}: {len(self.rows)} layers"]
-        for i, row in enumerate([head] + body):
-            lines.append("  ".join(c.ljust(w) if j < 2 or j == 8 else c.rjust(w)
-                                   for j, (c, w) in enumerate(zip(row, widths))))
-            if i == 0:
-                lines.append("  ".join("-" * w for w in widths))
+        lines = [f"== {self.label}: {len(self.rows)} layers"
+                 + (f" in {len(self.blocks)} residual blocks" if self.blocks else "")]
+        if self.blocks:             # the primary view of a residual network: per block
+            lines += _aligned(["block", "stream std", "update", "grad std", "attn entropy",
+                               "attn logit std"],
+                              [[b.name, _g(b.stream_std), _g(b.update), _g(b.grad_std),
+                                _opt(b.attention_entropy), _opt(b.attention_logit_std)]
+                               for b in self.blocks], left=1)
+            lines.append("")
+        lines += _aligned(head, body, left=2, also=8)
         lines += [f"flag {f}" for f in self.flags] or ["no flags"]
         return "\n".join(lines)
+
+
+def _aligned(head: list[str], body: list[list[str]], left: int, also: int = -1) -> list[str]:
+    """Rows of a table: the first ``left`` columns (and column ``also``) left-aligned."""
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    lines = []
+    for i, row in enumerate([head] + body):
+        lines.append("  ".join(c.ljust(w) if j < left or j == also else c.rjust(w)
+                               for j, (c, w) in enumerate(zip(row, widths))))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
+def _opt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
 
 
 def _g(x: float) -> str:
@@ -155,8 +215,15 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _activation_name(module: torch.nn.Module) -> str:
+    """``SiLU`` -> ``silu``, transformers' ``NewGELUActivation`` -> ``newgelu``."""
+    name = type(module).__name__.lower()
+    return name[:-len("activation")] if name.endswith("activation") and name != "activation" \
+        else name
+
+
 def _family(module: torch.nn.Module) -> str | None:
-    return _FAMILIES.get(type(module).__name__.lower())
+    return _FAMILIES.get(_activation_name(module))
 
 
 def _weight_layers(model: torch.nn.Module) -> dict[torch.nn.Module, str]:
@@ -243,6 +310,69 @@ def _identical_rows(weight: torch.Tensor) -> bool:
     return rows.shape[0] > 1 and torch.unique(rows, dim=0).shape[0] < rows.shape[0]
 
 
+def _blocks(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The residual blocks: the children of each outermost ``ModuleList`` of two or more
+    modules of one class with parameters (decoder and encoder layers, ResNet stages)."""
+    found: list[tuple[str, torch.nn.Module]] = []
+
+    def visit(prefix: str, module: torch.nn.Module) -> None:
+        for name, child in module.named_children():
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(child, torch.nn.ModuleList) and len(child) >= 2 and \
+                    len({type(c) for c in child}) == 1 and any(True for _ in child.parameters()):
+                found.extend((f"{full}.{i}", c) for i, c in enumerate(child))
+            else:
+                visit(full, child)
+    visit("", model)
+    return found
+
+
+def _hidden(value: Any) -> torch.Tensor | None:
+    """The hidden states in a block's input or output: the tensor, or its first element."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
+        return value[0]
+    return None
+
+
+@contextlib.contextmanager
+def _eager_attention(model: torch.nn.Module) -> Iterator[bool]:
+    """A transformers model with its attention probabilities returned (the eager
+    implementation, for the pass); yields whether the model can return them."""
+    config = getattr(model, "config", None)
+    setter = getattr(model, "set_attn_implementation", None)
+    if config is None or not callable(setter):
+        yield False
+        return
+    before = getattr(config, "_attn_implementation", None)
+    try:
+        if before != "eager":
+            setter("eager")
+    except (ValueError, AttributeError, TypeError):       # an architecture without eager
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        if before not in (None, "eager"):
+            setter(before)
+
+
+def _attention_stats(probabilities: torch.Tensor) -> tuple[float, float]:
+    """(entropy / log(keys), logit std within a row) of attention probabilities (..., Q, K),
+    averaged over the batch, the heads and the queries."""
+    p = probabilities.detach().double()
+    keys = p.shape[-1]
+    entropy = -(p * p.clamp_min(1e-300).log()).sum(-1)
+    relative = float(entropy.mean() / math.log(keys)) if keys > 1 else 1.0
+    # log p is the logit up to a constant per row, over the keys it does not mask (p > 0).
+    logp = torch.where(p > 0, p.clamp_min(1e-300).log(), torch.nan)
+    centred = logp - torch.nanmean(logp, dim=-1, keepdim=True)
+    std = torch.sqrt(torch.nanmean(centred ** 2, dim=-1))
+    return relative, float(torch.nanmean(std)) if torch.isfinite(std).any() else 0.0
+
+
 def _run(model: torch.nn.Module, inputs: Any, loss: Callable | None, label: str) -> Diagnosis:
     layers = _weight_layers(model)
     if not layers:
@@ -266,17 +396,48 @@ def _run(model: torch.nn.Module, inputs: Any, loss: Callable | None, label: str)
     def on_activation(module, args, output):
         layer = last[0]
         if layer is not None and layer not in activations and isinstance(output, torch.Tensor):
-            activations[layer] = (_family(module) or "linear", output.detach())
+            activations[layer] = (_activation_name(module), output.detach())
+
+    blocks = _blocks(model)
+    block_in: dict[torch.nn.Module, torch.Tensor] = {}
+    block_out: dict[torch.nn.Module, torch.Tensor] = {}
+    block_grads: dict[torch.nn.Module, torch.Tensor] = {}
+
+    def on_block_input(module, args, kwargs):
+        hidden = _hidden(args) if args else _hidden(kwargs.get("hidden_states"))
+        if hidden is not None and module not in block_in:
+            block_in[module] = hidden.detach()
+
+    def on_block_output(module, args, output):
+        hidden = _hidden(output)
+        if hidden is None or module in block_out:
+            return
+        block_out[module] = hidden.detach()
+        if hidden.requires_grad:
+            hidden.register_hook(lambda g, m=module: block_grads.setdefault(m, g.detach()))
 
     handles = []
+    attentions: list[torch.Tensor] = []
     try:
         for module in model.modules():
             if module in layers:
                 handles.append(module.register_forward_hook(on_weight_layer))
             elif _family(module) is not None:
                 handles.append(module.register_forward_hook(on_activation))
-        output = model(**inputs) if isinstance(inputs, Mapping) else (
-            model(*inputs) if isinstance(inputs, tuple) else model(inputs))
+        for _, block in blocks:
+            handles.append(block.register_forward_pre_hook(on_block_input, with_kwargs=True))
+            handles.append(block.register_forward_hook(on_block_output))
+        with _eager_attention(model) if blocks and isinstance(inputs, Mapping) else \
+                contextlib.nullcontext(False) as returns_attention:
+            kwargs = dict(inputs) if isinstance(inputs, Mapping) else {}
+            if returns_attention:
+                kwargs["output_attentions"] = True
+            output = model(**kwargs) if isinstance(inputs, Mapping) else (
+                model(*inputs) if isinstance(inputs, tuple) else model(inputs))
+        for field in ("attentions", "encoder_attentions", "decoder_attentions"):
+            found = getattr(output, field, None)
+            if isinstance(found, (tuple, list)):
+                attentions += [a for a in found if isinstance(a, torch.Tensor)]
         value = (loss or (lambda out: _default_loss(_output_tensor(out))))(output)
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
             raise TypeError("diagnose: loss must return a scalar tensor")
@@ -289,7 +450,8 @@ def _run(model: torch.nn.Module, inputs: Any, loss: Callable | None, label: str)
     for module in order:
         weight = _weight(module)
         fan_in, fan_out = calculate_fans(tuple(weight.shape))
-        family, act = activations.get(module, ("linear", outputs[module]))
+        activation, act = activations.get(module, ("linear", outputs[module]))
+        family = _FAMILIES.get(activation, "linear")
         values = act.double()
         saturated = zeros = dead = None
         if family == "tanh":
@@ -304,30 +466,78 @@ def _run(model: torch.nn.Module, inputs: Any, loss: Callable | None, label: str)
             name=layers[module], type=type(module).__name__, fan_in=fan_in, fan_out=fan_out,
             weight_std=_stats(weight), xavier_std=math.sqrt(2.0 / (fan_in + fan_out)),
             he_std=math.sqrt(2.0 / fan_in), lecun_std=math.sqrt(1.0 / fan_in),
-            activation=family, activation_std=_stats(act), saturated=saturated, zeros=zeros,
-            dead=dead,
+            activation=activation, activation_std=_stats(act), saturated=saturated, zeros=zeros,
+            dead=dead, family=family,
             grad_output_std=_stats(grad) if grad is not None else 0.0,
             weight_grad_std=_stats(weight.grad) if weight.grad is not None else 0.0,
             identical_rows=_identical_rows(weight)))
-    return Diagnosis(label, rows, _flags(rows))
+    ran = [(name, b) for name, b in blocks if b in block_out and b in block_in]
+    with_attention = len(attentions) == len(ran)        # one attention map per block
+    block_rows = []
+    for i, (name, block) in enumerate(ran):
+        entropy = logit_std = None
+        if with_attention:
+            entropy, logit_std = _attention_stats(attentions[i])
+        x, y = block_in[block].double(), block_out[block].double()
+        stream_in = _stats(x)
+        update = _stats(y - x) / stream_in if stream_in > 0 and x.shape == y.shape else math.nan
+        grad = block_grads.get(block)
+        block_rows.append(BlockStats(name, _stats(y), update,
+                                     _stats(grad) if grad is not None else 0.0, entropy,
+                                     logit_std))
+    return Diagnosis(label, rows, _flags(rows, block_rows), blocks=block_rows)
 
 
-def _flags(rows: list[LayerStats]) -> list[Flag]:
+def _depth_flags(what: str, first: str, last: str, a: float, b: float, count: int,
+                 unit: str, recommended: str, expected: float = 1.0) -> list[Flag]:
+    """A vanishing or exploding flag when ``b / a`` (along the signal) passes GROWTH times the
+    ``expected`` growth, or falls below ``1 / GROWTH``."""
+    if count < 2 or not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
+        return []
+    ratio = b / a
+    kind = "vanishing" if ratio < 1 / GROWTH else "exploding" if ratio > GROWTH * expected \
+        else None
+    if kind is None:
+        return []
+    change = f"falls {1 / ratio:.3g}x" if kind == "vanishing" else f"grows {ratio:.3g}x"
+    return [Flag(kind, [first, last], f"{what} {change} across {count} {unit} ({a:.3g} -> "
+                 f"{b:.3g})", recommended)]
+
+
+def _flags(rows: list[LayerStats], blocks: list[BlockStats] | None = None) -> list[Flag]:
     flags = []
-    families = [r.activation for r in rows if r.activation != "linear"]
+    families = [r.family for r in rows if r.family != "linear"]
     main = max(set(families), key=families.count) if families else "linear"
-    first, last = rows[0], rows[-1]
-    for what, a, b in (("activation std", first.activation_std, last.activation_std),
-                       ("back-propagated gradient std", last.grad_output_std,
-                        first.grad_output_std)):
-        if len(rows) < 2 or not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
-            continue
-        ratio = b / a           # along the direction the signal travels
-        kind = "vanishing" if ratio < 1 / GROWTH else "exploding" if ratio > GROWTH else None
-        if kind:
-            change = f"falls {1 / ratio:.3g}x" if kind == "vanishing" else f"grows {ratio:.3g}x"
-            flags.append(Flag(kind, [first.name, last.name], f"{what} {change} across "
-                              f"{len(rows)} layers ({a:.3g} -> {b:.3g})", RECOMMENDED[main]))
+    if blocks:
+        # A residual network is not a chain of its layers: the signal that must neither
+        # vanish nor explode is the residual stream, block after block, and its gradient.
+        # Each block adds its update to the stream: L updates of one size add up to
+        # sqrt(L) times one, the growth of a healthy residual sum (and of its gradient, going
+        # back).  The flags fire 10x beyond that: blocks that multiply the stream.
+        first, last = blocks[0], blocks[-1]
+        summed = math.sqrt(len(blocks))
+        flags += _depth_flags("the residual stream's std", first.name, last.name,
+                              first.stream_std, last.stream_std, len(blocks), "blocks",
+                              RESIDUAL, summed)
+        flags += _depth_flags("the back-propagated gradient std", last.name, first.name,
+                              last.grad_std, first.grad_std, len(blocks), "blocks", RESIDUAL,
+                              summed)
+        collapsed = [b for b in blocks if b.attention_entropy is not None
+                     and b.attention_entropy < COLLAPSE]
+        if collapsed:
+            lowest = min(b.attention_entropy for b in collapsed)            # type: ignore
+            flags.append(Flag("collapse", [b.name for b in collapsed],
+                              f"attention entropy down to {lowest:.3g} of its maximum: each "
+                              "query attends to one key (attention logits too large)",
+                              ATTENTION))
+    else:
+        first_row, last_row = rows[0], rows[-1]
+        flags += _depth_flags("activation std", first_row.name, last_row.name,
+                              first_row.activation_std, last_row.activation_std, len(rows),
+                              "layers", RECOMMENDED[main])
+        flags += _depth_flags("back-propagated gradient std", last_row.name, first_row.name,
+                              last_row.grad_output_std, first_row.grad_output_std, len(rows),
+                              "layers", RECOMMENDED[main])
     # Per-layer problems: one flag per kind and activation, listing its layers.
     checks = (
         ("saturation", lambda r: r.saturated is not None and r.saturated > SATURATION,
@@ -347,8 +557,9 @@ def _flags(rows: list[LayerStats]) -> list[Flag]:
                 lo, hi = min(share(r) for r in found), max(share(r) for r in found)
                 amount = f"{100 * lo:.1f}%" if lo == hi else f"{100 * lo:.1f}-{100 * hi:.1f}%"
                 message = f"{amount} {message}"
+            family = next(r.family for r in found)
             flags.append(Flag(kind, [r.name for r in found], message,
-                              RECOMMENDED["relu" if kind == "dead" else act]))
+                              RECOMMENDED["relu" if kind == "dead" else family]))
     return flags
 
 
@@ -530,26 +741,55 @@ def _matplotlib() -> Any:
 
 
 def draw(diagnosis: Diagnosis, path: Any) -> None:
-    """Write the figure of a diagnosis (and the runs it was compared with) to ``path``."""
+    """Write the figure of a diagnosis (and the runs it was compared with) to ``path``: per
+    block for a residual network (stream std, back-propagated gradient std, attention entropy,
+    the x axis labelled with the blocks), per layer otherwise."""
     plt = _matplotlib()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
-    for run in [diagnosis, *diagnosis.compared.values()]:
-        depth = np.arange(1, len(run.rows) + 1)
-        for axis, values in ((top, [r.activation_std for r in run.rows]),
-                             (bottom, [r.grad_output_std for r in run.rows])):
-            shown = np.array(values, dtype=float)
-            label = run.label if np.any(shown > 0) else f"{run.label} (all 0: not drawn)"
-            shown[shown <= 0] = np.nan          # a log axis has no 0: zero stds leave a gap
+    runs = [diagnosis, *diagnosis.compared.values()]
+    by_block = bool(diagnosis.blocks)
+    panels = ([("residual stream std", "stream_std", True),
+               ("back-propagated gradient std", "grad_std", True)]
+              + ([("attention entropy / log(keys)", "attention_entropy", False)]
+                 if any(b.attention_entropy is not None for b in diagnosis.blocks) else [])
+              if by_block else
+              [("activation std", "activation_std", True),
+               ("back-propagated gradient std", "grad_output_std", True)])
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels) + 1.5), sharex=True)
+    for run in runs:
+        items = run.blocks if by_block else run.rows
+        depth = np.arange(1, len(items) + 1)
+        for axis, (_, field, log) in zip(axes, panels):
+            shown = np.array([getattr(item, field) if getattr(item, field) is not None
+                              else np.nan for item in items], dtype=float)
+            label = run.label
+            if log:
+                label = run.label if np.any(shown > 0) else f"{run.label} (all 0: not drawn)"
+                shown[shown <= 0] = np.nan      # a log axis has no 0: zero stds leave a gap
             axis.plot(depth, shown, marker="o", markersize=3, label=label)
-    top.set_ylabel("activation std")
-    bottom.set_ylabel("back-propagated gradient std")
-    bottom.set_xlabel("layer (execution order)")
-    for axis in (top, bottom):
-        axis.set_yscale("log")
+    for axis, (ylabel, _, log) in zip(axes, panels):
+        axis.set_ylabel(ylabel)
+        if log:
+            axis.set_yscale("log")
         axis.grid(True, which="both", alpha=0.3)
-    top.legend(fontsize="small")
-    bottom.legend(fontsize="small")
-    top.set_title("Per-layer statistics after one forward and backward pass")
+        axis.legend(fontsize="small")
+    if by_block:
+        names = [b.name for b in diagnosis.blocks]
+        step = max(1, len(names) // 16)                 # at most 16 labels
+        axes[-1].set_xticks(np.arange(1, len(names) + 1)[::step])
+        axes[-1].set_xticklabels([_short_block(n) for n in names[::step]], rotation=45,
+                                 ha="right", fontsize="small")
+        axes[-1].set_xlabel("residual block")
+        axes[0].set_title("Per-block statistics after one forward and backward pass")
+    else:
+        axes[-1].set_xlabel("layer (execution order)")
+        axes[0].set_title("Per-layer statistics after one forward and backward pass")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _short_block(name: str) -> str:
+    """``model.layers.12`` -> ``layers.12``; ``model.encoder.layer.3`` -> ``encoder.layer.3``."""
+    parts = name.split(".")
+    return ".".join(parts[-3:] if len(parts) > 3 and parts[-3] in ("encoder", "decoder")
+                    else parts[-2:])
