@@ -36,7 +36,7 @@ from fastinit import _tensors
 from fastinit import _validate as v
 from fastinit import init as _init
 from fastinit._generator import Generator, stream_for
-from fastinit.torch.random_calls import RandomCalls
+from fastinit.torch.random_calls import RandomCalls, fill_from_session
 
 __all__ = ["fast_init", "Named", "active", "check_seed", "identity", "local", "FLOATS"]
 
@@ -91,7 +91,7 @@ def identity(tensor: torch.Tensor) -> tuple:
 
 def local(tensor: torch.Tensor) -> torch.Tensor:
     """The tensor this process holds: a DTensor's local shard, any other tensor itself."""
-    return tensor.to_local() if _is_dtensor(tensor) else tensor
+    return tensor.to_local() if _is_dtensor(tensor) else tensor  # type: ignore[attr-defined]
 
 
 def _is_dtensor(tensor: Any) -> bool:
@@ -129,16 +129,10 @@ def _fill(tensor: torch.Tensor, fill: Callable[[Any, Generator], Any]) -> bool:
     False when fastinit refuses the arguments (e.g. bounds beyond float16's range): its checks
     run before anything is written or a stream number is taken, so the call can go to torch.
     """
-    rng = _session().generator_for(tensor)
-    target = tensor if tensor.is_contiguous() or _is_dtensor(tensor) else torch.empty(
-        tensor.shape, dtype=tensor.dtype)
     try:
-        fill(target, rng)
+        fill_from_session(_session(), tensor, fill)
     except (ValueError, OverflowError, TypeError):
         return False
-    if target is not tensor:
-        with torch.no_grad():
-            tensor.copy_(target)
     return True
 
 

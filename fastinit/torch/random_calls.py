@@ -36,9 +36,10 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from fastinit import _tensors
 from fastinit import init as _init
 
-__all__ = ["RandomCalls", "TAKEN_OVER"]
+__all__ = ["RandomCalls", "TAKEN_OVER", "fill_from_session"]
 
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _INTS = {torch.int64: np.int64, torch.int32: np.int32, torch.int16: np.int16,
@@ -84,14 +85,21 @@ def _writable(tensor: Any) -> bool:
     return _plain_cpu(tensor) and not (tensor.requires_grad and torch.is_grad_enabled())
 
 
-def _float_fill(session: Any, tensor: torch.Tensor,
-                fill: Callable[[torch.Tensor, Any], Any]) -> torch.Tensor:
-    """fastinit's kernel into ``tensor`` (through a contiguous copy if it is not)."""
+def fill_from_session(session: Any, tensor: torch.Tensor,
+                      fill: Callable[[torch.Tensor, Any], Any]) -> torch.Tensor:
+    """``fill(target, generator)`` with the session's generator for ``tensor``, on the tensor
+    or, when it is not contiguous (nor a DTensor, filled as its local shard), on a contiguous
+    copy then copied back: the values in the tensor's logical C order.  The hooks of
+    :mod:`fastinit.torch.hooks` fill through it too."""
     rng = session.generator_for(tensor)
-    target = tensor if tensor.is_contiguous() else torch.empty(tensor.shape, dtype=tensor.dtype)
+    dtensor_type = _tensors._dtensor_type()
+    dtensor = dtensor_type is not None and isinstance(tensor, dtensor_type)
+    target = tensor if tensor.is_contiguous() or dtensor else torch.empty(tensor.shape,
+                                                                         dtype=tensor.dtype)
     fill(target, rng)
     if target is not tensor:
-        tensor.copy_(target)
+        with torch.no_grad():
+            tensor.copy_(target)
     return tensor
 
 
@@ -155,22 +163,19 @@ def _finish(tensor: torch.Tensor, kwargs: dict) -> torch.Tensor:
     return tensor
 
 
-def _rand(session: Any, args: tuple, kwargs: dict, like: Any = None) -> Any:
-    tensor = _new(args, kwargs, torch.get_default_dtype(), like=like,
-                  size=tuple(like.shape) if like is not None else None)
-    if tensor is _FALL or tensor.dtype not in _FLOATS:
-        return _FALL
-    return _finish(_float_fill(session, tensor,
-                               lambda t, rng: _init.uniform_(t, 0.0, 1.0, generator=rng)), kwargs)
+def _standard(fill: Callable[[torch.Tensor, Any], Any]) -> Callable:
+    """A factory of floats (``torch.rand``, ``torch.randn``): a new tensor, filled by ``fill``."""
+    def factory(session: Any, args: tuple, kwargs: dict, like: Any = None) -> Any:
+        tensor = _new(args, kwargs, torch.get_default_dtype(), like=like,
+                      size=tuple(like.shape) if like is not None else None)
+        if tensor is _FALL or tensor.dtype not in _FLOATS:
+            return _FALL
+        return _finish(fill_from_session(session, tensor, fill), kwargs)
+    return factory
 
 
-def _randn(session: Any, args: tuple, kwargs: dict, like: Any = None) -> Any:
-    tensor = _new(args, kwargs, torch.get_default_dtype(), like=like,
-                  size=tuple(like.shape) if like is not None else None)
-    if tensor is _FALL or tensor.dtype not in _FLOATS:
-        return _FALL
-    return _finish(_float_fill(session, tensor,
-                               lambda t, rng: _init.normal_(t, 0.0, 1.0, generator=rng)), kwargs)
+_rand = _standard(lambda t, rng: _init.uniform_(t, 0.0, 1.0, generator=rng))
+_randn = _standard(lambda t, rng: _init.normal_(t, 0.0, 1.0, generator=rng))
 
 
 def _like(factory: Callable, session: Any, args: tuple, kwargs: dict) -> Any:
@@ -240,7 +245,7 @@ def _normal(session: Any, args: tuple, kwargs: dict) -> Any:
         tensor = _new((), kwargs, torch.get_default_dtype(), size=tuple(int(d) for d in size))
         if tensor is _FALL or tensor.dtype not in _FLOATS:
             return _FALL
-        return _finish(_float_fill(session, tensor, lambda t, rng: _init.normal_(
+        return _finish(fill_from_session(session, tensor, lambda t, rng: _init.normal_(
             t, float(mean), float(std), generator=rng)), kwargs)
     if size is not None or not all(_plain_cpu(t) and t.dtype in _FLOATS for t in tensors):
         return _FALL

@@ -232,13 +232,6 @@ _ZERO: Init = ("zeros_", {})
 _ONE: Init = ("ones_", {})
 
 
-def _plain(role: str) -> Init | None:
-    """What every recipe does with biases and norms."""
-    if role == "bias":
-        return _ZERO
-    return None
-
-
 class _Context:
     """What a recipe reads of the model: σ, and the layers and width when it needs them."""
 
@@ -398,10 +391,10 @@ def plan(model: torch.nn.Module, name: str, **options: Any) -> dict[str, tuple[s
     for pname, role in found.items():
         if role == "own":
             continue                                   # the model's own init
-        if role == "norm":
-            init = _ONE if pname.endswith("weight") else _ZERO
+        if role in ("norm", "bias"):            # every recipe: norms 1 (their biases 0), biases 0
+            init = _ONE if role == "norm" and pname.endswith("weight") else _ZERO
         else:
-            init = _plain(role) or RECIPES[name](ctx, pname, role)
+            init = RECIPES[name](ctx, pname, role)
         result[pname] = (role, init)
     return result
 
