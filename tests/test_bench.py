@@ -88,7 +88,8 @@ def test_bench_model_times_every_case_and_reports_their_ratios():
     cold, warm = data["rows"]
     assert (cold["dtype"], cold["memory"], warm["dtype"], warm["memory"]) == (
         "bfloat16", "cold", "bfloat16", "warm")
-    cases = {"floor", "construct", "fast_init", "reset_parameters", "materialize"}
+    cases = {"floor", "construct", "fast_init", "reset_parameters", "materialize",
+             "materialize_fills"}
     assert set(cold["seconds"]) == cases
     assert set(warm["seconds"]) == cases | {"torch_2sigma", "fastinit_2sigma", "torch_default",
                                             "fastinit_default"}
