@@ -3,6 +3,7 @@ the same bits as a NumPy array of the same dtype and shape, and clear errors bef
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,19 +261,23 @@ def test_a_large_fresh_tensor_is_advised_to_use_huge_pages():
         pytest.skip("no transparent huge pages here")
     if "[madvise]" not in mode:
         pytest.skip(f"THP mode is {mode.strip()}: the advice makes no difference to test")
-    # 64 MiB, its own mapping.  The kernel merges a new mapping with an adjacent one of the same
-    # flags, so one placed next to a region an earlier test advised is eligible already: keep
-    # it, and take the next one, which cannot land there.
-    held = []
-    for _ in range(4):
-        tensor = torch.empty(64 << 20 >> 2)
-        middle = tensor.data_ptr() + (32 << 20)           # inside the whole 2 MiB pages advised
-        if _vma_flags(middle).get("THPeligible") == "0":
-            break
-        held.append(tensor)
-    assert _vma_flags(middle).get("THPeligible") == "0"
-    fi.init.normal_(tensor, generator=0)
-    assert _vma_flags(middle).get("THPeligible") == "1"
+    # In a fresh process: in this one, earlier tests' advised memory (freed, or kept by the
+    # allocator) may already hold the new tensor's pages.
+    code = (
+        "import sys, torch, fastinit as fi\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_torch_tensors import _vma_flags\n"
+        "tensor = torch.empty(64 << 20 >> 2)                  # 64 MiB, its own mapping\n"
+        "middle = tensor.data_ptr() + (32 << 20)   # inside the whole 2 MiB pages advised\n"
+        "before = _vma_flags(middle).get('THPeligible')\n"
+        "fi.init.normal_(tensor, generator=0)\n"
+        "print(before, _vma_flags(middle).get('THPeligible'))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split()
+    assert before == "0"
+    assert after == "1"
 
 
 def test_errors_about_a_bfloat16_tensor_name_bfloat16():
