@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastinit import _progress, _simd, _tensors, _threads
+from fastinit import _device, _progress, _simd, _tensors, _threads
 from fastinit import _validate as v
 from fastinit._bit_generator import Philox, _check_int
 from fastinit._kernels_baseline import Kind
@@ -197,9 +197,10 @@ class Generator(NumpyMethods):
                                            _threads.MIN_ELEMENTS_PER_THREAD)
             if done is not None:
                 return done
-        tensor = None
+        tensor = on_device = None
         if out is not None and type(out) is not np.ndarray and _tensors.is_tensor(out):
-            # A torch tensor: filled through a view of its own memory, returned itself.
+            # A torch tensor: filled through a view of its own memory (or on its device by the
+            # device kernels), returned itself.
             tensor, shard = out, _tensors.view(out, name)
             out = shard.array
             if shard.full_shape is not None:       # a DTensor's local shard
@@ -210,12 +211,17 @@ class Generator(NumpyMethods):
                     raise ValueError(f"{name}: size {size} does not match the DTensor's global "
                                      f"shape {shard.full_shape}")
                 size, region = shard.full_shape, shard.region
+            if shard.device is not None:
+                # Its dtype is checked as an ndarray's would be, on an empty stand-in.
+                on_device, out = shard.device, np.empty((0,) * shard.device.ndim, shard.dtype)
         dt = np.dtype(np.uint32) if kind == _RAW else v.resolve_dtype(dtype, out, name)
         requested = v.normalize_size(size)
+        out_shape = None if out is None else tuple(
+            on_device.shape if on_device is not None else out.shape)
         if requested is None and out is not None:
             if region is not None:
                 raise ValueError(f"{name}: region= needs size= (the full shape)")
-            requested = out.shape if isinstance(out, np.ndarray) else None
+            requested = out_shape
         if requested is None and arrays:
             try:
                 requested = np.broadcast_shapes(*(a.shape for _, a in arrays))
@@ -237,9 +243,9 @@ class Generator(NumpyMethods):
             starts, block = v.normalize_region(region, shape)
         if out is not None:
             out = v.check_out(out, dt, name)
-            if out.shape != block:
+            if out_shape != block:
                 what = "the region's shape" if region is not None else "size"
-                raise ValueError(f"{name}: out.shape {out.shape} does not match {what} {block}")
+                raise ValueError(f"{name}: out.shape {out_shape} does not match {what} {block}")
 
         # Validates; raises before anything changes.
         params, elements = make_params(dt)
@@ -248,7 +254,10 @@ class Generator(NumpyMethods):
         if out is None:
             out = np.empty(block, dtype=dt)
         key, stream = self._bit_generator.key, self._bit_generator._take_stream()
-        _fill_buffer(out, kind, shape, starts, key, stream, params, progress, name, elements)
+        if on_device is not None:
+            _device.fill(on_device, kind, shape, starts, key, stream, params, dt, elements)
+        else:
+            _fill_buffer(out, kind, shape, starts, key, stream, params, progress, name, elements)
         if tensor is not None:
             _tensors.written(tensor)
             return tensor

@@ -3,6 +3,8 @@
 The core fills NumPy arrays.  A CPU ``torch.Tensor`` (float32, float64, float16 or bfloat16,
 contiguous, strided) is filled through ``tensor.detach().numpy()``, which shares its storage
 (storage offset included): no copy, no autograd record, and the caller gets its own tensor back.
+A CUDA tensor is filled on its device by the Triton kernels of ``fastinit._device``, the same
+values (and a CPU tensor too, under ``FASTINIT_DEVICE_KERNELS=triton-interpret``).
 bfloat16, which NumPy lacks, is viewed as uint16 words tagged ``BFLOAT16_BITS``, so ml_dtypes is
 not needed.  A ``DTensor`` is filled as its local shard: the view is the local tensor and the
 shard's place in the global shape is returned with it, so the values equal the same block of the
@@ -18,16 +20,20 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fastinit import _device
 from fastinit import _validate as v
 
 _DTYPES = "torch.float32, torch.float64, torch.float16 or torch.bfloat16"
 
 
 class TensorView(NamedTuple):
-    """A tensor's memory as an ndarray; for a DTensor shard, also its place in the whole."""
-    array: np.ndarray
+    """A tensor's memory as an ndarray, or the tensor itself where the device kernels fill it;
+    for a DTensor shard, also its place in the whole."""
+    array: np.ndarray | None                # None when ``device`` is set
     full_shape: tuple[int, ...] | None      # the global shape of a DTensor, else None
     region: tuple[slice, ...] | None        # the local shard's block of it, else None
+    device: Any = None                      # the (local, detached) tensor the device kernels fill
+    dtype: np.dtype | None = None           # its dtype as the core names it, with ``device``
 
 
 def is_tensor(obj: Any) -> bool:
@@ -37,11 +43,12 @@ def is_tensor(obj: Any) -> bool:
 
 
 def view(tensor: Any, name: str) -> TensorView:
-    """The fill target behind a CPU tensor, or a TypeError/ValueError saying what to do instead.
+    """The fill target behind a CPU or CUDA tensor, or an error saying what to do instead.
 
-    Raises before anything is written: TypeError for a meta, CUDA or other non-CPU tensor, a
-    sparse tensor, or an integer, complex or bool dtype (as ``Tensor.numpy()``); ValueError for a
-    non-contiguous tensor (as NumPy's ``out=``).
+    Raises before anything is written: TypeError for a meta tensor or one on a device the
+    kernels do not serve, a sparse tensor, or an integer, complex or bool dtype (as
+    ``Tensor.numpy()``); ValueError for a non-contiguous tensor (as NumPy's ``out=``);
+    ImportError for a CUDA tensor without Triton.
     """
     import torch
 
@@ -55,10 +62,11 @@ def view(tensor: Any, name: str) -> TensorView:
         raise TypeError(f"{name}: the tensor is on the meta device and has no memory to fill; "
                         "materialize it first (fastinit.torch.materialize(module, seed), or "
                         "module.to_empty(device='cpu') and then init)")
-    if device != "cpu":
-        raise TypeError(f"{name}: fastinit fills CPU tensors, got one on {tensor.device}; fill a "
-                        f"CPU tensor and move it with .to('{tensor.device}') (no silent copy is "
-                        "made)")
+    on_device = _device.serves(tensor.device)
+    if device != "cpu" and not on_device:
+        raise TypeError(f"{name}: fastinit fills CPU and CUDA tensors, got one on "
+                        f"{tensor.device}; fill a CPU tensor and move it with "
+                        f".to('{tensor.device}') (no silent copy is made)")
     if tensor.layout != torch.strided:
         raise TypeError(f"{name}: cannot fill a {tensor.layout} tensor; use a dense (strided) one")
     if tensor.dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
@@ -67,12 +75,44 @@ def view(tensor: Any, name: str) -> TensorView:
         raise ValueError(f"{name}: the tensor is not contiguous; fill t.contiguous() and copy it "
                          "back with t.copy_(...), or fill a contiguous tensor")
     plain = tensor.detach()
+    if on_device:
+        _device.check_available(tensor.device, name)
+        return TensorView(None, full_shape, region, plain, numpy_dtype(plain.dtype))
     _advise_huge_pages(plain.data_ptr(), plain.numel() * plain.element_size())
     if plain.dtype == torch.bfloat16:
         array = plain.view(torch.int16).numpy().view(v.BFLOAT16_BITS)
     else:
         array = plain.numpy()
     return TensorView(array, full_shape, region)
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The core's dtype for a torch float dtype (bfloat16 as the tagged uint16 words)."""
+    name = str(dtype)
+    return v.BFLOAT16_BITS if name == "torch.bfloat16" else np.dtype(name[len("torch."):])
+
+
+def copy_to(tensor: Any, host: np.ndarray) -> None:
+    """``tensor[...] = host`` for a device tensor: the host array's bits (of the tensor's dtype,
+    broadcast to its shape), copied without a conversion."""
+    import torch
+
+    bfloat16 = v.is_bfloat16(host.dtype)
+    source = torch.from_numpy(np.ascontiguousarray(host.view(np.int16) if bfloat16 else host))
+    tensor.copy_(source.view(torch.bfloat16) if bfloat16 else source)
+
+
+def zero_where(tensor: Any, mask: np.ndarray) -> None:
+    """``tensor[mask] = 0`` (+0.0, all-zero bits) for a device tensor and a host mask."""
+    import torch
+
+    tensor[torch.from_numpy(np.ascontiguousarray(mask)).to(tensor.device)] = 0
+
+
+def fills_on(device: Any) -> bool:
+    """Whether fastinit fills tensors on ``device`` (a torch.device): the CPU, and a CUDA device
+    when Triton is installed (for the hooks, which leave every other call to torch)."""
+    return device.type == "cpu" or (_device.serves(device) and _device.available())
 
 
 def is_torch_generator(obj: Any) -> bool:

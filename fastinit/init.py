@@ -123,15 +123,19 @@ class _Target:
     """The buffer to fill, the full shape it is a block of, and the block's position.
 
     ``out`` is what the caller passed (an ndarray or a tensor) and is what the functions return;
-    ``arr`` is the ndarray they write, the tensor's own memory for a tensor.
+    ``arr`` is what they fill: the ndarray, the tensor's own memory for a CPU tensor, or the
+    (local) tensor itself where the device kernels fill it on its device (``on_device``).
     """
 
     def __init__(self, arr: Any, shape: Sequence[int] | None, region: Any, name: str) -> None:
         self.out = arr
         self.is_tensor = _tensors.is_tensor(arr)
+        self.on_device = False
         if self.is_tensor:
             shard = _tensors.view(arr, name)
             arr = shard.array
+            if shard.device is not None:
+                self.on_device, arr = True, shard.device
             if shard.full_shape is not None:            # a DTensor: its placements say where
                 if region is not None or (shape is not None
                                           and tuple(shape) != shard.full_shape):
@@ -141,27 +145,42 @@ class _Target:
         elif not isinstance(arr, np.ndarray):
             raise TypeError(f"{name}: expected a numpy.ndarray or a torch.Tensor, got "
                             f"{type(arr).__name__}")
-        dt = v.resolve_dtype(arr.dtype, arr, name)
-        self.arr = v.check_out(arr, dt, name)
+        if self.on_device:
+            self.dtype: np.dtype = np.dtype(shard.dtype)     # checked by _tensors.view
+            self.arr = arr
+        else:
+            self.dtype = v.resolve_dtype(arr.dtype, arr, name)
+            self.arr = v.check_out(arr, self.dtype, name)
+        self.block: tuple[int, ...] = tuple(arr.shape)
         if shape is None:
             if region is not None:
                 raise ValueError(f"{name}: region= needs shape= (the full tensor's shape)")
-            self.shape: tuple[int, ...] = arr.shape
-            self.starts: tuple[int, ...] = (0,) * arr.ndim
+            self.shape: tuple[int, ...] = self.block
+            self.starts: tuple[int, ...] = (0,) * len(self.block)
         else:
             self.shape = tuple(operator.index(d) for d in shape)
             if region is None:
                 region = tuple(slice(None) for _ in self.shape)
             self.starts, block = v.normalize_region(region, self.shape)
-            if block != arr.shape:
-                raise ValueError(f"{name}: arr has shape {arr.shape} but the region of {self.shape} "
-                                 f"has shape {block}")
+            if block != self.block:
+                raise ValueError(f"{name}: arr has shape {self.block} but the region of "
+                                 f"{self.shape} has shape {block}")
         self.region = None if shape is None else tuple(
-            slice(s, s + e) for s, e in zip(self.starts, arr.shape))
+            slice(s, e + s) for s, e in zip(self.starts, self.block))
 
     def index(self, axis: int) -> np.ndarray:
         """Global indices along ``axis`` of the block."""
-        return np.arange(self.starts[axis], self.starts[axis] + self.arr.shape[axis])
+        return np.arange(self.starts[axis], self.starts[axis] + self.block[axis])
+
+    def assign(self, values: Any) -> None:
+        """``arr[...] = values`` rounded once to its dtype (``_validate.assign``); a device
+        tensor gets the same bits, computed on the host and copied."""
+        if not self.on_device:
+            v.assign(self.arr, values)
+            return
+        host = np.empty(self.block if np.ndim(values) else (), self.dtype)
+        v.assign(host, values)
+        _tensors.copy_to(self.arr, host)
 
     def done(self) -> Any:
         """What the function returns: the caller's array or tensor (marked as changed)."""
@@ -229,7 +248,7 @@ def trunc_normal_(arr: Buffer, mean: float = 0.0, std: float = 1.0, a: float = -
         # mean rounded to the dtype may leave [a, b] (a subnormal mean in float32 gives -0.0):
         # the value is mean clamped to the dtype values inside [a, b].
         t = _Target(arr, shape, region, name)
-        dt = t.arr.dtype
+        dt = t.dtype
         lo, hi = v.inward(a, dt, "up"), v.inward(b, dt, "down")
         if lo > hi:
             raise ValueError(f"{name}: [a, b] holds no {v.dtype_name(dt)} value; widen it or "
@@ -273,7 +292,7 @@ def constant_(arr: Buffer, val: float, *, shape: Sequence[int] | None = None,
         raise TypeError(f"constant_: val must be a real number, got {val!r}")
     if not math.isfinite(val):
         raise ValueError(f"constant_: val must be finite, got {val}")
-    v.assign(t.arr, val)
+    t.assign(val)
     return t.done()
 
 
@@ -298,7 +317,7 @@ def eye_(arr: Buffer, *, shape: Sequence[int] | None = None,
     t = _Target(arr, shape, region, "eye_")
     if len(t.shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    v.assign(t.arr, t.index(0)[:, None] == t.index(1)[None, :])
+    t.assign(t.index(0)[:, None] == t.index(1)[None, :])
     return t.done()
 
 
@@ -325,7 +344,7 @@ def dirac_(arr: Buffer, groups: int = 1, *, shape: Sequence[int] | None = None,
     centre = np.ones((1, 1), dtype=bool)
     for axis in range(2, len(t.shape)):
         centre = centre[..., None] & (t.index(axis) == t.shape[axis] // 2)
-    v.assign(t.arr, hit.reshape(hit.shape + (1,) * (len(t.shape) - 2)) & centre)
+    t.assign(hit.reshape(hit.shape + (1,) * (len(t.shape) - 2)) & centre)
     return t.done()
 
 
@@ -483,7 +502,7 @@ def orthogonal_(arr: Buffer, gain: float = 1.0, generator: Any = None, *,
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if not isinstance(gain, (int, float, np.number)) or not math.isfinite(gain):
         raise ValueError(f"orthogonal_: gain must be a finite number, got {gain!r}")
-    v.check_in_range(gain, t.arr.dtype, "orthogonal_: gain")       # |Q| <= 1: gain bounds it
+    v.check_in_range(gain, t.dtype, "orthogonal_: gain")       # |Q| <= 1: gain bounds it
     numel = math.prod(t.shape)
     if numel == 0:
         return t.done()
@@ -498,7 +517,7 @@ def orthogonal_(arr: Buffer, gain: float = 1.0, generator: Any = None, *,
     if rows < cols:
         q = q.T
     full = (q * gain).reshape(t.shape)
-    v.assign(t.arr, full if t.region is None else full[t.region])
+    t.assign(full if t.region is None else full[t.region])
     return t.done()
 
 
@@ -521,13 +540,17 @@ def sparse_(arr: Buffer, sparsity: float, std: float = 0.01, generator: Any = No
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
     rows, cols = t.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    col_block = slice(t.starts[1], t.starts[1] + t.arr.shape[1])
+    col_block = slice(t.starts[1], t.starts[1] + t.block[1])
     with _source(generator, t) as rng:
         rng.normal(0.0, std, size=t.shape, out=t.arr, region=t.region)
         keys = rng.random(size=(rows, cols), region=np.s_[:, col_block])
     ranks = np.argsort(np.argsort(keys, axis=0, kind="stable"), axis=0, kind="stable")
-    row_block = slice(t.starts[0], t.starts[0] + t.arr.shape[0])
-    t.arr[ranks[row_block] < num_zeros] = 0        # all-zero bits: +0.0 in every dtype
+    row_block = slice(t.starts[0], t.starts[0] + t.block[0])
+    zero = ranks[row_block] < num_zeros
+    if t.on_device:
+        _tensors.zero_where(t.arr, zero)
+    else:
+        t.arr[zero] = 0                            # all-zero bits: +0.0 in every dtype
     return t.done()
 
 

@@ -1,6 +1,10 @@
 import os
 import subprocess
 
+# The device kernels run in Triton's interpreter in the test suite (tests/test_device_kernels.py):
+# Triton reads this when it is first imported, so it is set before anything imports it.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 import numpy as np
 import pytest
 

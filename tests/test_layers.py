@@ -14,7 +14,7 @@ LAYERS = [
     # utilities and the compiled engine
     {"_validate", "_progress", "_names", "_version", "_threads", "_keras", "_fans", "_simd",
      "_truncnorm", "_kernels_baseline", "_kernels_avx2", "_kernels_avx512", "_bit_generator",
-     "io._summary"},
+     "io._summary", "_device", "_device.triton_kernels"},
     # the Generator, and torch tensors as fill targets
     {"_numpy_methods", "_generator", "_tensors"},
     # the schemes and the one init vocabulary

@@ -99,3 +99,13 @@ def _replicate():
 def test_dtensor_shards_equal_the_single_process_init(world, tmp_path):
     torch.multiprocessing.start_processes(_worker, args=(world, str(tmp_path / "store")),
                                           nprocs=world, start_method="spawn")
+
+
+def test_dtensor_shards_through_the_device_kernels(tmp_path, monkeypatch):
+    """The same, with every local shard filled by the Triton kernels (in Triton's interpreter:
+    the spawned ranks inherit the environment), against the CPU kernels' single-process init."""
+    pytest.importorskip("triton")
+    monkeypatch.setenv("FASTINIT_DEVICE_KERNELS", "triton-interpret")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    torch.multiprocessing.start_processes(_worker, args=(2, str(tmp_path / "store")),
+                                          nprocs=2, start_method="spawn")

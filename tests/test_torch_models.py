@@ -396,7 +396,7 @@ def test_what_no_init_code_computes_is_an_error(make, exc, match):
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"seed": "0"}, TypeError, "seed"),
     ({"seed": 1.5}, TypeError, "seed"),
-    ({"seed": 0, "device": "cuda"}, ValueError, "CPU"),
+    ({"seed": 0, "device": "mps"}, ValueError, "CPU and on CUDA"),
     ({"seed": 0, "dtype": torch.int32}, TypeError, "dtype"),
     ({"seed": 0, "init_fn": 3}, TypeError, "init_fn"),
     ({"seed": 0, "init_fn": lambda m, n: m}, TypeError, "return None"),

@@ -144,12 +144,6 @@ def test_bad_tensors_raise_before_anything_is_written(make, exc, match):
         assert torch.equal(tensor, before)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_a_cuda_tensor_is_refused_with_what_to_do():
-    with pytest.raises(TypeError, match="CPU"):
-        fi.init.normal_(torch.empty(8, device="cuda"), generator=0)
-
-
 def test_bfloat16_tensors_need_no_ml_dtypes():
     """In a process where ml_dtypes cannot be imported, a bfloat16 tensor still fills, with the
     bits this process computes through ml_dtypes."""

@@ -117,7 +117,8 @@ def _takes(tensor: Any, generator: Any) -> bool:
     if generator is not None or not isinstance(tensor, torch.Tensor):
         return False
     local = tensor.to_local() if _is_dtensor(tensor) else tensor
-    if local.device.type != "cpu" or local.layout != torch.strided or local.dtype not in FLOATS:
+    if (not _tensors.fills_on(local.device) or local.layout != torch.strided
+            or local.dtype not in FLOATS):
         return False
     return not (tensor.requires_grad and torch.is_grad_enabled())
 

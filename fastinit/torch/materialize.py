@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from fastinit import _device
 from fastinit.torch.hf import init_transformers, pretrained_class
 from fastinit.torch.hooks import FLOATS, Named, active, check_seed, identity, local
 
@@ -49,8 +50,10 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
         Built under ``torch.device("meta")``; its parameters must all be on the meta device
         (buffers may already be on the CPU, as ``accelerate.init_empty_weights`` leaves them).
     seed : int or numpy.random.SeedSequence
-    device : "cpu"
-        fastinit fills on the CPU; move the module afterwards with ``.to(device)``.
+    device : "cpu" or a CUDA device
+        Where the tensors are allocated and filled.  On a CUDA device (``pip install
+        'fastinit[gpu]'``) fastinit's Triton kernels fill each parameter where it lives, with no
+        host copy of the model, and the values equal the CPU's bit for bit.
     dtype : torch.dtype, optional
         Floating-point parameters and buffers are made this dtype (e.g. torch.bfloat16) before
         they are filled, so they are filled directly in it.
@@ -60,7 +63,7 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
     Returns
     -------
     torch.nn.Module
-        ``module`` itself, on the CPU and initialized.
+        ``module`` itself, on ``device`` and initialized.
 
     Raises
     ------
@@ -72,17 +75,24 @@ def materialize(module: torch.nn.Module, seed: int | np.random.SeedSequence, *,
         half-initialized is left looking ready.
     """
     check_module_args(module, seed, dtype, init_fn, "materialize")
-    if torch.device(device).type != "cpu":
-        raise ValueError(f"materialize: fastinit fills on the CPU; use device='cpu' and move the "
-                         f"module with .to({str(device)!r}) afterwards")
+    device = torch.device(device)
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"materialize: fastinit fills on the CPU and on CUDA devices, not on "
+                         f"{str(device)!r}; materialize on the CPU and move the module with "
+                         f".to({str(device)!r})")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"materialize: device {str(device)!r} is not available here "
+                               "(torch.cuda.is_available() is False); use device='cpu'")
+        _device.check_available(device, "materialize")
 
     if dtype is not None:
         module.to(dtype)                      # floating-point tensors only; cheap on meta
     real_buffers = {(m, n): b for m in module.modules() for n, b in m._buffers.items()
                     if b is not None and not b.is_meta}
-    module.to_empty(device="cpu")
+    module.to_empty(device=device)
     for (owner, name), buffer in real_buffers.items():
-        owner._buffers[name] = buffer
+        owner._buffers[name] = buffer.to(device)
     fresh_buffers = [(n, b) for n, b in module.named_buffers()
                      if all(b is not r for r in real_buffers.values())]
     for _, buffer in fresh_buffers:

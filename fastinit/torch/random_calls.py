@@ -74,15 +74,16 @@ class RandomCalls(TorchFunctionMode):
 
 # -- what a call fills ---------------------------------------------------------------------------
 
-def _plain_cpu(tensor: Any) -> bool:
+def _plain(tensor: Any) -> bool:
+    """A plain strided tensor on a device fastinit fills (the CPU; CUDA with Triton)."""
     return (isinstance(tensor, torch.Tensor) and type(tensor) in (torch.Tensor,
                                                                     torch.nn.Parameter)
-            and tensor.device.type == "cpu" and tensor.layout == torch.strided)
+            and _tensors.fills_on(tensor.device) and tensor.layout == torch.strided)
 
 
 def _writable(tensor: Any) -> bool:
-    """An in-place fill fastinit may do: a plain CPU tensor autograd does not record."""
-    return _plain_cpu(tensor) and not (tensor.requires_grad and torch.is_grad_enabled())
+    """An in-place fill fastinit may do: a plain tensor autograd does not record."""
+    return _plain(tensor) and not (tensor.requires_grad and torch.is_grad_enabled())
 
 
 def fill_from_session(session: Any, tensor: torch.Tensor,
@@ -94,8 +95,8 @@ def fill_from_session(session: Any, tensor: torch.Tensor,
     rng = session.generator_for(tensor)
     dtensor_type = _tensors._dtensor_type()
     dtensor = dtensor_type is not None and isinstance(tensor, dtensor_type)
-    target = tensor if tensor.is_contiguous() or dtensor else torch.empty(tensor.shape,
-                                                                         dtype=tensor.dtype)
+    target = tensor if tensor.is_contiguous() or dtensor else torch.empty(
+        tensor.shape, dtype=tensor.dtype, device=tensor.device)
     fill(target, rng)
     if target is not tensor:
         with torch.no_grad():
@@ -117,11 +118,12 @@ def _number(x: Any) -> bool:
 
 
 def _array(x: Any) -> np.ndarray | float:
-    """A parameter as NumPy reads it: a CPU tensor as float64, a number as itself."""
+    """A parameter as NumPy reads it: a tensor as float64 (copied to the host), a number as
+    itself."""
     if isinstance(x, torch.Tensor):
-        if not _plain_cpu(x):
-            raise TypeError("not a CPU tensor")
-        return x.detach().to(torch.float64).numpy()
+        if not _plain(x):
+            raise TypeError("not a tensor fastinit reads")
+        return x.detach().to(torch.float64).cpu().numpy()
     if not _number(x):
         raise TypeError("not a finite number")
     return float(x)
@@ -138,7 +140,7 @@ def _new(args: tuple, kwargs: dict, default_dtype: torch.dtype | None,
         return _FALL
     device = kwargs.get("device") or (like.device if like is not None else
                                       torch.get_default_device())
-    if torch.device(device).type != "cpu":
+    if not _tensors.fills_on(torch.device(device)):
         return _FALL
     if size is None:
         given = kwargs.get("size", args)
@@ -154,7 +156,7 @@ def _new(args: tuple, kwargs: dict, default_dtype: torch.dtype | None,
                                                               (None, out.dtype)):
             return _FALL
         return out
-    return torch.empty(size, dtype=dtype)
+    return torch.empty(size, dtype=dtype, device=device)
 
 
 def _finish(tensor: torch.Tensor, kwargs: dict) -> torch.Tensor:
@@ -182,7 +184,7 @@ def _like(factory: Callable, session: Any, args: tuple, kwargs: dict) -> Any:
     """``rand_like(input, ...)``: the factory with input's shape (and dtype, device)."""
     kwargs = dict(kwargs)
     like = kwargs.pop("input", args[0] if args else None)
-    return factory(session, (), kwargs, like=like) if _plain_cpu(like) else _FALL
+    return factory(session, (), kwargs, like=like) if _plain(like) else _FALL
 
 
 def _integers(session: Any, tensor: torch.Tensor, low: int, high: int) -> Any:
@@ -214,7 +216,7 @@ def _randint_like(session: Any, args: tuple, kwargs: dict) -> Any:
     like, rest = args[0], list(args[1:])
     low = kwargs.pop("low", rest[0] if len(rest) == 2 else 0)
     high = kwargs.pop("high", rest[-1] if rest else None)
-    if not _plain_cpu(like) or not isinstance(high, int) or not isinstance(low, int):
+    if not _plain(like) or not isinstance(high, int) or not isinstance(low, int):
         return _FALL
     tensor = _new((), kwargs, None, size=tuple(like.shape), like=like)
     if tensor is _FALL or tensor.is_complex():
@@ -247,7 +249,7 @@ def _normal(session: Any, args: tuple, kwargs: dict) -> Any:
             return _FALL
         return _finish(fill_from_session(session, tensor, lambda t, rng: _init.normal_(
             t, float(mean), float(std), generator=rng)), kwargs)
-    if size is not None or not all(_plain_cpu(t) and t.dtype in _FLOATS for t in tensors):
+    if size is not None or not all(_plain(t) and t.dtype in _FLOATS for t in tensors):
         return _FALL
     mean_a, std_a = _array(mean), _array(std)
     if np.any(np.asarray(std_a) < 0) or not np.all(np.isfinite(std_a)):
@@ -263,7 +265,7 @@ def _bernoulli(session: Any, args: tuple, kwargs: dict) -> Any:
     kwargs = dict(kwargs)
     probabilities = args[0] if args else kwargs.pop("input")
     p = kwargs.pop("p", args[1] if len(args) > 1 else None)
-    if not _plain_cpu(probabilities):
+    if not _plain(probabilities):
         return _FALL
     chances = _array(probabilities) if p is None else _array(p)
     if np.any((np.asarray(chances) < 0) | (np.asarray(chances) > 1)):
@@ -276,7 +278,7 @@ def _bernoulli(session: Any, args: tuple, kwargs: dict) -> Any:
 
 def _poisson(session: Any, args: tuple, kwargs: dict) -> Any:
     rates: Any = args[0] if args else kwargs.get("input")
-    if set(kwargs) - {"input", "generator"} or not _plain_cpu(rates) or \
+    if set(kwargs) - {"input", "generator"} or not _plain(rates) or \
             rates.dtype not in _FLOATS:
         return _FALL
     lam = _array(rates)
@@ -291,7 +293,7 @@ def _multinomial(session: Any, args: tuple, kwargs: dict) -> Any:
     weights = args[0] if args else kwargs.pop("input")
     count = kwargs.pop("num_samples", args[1] if len(args) > 1 else None)
     replacement = kwargs.pop("replacement", args[2] if len(args) > 2 else False)
-    if set(kwargs) - {"generator"} or not _plain_cpu(weights) or weights.dim() not in (1, 2) \
+    if set(kwargs) - {"generator"} or not _plain(weights) or weights.dim() not in (1, 2) \
             or not isinstance(count, int) or count < 1:
         return _FALL
     rows = np.asarray(_array(weights)).reshape(-1, weights.shape[-1])
