@@ -292,9 +292,11 @@ class Generator(NumpyMethods):
             Output shape; None returns a single Python float.
         dtype : {np.float64, np.float32, np.float16, "bfloat16"}, optional
             Output dtype; defaults to ``out.dtype`` when out is given, else float64.
-        out : ndarray, optional
+        out : ndarray or torch.Tensor, optional
             C-contiguous, aligned, writable array of that dtype (np.memmap included) to fill in
-            place; nothing is allocated.  With size, out.shape must equal it.
+            place; nothing is allocated.  With size, out.shape must equal it.  A contiguous
+            torch tensor is filled in its own memory, a CUDA one on the GPU by the Triton
+            kernels (docs/gpu.md), a DTensor as its local shard; the tensor is returned.
         region : slice or tuple of slices, optional
             Fill only this block of the full ``size``: the result equals
             ``random(size)[region]`` bit for bit, computed without the rest.
