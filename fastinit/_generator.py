@@ -216,8 +216,8 @@ class Generator(NumpyMethods):
                 on_device, out = shard.device, np.empty((0,) * shard.device.ndim, shard.dtype)
         dt = np.dtype(np.uint32) if kind == _RAW else v.resolve_dtype(dtype, out, name)
         requested = v.normalize_size(size)
-        out_shape = None if out is None else tuple(
-            on_device.shape if on_device is not None else out.shape)
+        out_shape = (tuple(on_device.shape) if on_device is not None
+                     else out.shape if isinstance(out, np.ndarray) else None)
         if requested is None and out is not None:
             if region is not None:
                 raise ValueError(f"{name}: region= needs size= (the full shape)")
