@@ -340,34 +340,9 @@ class Generator(NumpyMethods):
 
         def params(dt):
             if not arrays:
-                shift, scale, lo_in, hi_ex = _uniform_map_scalar(low_a, high_a, dt)
-                return (shift, scale, lo_in, hi_ex) + _NO_TRUNCATION, None
-            lo_, hi_ = np.asarray(low_a, np.float64), np.asarray(high_a, np.float64)
-            if np.any(np.isnan(lo_)) or np.any(np.isnan(hi_)):
-                raise ValueError("uniform: low and high must not be NaN")
-            with np.errstate(over="ignore", invalid="ignore"):
-                width = hi_ - lo_
-            if not np.all(np.isfinite(width)):
-                raise OverflowError("uniform: range exceeds valid bounds: high - low must be finite")
-            if np.any(width < 0):
-                raise ValueError("uniform: high - low < 0; need low <= high")
-            cdt = v.compute_dtype(dt)
-            with np.errstate(over="ignore"):
-                shift, scale = lo_.astype(cdt), width.astype(cdt)
-            in_range = all(np.all(np.isfinite(v.round_array(x, dt))) for x in (lo_, hi_, width))
-            if not in_range:
-                raise OverflowError(f"uniform: low, high or high - low exceed the "
-                                    f"{v.dtype_name(dt)} range")
-            lo_in = v.inward(lo_, dt, "up")
-            hi_ex = v.largest_below(hi_, dt)
-            empty = width == 0
-            lo_in, hi_ex = np.where(empty, shift, lo_in), np.where(empty, shift, hi_ex)
-            if np.any(lo_in > hi_ex):
-                raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; "
-                                 "widen the interval "
-                                 "or use float64")
+                return _uniform_map_scalar(low_a, high_a, dt) + _NO_TRUNCATION, None
             return ((0.0, 1.0, 0.0, 1.0) + _NO_TRUNCATION,
-                    _element_params(dt, shift, scale, lo_in, hi_ex))
+                    _element_params(dt, *_uniform_map(low_a, high_a, dt)))
 
         arrays = _array_params(("low", low_a), ("high", high_a))
         return self._fill("uniform", _UNIFORM, size, dtype, out, region, params,
@@ -423,11 +398,8 @@ class Generator(NumpyMethods):
         def params(dt):
             if not arrays:
                 return _normal_params_scalar(loc_a, scale_a, dt, _name), None
-            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, _name)
-            reach = _Z_REACH[v.compute_dtype(dt).itemsize]
-            _check_overflow(_name, dt, loc_a, scale_a, -reach, reach, -np.inf, np.inf)
             return ((0.0, 1.0, -math.inf, math.inf) + _NO_TRUNCATION,
-                    _element_params(dt, shift, scale_d, -np.inf, np.inf))
+                    _element_params(dt, *_normal_map(loc_a, scale_a, dt, _name)))
 
         arrays = _array_params(("loc", loc_a), ("scale", scale_a))
         return self._fill(_name, _NORMAL, size, dtype, out, region, params, arrays,
@@ -483,20 +455,7 @@ class Generator(NumpyMethods):
         def params(dt):
             if not arrays:
                 return _truncated_params_scalar(loc_a, scale_a, a, b, dt), None
-            _check_truncation(a, b)
-            shift, scale_d = v.check_loc_scale(loc_a, scale_a, dt, "truncated_normal")
-            locf = np.asarray(loc_a, np.float64)
-            scalef = np.asarray(scale_a, np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                lo_real = np.where(scalef > 0, locf + scalef * a, locf)
-                hi_real = np.where(scalef > 0, locf + scalef * b, locf)
-            lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
-            if np.any(lo_d > hi_d) or np.any(lo_d == np.inf) or np.any(hi_d == -np.inf):
-                raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
-            tp = _truncated_plan(a, b)
-            _check_proposal_range(tp, dt)
-            _check_overflow("truncated_normal", dt, locf, scalef, *_truncated_reach(tp, dt),
-                            lo_d, hi_d)
+            shift, scale_d, lo_d, hi_d, tp = _truncated_map(loc_a, scale_a, a, b, dt)
             sign = -1.0 if tp.flip else 1.0
             trunc = (tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2, tp.m2, tp.width)
             return ((0.0, sign, -math.inf, math.inf) + trunc,
@@ -559,36 +518,61 @@ def _fill_with_progress(fill_range, total: int, itemsize: int, name: str) -> Non
         bar.close()
 
 
+# One check per distribution: each function below validates its parameters and computes the
+# kernel's map for Python floats (the per-call path, cached) and arrays (elementwise) alike, with
+# _validate's primitives that take either; so a scalar and a one-element array give the same bits.
+
+def _uniform_map(low: Any, high: Any, dt: np.dtype) -> tuple[Any, Any, Any, Any]:
+    """uniform's (shift, scale, lo, hi) for [low, high) in ``dt`` (docs/stream.md, "Uniform").
+
+    ``high - low`` is taken in float64 and rounded once to the compute dtype; ``low`` and ``high``
+    must be values the dtype can hold (a bound beyond float16's +-65504 is an OverflowError:
+    clamping it would pile the mass beyond onto 65504), and ``high - low`` a value the compute
+    dtype can hold (float32 for float16 and bfloat16).
+    """
+    if v.any_of(low != low) or v.any_of(high != high):
+        raise ValueError("uniform: low and high must not be NaN")
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = high - low
+    if not v.all_finite(width):
+        raise OverflowError("uniform: range exceeds valid bounds: high - low must be finite")
+    if v.any_of(width < 0):
+        raise ValueError("uniform: high - low < 0; need low <= high")
+    cdt = v.compute_dtype(dt)
+    for what, value, in_dt in (("low", low, dt), ("high", high, dt), ("high - low", width, cdt)):
+        if not v.all_finite(v.rounded(value, in_dt)):
+            raise OverflowError(f"uniform: {what} exceeds the {v.dtype_name(in_dt)} range "
+                                f"(+-{v.largest_below(math.inf, in_dt):.6g}); use a wider dtype "
+                                "or a narrower interval")
+    empty = width == 0                       # low == high: every value is low in the dtype
+    low_d = v.rounded(low, dt)
+    lo_in = v.where(empty, low_d, v.inward(low, dt, "up"))
+    hi_ex = v.where(empty, low_d, v.largest_below(high, dt))
+    if v.any_of(lo_in > hi_ex):
+        raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; "
+                         "widen the interval or use float64")
+    return v.rounded(low, cdt), v.rounded(width, cdt), lo_in, hi_ex
+
+
 def _uniform_map_scalar(low: float, high: float, dt: np.dtype) -> tuple[float, float, float, float]:
-    """uniform's (shift, scale, lo, hi) for scalar bounds: the array path's checks on floats."""
+    """_uniform_map for scalar bounds, cached: initializers call it with the same bounds for
+    layer after layer.  Invalid input raises, and errors are not cached."""
     return _uniform_map_cached(low, high, dt, _BITS2(low, high))
 
 
 @functools.lru_cache(maxsize=256)
 def _uniform_map_cached(low: float, high: float, dt: np.dtype,
                         bits: bytes) -> tuple[float, float, float, float]:
-    # A pure function of its arguments, cached because initializers call it with the same
-    # bounds for layer after layer.  Invalid input raises, and errors are not cached.
-    if math.isnan(low) or math.isnan(high):
-        raise ValueError("uniform: low and high must not be NaN")
-    width = high - low
-    if not math.isfinite(width):
-        raise OverflowError("uniform: range exceeds valid bounds: high - low must be finite")
-    if width < 0:
-        raise ValueError("uniform: high - low < 0; need low <= high")
-    if any(math.isinf(v.to_dtype(x, dt)) for x in (low, high, width)):
-        raise OverflowError(f"uniform: low, high or high - low exceed the {v.dtype_name(dt)} range")
-    cdt = v.compute_dtype(dt)        # float16/bfloat16 are computed in float32
-    shift, scale = v.to_dtype(low, cdt), v.to_dtype(width, cdt)
-    if width == 0:
-        low_d = v.to_dtype(low, dt)
-        return low_d, 0.0, low_d, low_d
-    lo_in, hi_ex = v.inward(low, dt, "up"), v.largest_below(high, dt)
-    if lo_in > hi_ex:
-        raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; "
-                         "widen the interval "
-                         "or use float64")
-    return shift, scale, lo_in, hi_ex
+    return _uniform_map(low, high, dt)
+
+
+def _normal_map(loc: Any, scale: Any, dt: np.dtype, name: str) -> tuple[Any, Any, Any, Any]:
+    """normal's (shift, scale, lo, hi): loc and scale checked and rounded to the compute dtype;
+    OverflowError where ``loc + scale * z`` could leave the dtype's range."""
+    shift, scale_d = v.check_loc_scale(loc, scale, dt, name)
+    reach = _Z_REACH[v.compute_dtype(dt).itemsize]
+    _check_overflow(name, dt, loc, scale, -reach, reach, -math.inf, math.inf)
+    return shift, scale_d, -math.inf, math.inf
 
 
 def _normal_params_scalar(loc: float, scale: float, dt: np.dtype, name: str) -> tuple:
@@ -599,10 +583,7 @@ def _normal_params_scalar(loc: float, scale: float, dt: np.dtype, name: str) -> 
 @functools.lru_cache(maxsize=256)
 def _normal_params_cached(loc: float, scale: float, dt: np.dtype, name: str,
                           bits: bytes) -> tuple:
-    shift, scale_d = v.check_loc_scale(loc, scale, dt, name)
-    reach = _Z_REACH[v.compute_dtype(dt).itemsize]
-    _check_overflow(name, dt, loc, scale, -reach, reach, -math.inf, math.inf)
-    return (shift, scale_d, -math.inf, math.inf) + _NO_TRUNCATION
+    return _normal_map(loc, scale, dt, name) + _NO_TRUNCATION
 
 
 def _check_overflow(name: str, dt: np.dtype, loc: Any, scale: Any, x_lo: float, x_hi: float,
@@ -667,6 +648,27 @@ def _check_proposal_range(tp: Any, dt: np.dtype) -> None:
                          f"{limit:.0e}); use float64, a larger scale or an open bound")
 
 
+def _truncated_map(loc: Any, scale: Any, a: float, b: float,
+                   dt: np.dtype) -> tuple[Any, Any, Any, Any, Any]:
+    """truncated_normal's (shift, scale, lo, hi, plan) (docs/stream.md, "Truncated normal").
+
+    ``lo``/``hi`` are the dtype values nearest ``loc + a*scale`` and ``loc + b*scale`` on their
+    inner sides, from the caller's float64 loc and scale (not their rounded values).
+    """
+    _check_truncation(a, b)
+    shift, scale_d = v.check_loc_scale(loc, scale, dt, "truncated_normal")
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo_real = v.where(scale > 0, loc + scale * a, loc)
+        hi_real = v.where(scale > 0, loc + scale * b, loc)
+    lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
+    if v.any_of(lo_d > hi_d) or v.any_of(lo_d == math.inf) or v.any_of(hi_d == -math.inf):
+        raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
+    tp = _truncated_plan(a, b)
+    _check_proposal_range(tp, dt)
+    _check_overflow("truncated_normal", dt, loc, scale, *_truncated_reach(tp, dt), lo_d, hi_d)
+    return shift, scale_d, lo_d, hi_d, tp
+
+
 def _truncated_params_scalar(loc: float, scale: float, a: float, b: float,
                              dt: np.dtype) -> tuple:
     """The kernel parameters of truncated_normal for scalar loc and scale."""
@@ -676,16 +678,7 @@ def _truncated_params_scalar(loc: float, scale: float, a: float, b: float,
 @functools.lru_cache(maxsize=256)
 def _truncated_params_cached(loc: float, scale: float, a: float, b: float, dt: np.dtype,
                              bits: bytes) -> tuple:
-    _check_truncation(a, b)
-    shift, scale_d = v.check_loc_scale(loc, scale, dt, "truncated_normal")
-    lo_real = loc + scale * a if scale > 0 else loc
-    hi_real = loc + scale * b if scale > 0 else loc
-    lo_d, hi_d = v.inward(lo_real, dt, "up"), v.inward(hi_real, dt, "down")
-    if lo_d > hi_d or lo_d == math.inf or hi_d == -math.inf:
-        raise ValueError(_EMPTY_TRUNCATION.format(dt=v.dtype_name(dt)))
-    tp = _truncated_plan(a, b)
-    _check_proposal_range(tp, dt)
-    _check_overflow("truncated_normal", dt, loc, scale, *_truncated_reach(tp, dt), lo_d, hi_d)
+    shift, scale_d, lo_d, hi_d, tp = _truncated_map(loc, scale, a, b, dt)
     sign = -1.0 if tp.flip else 1.0
     return (shift, sign * scale_d, lo_d, hi_d, tp.method, tp.a, tp.b, tp.alpha, tp.c, tp.d2,
             tp.m2, tp.width)

@@ -317,34 +317,44 @@ def _next(d: float, dt: np.dtype, up: bool) -> float:
 
 def check_loc_scale(loc: Any, scale: Any, dt: np.dtype,
                     name: str) -> tuple[Any, Any]:
-    """loc finite, scale finite and >= 0, both representable in ``dt``; returned in ``dt``.
-
-    Python floats in, Python floats out (the per-call fast path); otherwise arrays of ``dt``.
-    """
-    if isinstance(loc, float) and isinstance(scale, float):
-        if not math.isfinite(loc):
-            raise ValueError(f"{name}: loc must be finite (it is NaN or inf)")
-        if math.isnan(scale) or scale < 0:
-            raise ValueError(f"{name}: scale < 0 (or NaN); scale must be >= 0")
-        if not math.isfinite(scale):
-            raise ValueError(f"{name}: scale must be finite")
-        if math.isinf(to_dtype(loc, dt)) or math.isinf(to_dtype(scale, dt)):
-            raise ValueError(f"{name}: loc or scale exceed the {dtype_name(dt)} range")
-        cdt = compute_dtype(dt)
-        return to_dtype(loc, cdt), to_dtype(scale, cdt)
-    loc, scale = np.asarray(loc, np.float64), np.asarray(scale, np.float64)
-    if not np.all(np.isfinite(loc)):
+    """loc finite, scale finite and >= 0, both representable in ``dt``; returned rounded to the
+    compute dtype (Python floats for floats, float64 arrays of its values for arrays)."""
+    if not all_finite(loc):
         raise ValueError(f"{name}: loc must be finite (it is NaN or inf)")
-    if np.any(np.isnan(scale)) or np.any(scale < 0):
+    if any_of(scale != scale) or any_of(scale < 0):
         raise ValueError(f"{name}: scale < 0 (or NaN); scale must be >= 0")
-    if not np.all(np.isfinite(scale)):
+    if not all_finite(scale):
         raise ValueError(f"{name}: scale must be finite")
-    in_range = (np.all(np.isfinite(round_array(loc, dt)))
-                and np.all(np.isfinite(round_array(scale, dt))))
-    if not in_range:
+    if not (all_finite(rounded(loc, dt)) and all_finite(rounded(scale, dt))):
         raise ValueError(f"{name}: loc or scale exceed the {dtype_name(dt)} range")
     cdt = compute_dtype(dt)
-    return loc.astype(cdt), scale.astype(cdt)
+    return rounded(loc, cdt), rounded(scale, cdt)
+
+
+# Elementwise primitives that take a Python float or an array alike, so that each distribution's
+# parameter check is written once for scalars and arrays (a float stays a float: the per-call path
+# costs no NumPy call).
+
+def rounded(x: Any, dt: np.dtype) -> Any:
+    """``x`` rounded once to ``dt`` (nearest-even, +-inf past the range): to_dtype or round_array."""
+    return to_dtype(x, dt) if type(x) is float else round_array(x, dt)
+
+
+def any_of(condition: Any) -> bool:
+    """Whether a comparison's result holds anywhere (a bool for floats, an array otherwise)."""
+    return condition if type(condition) is bool else bool(np.any(condition))
+
+
+def all_finite(x: Any) -> bool:
+    """Whether every value is finite (not NaN or +-inf)."""
+    return math.isfinite(x) if type(x) is float else bool(np.all(np.isfinite(x)))
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``x`` where condition holds, else ``y``: np.where, or a plain choice for a bool."""
+    if type(condition) is bool:
+        return x if condition else y
+    return np.where(condition, x, y)
 
 
 def inward(values: Any, dt: np.dtype, direction: str) -> Any:

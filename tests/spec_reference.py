@@ -235,11 +235,27 @@ def inward_bounds(loc, scale, a, b, dtype):
 
 
 def uniform(words, low, high, dtype):
-    """docs/stream.md "Uniform": clamp(fl(low + fl((high - low) * u)), L, H) in the dtype."""
+    """docs/stream.md "Uniform": clamp(fl(low + fl((high - low) * u)), L, H) in the dtype, and
+    "Parameters a call refuses" for uniform (the exception type it names is raised).
+
+    float16 (docs/stream.md "float16 and bfloat16") computes in float32 and rounds the clamped
+    float32 value once; L and H are float16 values found from the float64 bounds.
+    """
     dt = np.dtype(dtype)
-    t = dt.type
+    cdt = np.dtype(np.float32) if dt == np.float16 else dt
+    t, ct = dt.type, cdt.type
+    if math.isnan(low) or math.isnan(high):
+        raise ValueError("NaN bound")
+    width = high - low                                # float64, then rounded once
+    if not math.isfinite(width):
+        raise OverflowError("high - low is not finite")
+    if width < 0:
+        raise ValueError("high < low")
+    with np.errstate(over="ignore"):
+        if not (np.isfinite(t(low)) and np.isfinite(t(high)) and np.isfinite(ct(width))):
+            raise OverflowError("a bound or the width beyond the dtype's range")
     w = np.asarray(words, np.uint64)
-    u = _uniform01(w, None, dt) if dt == np.float32 else _uniform01(w[0::2], w[1::2], dt)
+    u = _uniform01(w, None, cdt) if cdt == np.float32 else _uniform01(w[0::2], w[1::2], cdt)
     if low == high:
         return np.full(u.shape, t(low))
     # float(): NumPy compares a float32 with a Python float in float32 (NEP 50).
@@ -249,9 +265,11 @@ def uniform(words, low, high, dtype):
     largest = t(high)                                # H: the largest dtype value < high
     if float(largest) >= high:
         largest = np.nextafter(largest, t(-np.inf))
-    v = t(low) + t(high - low) * u
-    v = np.where(v > smallest, v, smallest)
-    return np.where(v < largest, v, largest).astype(dt)
+    if smallest > largest:
+        raise ValueError("[low, high) holds no dtype value")
+    v = ct(low) + ct(width) * u
+    v = np.where(v > ct(smallest), v, ct(smallest))
+    return np.where(v < ct(largest), v, ct(largest)).astype(dt)
 
 
 def truncated_normal(words, key, stream, plan, loc, scale, lo, hi, dtype, philox_block):

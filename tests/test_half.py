@@ -154,3 +154,38 @@ def test_bfloat16_without_ml_dtypes_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ml_dtypes", None)
     with pytest.raises(ImportError, match=r"pip install fastinit\[bf16\]"):
         fi.default_rng(0).random(3, dtype="bfloat16")
+
+
+@pytest.mark.parametrize("low, high, what", [(6e4, 7e4, "high"), (-1e-3, 1e6, "high"),
+                                             (-7e4, 0.0, "low")])
+def test_a_uniform_bound_float16_cannot_hold_is_an_overflow_error(low, high, what):
+    """docs/stream.md, "Parameters": clamping such a bound would pile the mass beyond +-65504
+    onto it, so the call refuses, for scalars and arrays alike, and takes no stream number."""
+    for bounds in ((low, high), (np.array([low, low]), np.array([high, high]))):
+        g = fi.Generator(0)
+        with pytest.raises(OverflowError, match=f"{what} exceeds the float16 range"):
+            g.uniform(*bounds, size=2, dtype=F16)
+        assert g.state["stream"] == 0
+
+
+def test_a_uniform_width_float16_cannot_hold_is_computed_in_float32():
+    """Both bounds are float16 values, and high - low (1.2e5) is rounded to float32, where the
+    half-precision samples are computed: the values are the float32 call's, rounded once."""
+    got = fi.Generator(3).uniform(-6e4, 6e4, size=20_001, dtype=F16)
+    x32 = fi.Generator(3).uniform(-6e4, 6e4, size=20_001, dtype=np.float32)
+    assert _same(got, _round(x32, F16, v.inward(-6e4, F16, "up"), v.largest_below(6e4, F16)))
+    assert got.min() >= -6e4 and got.max() < 6e4 and np.isfinite(got).all()
+
+
+@pytest.mark.parametrize("method, args", [
+    ("uniform", ((1 + 2**-11 + 2**-30), (1 + 2**-11 + 2**-30))),
+    ("uniform", (-0.3, 0.7)), ("normal", (0.5, 3.0))])
+def test_scalar_and_array_parameters_give_the_same_bits(half, method, args):
+    """One parameter check serves both: low == high is low rounded once to the dtype (rounding
+    through float32 first gives 1.0 here, not 1 + 2**-10), on either path."""
+    scalar = getattr(fi.Generator(5), method)(*args, size=(3, 4), dtype=half)
+    array = getattr(fi.Generator(5), method)(*(np.full(4, x) for x in args), size=(3, 4),
+                                             dtype=half)
+    assert _same(scalar, array)
+    if args[0] == args[1]:
+        assert np.all(scalar.astype(np.float64) == v.rounded(args[0], half))

@@ -215,6 +215,25 @@ def test_uniform_is_the_readme_construction_bit_for_bit(dtype, low, high):
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
 
 
+@pytest.mark.parametrize("low, high", [(6e4, 7e4), (-1e-3, 1e6), (-6e4, 6e4), (-0.3, 0.7),
+                                       (65504.0, 65504.0), (1.0, 1.0 + 2**-12), (0.0, 2**-25),
+                                       (-65504.0, 65504.0), (-1.0, 65519.0), (-1.0, 65520.0),
+                                       (1.0, 0.5), (0.0, math.inf)])
+def test_float16_uniform_and_its_refusals_are_the_spec_s(low, high):
+    """docs/stream.md's float16 uniform, values and refusals alike: a bound float16 cannot hold
+    is an OverflowError (65519 rounds to 65504 and is held, 65520 rounds to inf), a width beyond
+    it is computed in float32, an interval with no float16 value is a ValueError."""
+    n = 10_000
+    try:
+        want = spec_reference.uniform(_words(6, 0, n), low, high, np.float16)
+    except (ValueError, OverflowError) as exc:
+        with pytest.raises(type(exc)):
+            fi.default_rng(6).uniform(low, high, n, dtype=np.float16)
+        return
+    got = fi.default_rng(6).uniform(low, high, n, dtype=np.float16)
+    assert got.tobytes() == want.tobytes()
+
+
 def golden_cases():
     """(name, array) for the outputs whose hashes pin the stream."""
     for method in METHODS:
