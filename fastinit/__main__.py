@@ -1,4 +1,7 @@
-"""``python -m fastinit``: the command-line tool (see fastinit.cli)."""
+"""``python -m fastinit``: the command-line tool (see fastinit.cli).
+
+May import: fastinit.cli.
+"""
 from fastinit.cli import main
 
 raise SystemExit(main())

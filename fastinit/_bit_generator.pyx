@@ -14,6 +14,9 @@ take_into reads and advances the position while holding the GIL and never lets i
 so two Python threads are never handed the same stream.  A Philox that other code can reach
 (created by the user, or handed out by ``Generator.bit_generator``) also takes the lock that NumPy
 holds while it reads words; the private one of a Generator skips it (~0.1 us a call).
+
+May import: numpy (and its C API), the C headers beside it (_bit_generator.h, the SIMD
+level's Philox through a pointer); nothing else of fastinit.
 """
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cpython.pystate cimport PyThreadState_GetDict

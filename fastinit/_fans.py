@@ -1,6 +1,8 @@
 """Fan and gain rules shared by the init functions and the initializer objects.
 
 The rules are torch.nn.init's (2.x), so that the same layer gets the same scale in both libraries.
+
+May import: nothing outside the standard library.
 """
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ Data flows one way: seed -> key -> stream number -> kernel -> buffer.  Each call
 takes the next stream number (atomically, from the generator's fastinit.Philox, so concurrent
 callers never share one) and then fills without holding any lock.  The value at a multi-index of
 a call depends on (key, stream, shape, multi-index) only; see README.md, "The random stream".
+
+May import: numpy, fastinit._bit_generator, fastinit._device, fastinit._kernels_baseline,
+fastinit._numpy_methods, fastinit._progress, fastinit._simd, fastinit._tensors, fastinit._threads,
+fastinit._truncnorm, fastinit._validate.
 """
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ Keras finds a saved initializer again by its registered name, and adjusts the fa
 Nothing happens in a program that never imports Keras: ``import fastinit`` imports no Keras.
 The moment Keras is imported is seen by a finder on ``sys.meta_path`` that waits for the module
 ``keras`` only, runs Keras' own loader, then registers, and removes itself.
+
+May import: numpy.
 """
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 """fastinit's fill kernels compiled for the baseline of the architecture (SSE2 on x86-64).
 
 The code is _kernels.pxi, shared by every level; fastinit/_simd.py chooses the module to use.
+
+May import: numpy (and its C API), fastinit._bit_generator and _philox (cimport), the C
+headers of the engine (_philox.h, _store.h, _select.h, _half.h, _cpu.h); nothing else of fastinit.
 """
 
 include "_kernels.pxi"

@@ -1,4 +1,7 @@
-"""One wording for an unknown name, with the close matches: "did you mean 'kaiming_normal_'?"."""
+"""One wording for an unknown name, with the close matches: "did you mean 'kaiming_normal_'?".
+
+May import: nothing outside the standard library.
+"""
 from __future__ import annotations
 
 import difflib

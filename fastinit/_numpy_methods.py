@@ -13,6 +13,8 @@ The most common calls, ``integers`` into int32 or int64 with scalar bounds, and 
 fastinit.Philox itself with NumPy's algorithms (Lemire's method; Fisher-Yates with NumPy's
 masked draws), taking words in NumPy's order: the same values as NumPy's code over the same
 stream, without NumPy's indirect call per value.
+
+May import: numpy, fastinit._bit_generator.
 """
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Every layer shows progress, so it lives here rather than in any of them (``_generator`` used to
 import it from ``io``, which imports ``initializers``, which imports ``_generator``).
+
+May import: tqdm.
 """
 from __future__ import annotations
 

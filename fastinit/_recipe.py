@@ -21,6 +21,8 @@ Every entry point (``initializers.get``, the file writers, ``fastinit.dask.initi
 This module reads the function and distribution forms and the string syntax; it knows no
 initializer class, so that :mod:`fastinit.initializers` can build on it.  The grammar is the
 README's section "Naming an init".
+
+May import: numpy, fastinit._generator, fastinit._names, fastinit.init.
 """
 from __future__ import annotations
 

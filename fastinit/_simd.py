@@ -4,6 +4,8 @@ setup.py builds the same kernels once per level (``_kernels_baseline``, ``_kerne
 ``_kernels_avx512``); every level produces the same bits, only faster.  At import the best level
 that was built and that this CPU (and OS) supports is chosen, unless ``FASTINIT_SIMD`` names one
 (``baseline``, ``avx2`` or ``avx512``), which must then be available.
+
+May import: fastinit._kernels_baseline.
 """
 from __future__ import annotations
 

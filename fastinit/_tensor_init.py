@@ -12,6 +12,8 @@ The values of the tensor named N under ``seed`` are those of its init drawing fr
 tensor of that name: ``fastinit.init.normal_(a, std=0.02, generator=Generator(seed,
 stream=stream_for(N)))`` for ``("normal_", {"std": 0.02})``.  :func:`init_tensor` computes them
 in memory, whole or as a block; a writer computes the file chunk by chunk with ``region=``.
+
+May import: numpy, fastinit._generator, fastinit._validate, fastinit.initializers.
 """
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ shard's place in the global shape is returned with it, so the values equal the s
 unsharded fill.
 
 torch is never imported here: an object can only be a tensor if the caller has imported torch.
+
+May import: numpy, torch, fastinit._device, fastinit._validate.
 """
 from __future__ import annotations
 

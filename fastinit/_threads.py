@@ -24,6 +24,8 @@ Concurrency and interrupts:
 - When a piece raises, or the caller is interrupted, no further piece is started, and the
   exception reaches the caller only after every helper has returned: no thread is still writing
   into the caller's buffer then.
+
+May import: nothing outside the standard library.
 """
 from __future__ import annotations
 

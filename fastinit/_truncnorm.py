@@ -19,6 +19,8 @@ every choice accepts at least about 1/2 of its candidates.
 
 Reference: C. P. Robert, "Simulation of truncated normal variables", Statistics and Computing 5
 (1995) 121-125.
+
+May import: fastinit._kernels_baseline.
 """
 from __future__ import annotations
 

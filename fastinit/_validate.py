@@ -3,6 +3,8 @@
 Errors follow NumPy and torch for the same mistake: TypeError for a wrong type or dtype, ValueError
 for a wrong value, OverflowError for a range NumPy also calls out of bounds.  Every check runs
 before a buffer is touched or a stream number is taken.
+
+May import: ml_dtypes, numpy.
 """
 from __future__ import annotations
 

@@ -11,6 +11,11 @@
                         transformers config) under one or more inits, problems flagged, e.g.
                         fastinit diagnose --layers 12 --activation tanh \
                             --init zeros normal:1 normal:0.01 xavier_normal --plot tanh.png
+
+May import: numpy, torch, transformers, fastinit, fastinit._progress, fastinit._tensor_init,
+fastinit._version, fastinit.bench.checkpoint, fastinit.bench.cluster, fastinit.bench.fills,
+fastinit.bench.model, fastinit.initializers, fastinit.io, fastinit.io.npy, fastinit.io.safetensors,
+fastinit.io.spec, fastinit.io.zarr, fastinit.torch.
 """
 from __future__ import annotations
 
@@ -493,11 +498,15 @@ def _diagnose_model(args: argparse.Namespace) -> tuple[Any, Any]:
     if not isinstance(spec, dict) or "model_type" not in spec:
         raise ValueError(f"{args.config}: a transformers config needs a 'model_type'")
     config = transformers.AutoConfig.for_model(**spec)
-    torch.manual_seed(args.seed)                  # the model's own init draws from torch
-    try:
-        model = transformers.AutoModelForCausalLM.from_config(config)
-    except ValueError:
-        model = transformers.AutoModel.from_config(config)
+    # The model's own init, on fastinit's stream under --seed: built on meta and materialized,
+    # which runs the model's init code with fastinit's kernels (and skips torch's default init
+    # that the model's init would overwrite).
+    with torch.device("meta"):
+        try:
+            model = transformers.AutoModelForCausalLM.from_config(config)
+        except ValueError:
+            model = transformers.AutoModel.from_config(config)
+    model = ft.materialize(model, args.seed)
     vocab = getattr(config, "vocab_size", None)
     if not vocab:
         raise ValueError(f"{args.config}: the config has no vocab_size for random input ids")

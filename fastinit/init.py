@@ -36,6 +36,8 @@ ReLU, leaky ReLU            ``kaiming_uniform_/normal_``  sqrt(2), leaky formula
 SELU                        ``lecun_normal_``             1 (variance 1/fan_in)
 very deep / recurrent       ``orthogonal_``               as the activation
 =========================== ============================= =======================
+
+May import: numpy, fastinit._fans, fastinit._generator, fastinit._tensors, fastinit._validate.
 """
 from __future__ import annotations
 

@@ -26,6 +26,9 @@ for every Keras 3 initializer, STFT included), and ``get_config()`` of a fastini
 with a Keras equivalent emits Keras' keys, so ``keras.initializers.get`` loads it: the JAX axes
 (``in_axis``, ``out_axis``, ``batch_axis``) and Orthogonal's ``column_axis`` appear only when they
 differ from their defaults, which Keras cannot express.
+
+May import: numpy, scipy, fastinit._generator, fastinit._keras, fastinit._names, fastinit._recipe,
+fastinit._tensors, fastinit._validate.
 """
 from __future__ import annotations
 

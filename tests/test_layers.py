@@ -3,6 +3,7 @@ package, at module level or inside a function, names a module of its own layer o
 one.  A new module must be placed in LAYERS."""
 import ast
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,39 @@ def test_imports_only_go_down(name, path):
     upward = sorted({dep for dep in _imports(path)
                      if dep != name and LAYER.get(dep, -1) > LAYER[name]})
     assert upward == [], f"fastinit.{name} imports a higher layer: {upward}"
+
+
+def _declared(path):
+    """The modules a file's docstring says it may import ("May import: a, b, fastinit.c.")."""
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    if "May import:" not in doc:
+        return None
+    text = " ".join(doc.split("May import:", 1)[1].split())
+    text = text.split(".", 1)[0] if text.startswith("nothing") else text.rstrip(".")
+    if text.startswith("nothing"):
+        return set()
+    return {name.strip() for name in text.split(",")}
+
+
+def _external(path):
+    tree = ast.parse(path.read_text())
+    std = set(sys.stdlib_module_names) | {"__future__"}
+    for node in ast.walk(tree):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0
+                 and node.module else [])
+        for name in names:
+            top = name.split(".")[0]
+            if top != "fastinit" and top not in std:
+                yield top
+
+
+@pytest.mark.parametrize("name, path", list(_modules()), ids=lambda x: str(x) or "fastinit")
+def test_each_docstring_says_what_its_module_may_import(name, path):
+    """Every module's docstring ends with "May import: ...": the third-party packages and the
+    fastinit modules it imports, none left out, so a new dependency is a visible decision."""
+    declared = _declared(path)
+    assert declared is not None, f"fastinit.{name} has no 'May import:' line"
+    used = {f"fastinit.{dep}" if dep else "fastinit" for dep in _imports(path) if dep != name}
+    used |= set(_external(path))
+    assert sorted(used - declared) == []

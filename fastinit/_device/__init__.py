@@ -9,6 +9,8 @@ into rows of consecutive global indices and launches one kernel over them.
 
 Triton is the ``fastinit[gpu]`` extra and is imported on the first device fill only; torch is
 imported only when a tensor is given.
+
+May import: numpy, torch, triton, fastinit._device.triton_kernels, fastinit._validate.
 """
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ Every operation whose rounding matters is one the GPU does exactly:
 
 Under ``TRITON_INTERPRET=1`` Triton's interpreter runs the same code on CPU tensors with NumPy
 (its ``fma`` is correctly rounded too), which is how the test suite checks it without a GPU.
+
+May import: triton.
 """
 import triton
 import triton.language as tl

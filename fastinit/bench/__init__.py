@@ -10,4 +10,6 @@
 A layer of its own above everything it times; nothing in the library imports it.  Results are
 ratios from one run, never asserted by the tests (which check only that every case runs and
 reports consistent numbers).
+
+May import: nothing outside the standard library.
 """

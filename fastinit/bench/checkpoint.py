@@ -16,6 +16,9 @@ Every case runs in a fresh process (peak RSS is the child's ``ru_maxrss``), the 
 interleaved round by round so that a slow spell of the disk does not land on one only; the best
 time of each is kept.  The ``10b`` preset (19.7 GB in bfloat16) runs disk and write_safetensors
 only: torch would need the model in memory.
+
+May import: numpy, safetensors, torch, transformers, fastinit, fastinit._progress, fastinit._simd,
+fastinit.bench.harness, fastinit.io, fastinit.torch.
 """
 from __future__ import annotations
 

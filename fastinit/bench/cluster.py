@@ -14,6 +14,9 @@ A float32 standard-normal array (4 GiB by default) in chunks of 64 MiB, on a
   touches its chunk's) and into a warm one (``standard_normal(out=a)``).
 
 Each timing is the best of ``rounds``, the contenders interleaved.  Ratios come from this run.
+
+May import: dask, distributed, numpy, fastinit, fastinit._progress, fastinit._simd,
+fastinit.bench.checkpoint, fastinit.dask.
 """
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ reported, so machines of different speed give comparable figures.
 A second table times the NumPy methods that fastinit runs through NumPy's own code over
 ``fastinit.Philox`` (``integers``, ``permutation`` and two distributions) against
 ``numpy.random.default_rng`` (PCG64) and torch's equivalents, all on one thread.
+
+May import: numpy, torch, fastinit, fastinit._progress, fastinit._simd, fastinit._validate.
 """
 from __future__ import annotations
 

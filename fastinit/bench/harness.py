@@ -4,6 +4,8 @@
 A fresh process pays for the memory it first touches as a user's program does, and imports
 nothing a previous case left behind.  Only the case's own timing is reported; its imports are
 not timed.
+
+May import: nothing outside the standard library.
 """
 from __future__ import annotations
 

@@ -23,6 +23,9 @@ pages as fastinit's fills use them.  materialize's time is split into fastinit's
 and the first touch of what they fill) and the rest (to_empty, the model's own init code).  The cases run in ``rounds`` interleaved rounds (one process
 per case and round) and the best time of each is kept.  (c) runs once, warm, in one process.
 Only the operation is timed, not the imports.  Ratios come from this one run.
+
+May import: torch, transformers, fastinit, fastinit._progress, fastinit._tensors,
+fastinit.bench.harness, fastinit.torch, fastinit.torch.hooks.
 """
 from __future__ import annotations
 

@@ -26,6 +26,9 @@ the chunk functions are plain module-level functions of their arguments, so they
 ``dask.distributed`` workers.  bfloat16 arrays need ml_dtypes (``fastinit[bf16]``).
 
 ``pip install fastinit[dask]``; ``import fastinit`` never imports dask.
+
+May import: dask, numpy, fastinit._generator, fastinit._recipe, fastinit._tensor_init,
+fastinit._threads, fastinit._validate, fastinit.initializers.
 """
 from __future__ import annotations
 

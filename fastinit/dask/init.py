@@ -15,6 +15,9 @@ the array equals ``fastinit.init.kaiming_uniform_(np.empty(shape, dtype), ...)``
 
 ``orthogonal`` and ``sparse`` have no chunked form: each is computed whole in one task, then
 cut into the chunks.
+
+May import: dask, numpy, fastinit._generator, fastinit._recipe, fastinit._threads,
+fastinit._validate, fastinit.dask, fastinit.init.
 """
 from __future__ import annotations
 

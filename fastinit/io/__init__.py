@@ -11,6 +11,9 @@ creates anything.  The ``.npy`` and safetensors writers also check the free disk
 the whole file before a byte of data is written and record their progress, so that an
 interrupted write can be finished with ``resume=True``; they need neither torch nor the
 safetensors package.  The Zarr writer needs zarr (imported when called).
+
+May import: fastinit._tensor_init, fastinit.io._files, fastinit.io.npy, fastinit.io.safetensors,
+fastinit.io.zarr.
 """
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ FileWriter` (the one writer engine) and every reader use:
 - a new data file is created with ``O_EXCL | O_NOFOLLOW``;
 - one writer at a time per path: :class:`WriteLock` holds an advisory ``flock`` on
   ``<path>.fastinit-lock``, and a second writer gets an OSError at once.
+
+May import: numpy, fastinit._progress.
 """
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ The values are read in chunks by a pool of ``fastinit.get_num_threads()`` thread
 summarized by the Cython kernel ``fastinit.io._summary`` with the GIL released, and the chunks'
 summaries merged in file order, so the result does not depend on the thread count.  At most two
 chunks per thread are in memory at once.
+
+May import: numpy, fastinit._progress, fastinit._threads, fastinit._validate, fastinit.io._summary.
 """
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ would give the same bits.  (gcc leaves the sweeps mostly scalar in this baseline
 
 Reference: T. F. Chan, G. H. Golub, R. J. LeVeque, "Updating formulae and a pairwise algorithm
 for computing sample variances", COMPSTAT (1982).
+
+May import: numpy (and its C API); nothing of fastinit.
 """
 from libc.math cimport INFINITY
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,

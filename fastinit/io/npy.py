@@ -20,6 +20,9 @@ Any ``np.memmap`` or other writable C-contiguous buffer also works directly with
 bfloat16 has no ``.npy`` type code: its files say ``|V2`` (two raw bytes), as ``np.save`` writes
 them; read them with ``np.load(path).view(ml_dtypes.bfloat16)``.  :func:`npy_stats` does so, and
 reads the file in blocks (no memory map), so its memory stays bounded too.
+
+May import: numpy, fastinit._progress, fastinit._recipe, fastinit._tensor_init, fastinit._validate,
+fastinit.initializers, fastinit.io._files, fastinit.io._stats, fastinit.io.writer.
 """
 from __future__ import annotations
 

@@ -12,6 +12,10 @@ transformers' ``from_pretrained``.
 The file's layout is the safetensors library's own: tensors sorted by dtype (float64, float32,
 bfloat16, float16) and then by name, the header serialized compactly (no spaces) with
 ``__metadata__`` first.
+
+May import: numpy, fastinit._generator, fastinit._progress, fastinit._recipe,
+fastinit._tensor_init, fastinit._threads, fastinit._validate, fastinit._version,
+fastinit.io._files, fastinit.io._stats, fastinit.io.npy, fastinit.io.writer.
 """
 from __future__ import annotations
 

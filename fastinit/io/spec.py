@@ -1,5 +1,8 @@
 """Spec files: the tensors, shapes, dtypes and inits of a safetensors checkpoint, as JSON, for
-``fastinit init model.safetensors --spec spec.json`` (docs/checkpoints.md, "Seed checkpoints")."""
+``fastinit init model.safetensors --spec spec.json`` (docs/checkpoints.md, "Seed checkpoints").
+
+May import: fastinit.io._files.
+"""
 from __future__ import annotations
 
 import json

@@ -25,6 +25,8 @@ written in numbered *units* (chunks, batches) by a process that may be killed at
 
 The writer's caller builds the header and writes the data; the engine decides whether that
 happens at all, and from which unit.
+
+May import: fastinit.io._files.
 """
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ in-memory result bit for bit: a chunk is the ``region=`` block of the whole.
 bfloat16, which Zarr has no data type for, is stored as its uint16 words with the attribute
 ``"fastinit_dtype": "bfloat16"``; read it with ``z[...].view(ml_dtypes.bfloat16)``
 (:func:`read_zarr` does).  ``pip install zarr`` (and ``fastinit[dask]`` for a cluster).
+
+May import: dask, distributed, numpy, zarr, fastinit._progress, fastinit._recipe,
+fastinit._tensor_init, fastinit._validate, fastinit.dask, fastinit.initializers,
+fastinit.io._files, fastinit.io._stats, fastinit.io.npy.
 """
 from __future__ import annotations
 

@@ -22,6 +22,9 @@ The package: :mod:`.hooks` (what fast_init and materialize take over), :mod:`.ma
 :mod:`.random_calls` (torch's other random functions in a session), :mod:`.recipes`,
 :mod:`.diagnose`.  Each imports torch; the layers below (``fastinit.init``, the Generator, the
 file writers) never do.
+
+May import: fastinit.torch.checkpoint, fastinit.torch.diagnose, fastinit.torch.hooks,
+fastinit.torch.materialize, fastinit.torch.recipes.
 """
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """save_initialized: a meta-device module's own init written straight into a safetensors file,
-the model never in anonymous memory."""
+the model never in anonymous memory.
+
+May import: numpy, torch, fastinit._tensor_init, fastinit._tensors, fastinit._validate,
+fastinit.io.safetensors, fastinit.io.writer, fastinit.torch.hooks, fastinit.torch.materialize.
+"""
 from __future__ import annotations
 
 import json

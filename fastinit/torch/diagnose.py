@@ -8,6 +8,9 @@ Bengio (2010) and He et al. (2015) teach to look for.  The model is left exactly
 Each weight layer is paired with the activation module that runs next after it (``nn.Tanh``,
 ``nn.ReLU``, a transformers ``ACT2FN`` module, ...) before the next weight layer; its "activation"
 is that module's output, or the layer's own output when no activation follows.
+
+May import: matplotlib, numpy, torch, fastinit._fans, fastinit._generator, fastinit._tensor_init,
+fastinit.init.
 """
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """transformers models' own init under a fastinit session: ``init_weights`` with the module being
 initialized recorded, so that each tensor draws from the stream of its name.  transformers is
-never imported here unless the program has imported it."""
+never imported here unless the program has imported it.
+
+May import: transformers, fastinit.torch.hooks.
+"""
 from __future__ import annotations
 
 from typing import Any

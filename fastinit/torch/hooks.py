@@ -21,6 +21,9 @@ torch's other random functions (``torch.rand``, ``randn``, ``randint``, ``randpe
 ``normal``, ``Tensor.random_``, ``bernoulli_``, ``exponential_``, ...) are taken over too, by the
 torch function mode of :mod:`fastinit.torch.random_calls`: inside a session, torch's global RNG
 is neither used nor advanced.
+
+May import: numpy, torch, fastinit._generator, fastinit._tensors, fastinit._validate,
+fastinit.init, fastinit.torch.random_calls.
 """
 from __future__ import annotations
 

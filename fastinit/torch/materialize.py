@@ -1,5 +1,8 @@
 """materialize: allocate and initialize a module built on the meta device, each tensor on the
-stream of its name; and the init-running helpers save_initialized shares."""
+stream of its name; and the init-running helpers save_initialized shares.
+
+May import: numpy, torch, fastinit._device, fastinit.torch.hf, fastinit.torch.hooks.
+"""
 from __future__ import annotations
 
 import math

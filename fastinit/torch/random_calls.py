@@ -25,6 +25,8 @@ float fill is fastinit's kernel, the others NumPy's algorithms over fastinit's P
 ``generator=``, on another device, for a layout, dtype or argument form not listed (complex
 dtypes, ``out=`` of another shape), or for a leaf that requires grad outside ``no_grad``
 (torch's own error then).
+
+May import: numpy, torch, fastinit._tensors, fastinit.init.
 """
 from __future__ import annotations
 

@@ -59,6 +59,9 @@ The recipes, with ``L`` layers (residual blocks), width ``d`` and ``σ`` the bas
 Every random fill of the parameter named N draws from ``Generator(seed,
 stream=fastinit.stream_for(N))``, as in :func:`fastinit.torch.materialize`: the values depend on
 (seed, N, index) only, whether the model is on the meta device or already allocated.
+
+May import: numpy, torch, fastinit._generator, fastinit.init, fastinit.torch.hooks,
+fastinit.torch.materialize.
 """
 from __future__ import annotations
 
