@@ -12,7 +12,7 @@ and every other ``numpy.random.Generator`` method runs over it.
 >>> rng = fi.default_rng(42)
 >>> w = rng.normal(0.0, 0.02, size=(64, 32), dtype=np.float32)
 
-May import: fastinit._bit_generator, fastinit._generator, fastinit._simd, fastinit._threads,
+May import: fastinit._bit_generator, fastinit._device, fastinit._generator, fastinit._simd, fastinit._threads,
 fastinit._version, fastinit.init, fastinit.initializers, fastinit.io.
 """
 from __future__ import annotations
@@ -103,11 +103,12 @@ def show_config(file: Any = None) -> dict[str, Any]:
         ``simd_level`` (the kernels in use), ``simd_available`` (built and runnable here),
         ``simd_cpu`` (what the CPU runs), ``simd_built``, ``philox_path``, ``num_threads``,
         ``cflags``, ``last_level_cache`` (bytes; fills of twice that and more use streaming
-        stores) and ``version``.
+        stores), ``device_kernels`` (what fills CUDA tensors: Triton, or how to install it) and
+        ``version``.
     """
     import sys
 
-    from fastinit import _simd
+    from fastinit import _device, _simd
 
     config = {
         "version": __version__,
@@ -119,6 +120,7 @@ def show_config(file: Any = None) -> dict[str, Any]:
         "num_threads": get_num_threads(),
         "cflags": _simd.kernels.CFLAGS,
         "last_level_cache": _simd.last_level_cache_bytes(),
+        "device_kernels": _device.describe(),
     }
     if file is not False:
         out = sys.stdout if file is None else file

@@ -168,3 +168,22 @@ def test_the_last_level_cache_is_read_from_sysfs(tmp_path):
     assert _simd.last_level_cache_bytes(str(tmp_path)) == 96 << 20
     missing = str(tmp_path / "absent")
     assert _simd.last_level_cache_bytes(missing) == _simd.DEFAULT_LAST_LEVEL_CACHE_BYTES
+
+
+@pytest.mark.parametrize("triton", ["installed", "blocked"])
+def test_show_config_says_what_fills_device_tensors_without_importing_triton(triton):
+    block = "import sys; sys.modules['triton'] = None; " if triton == "blocked" else ""
+    code = (block + "import sys, fastinit; c = fastinit.show_config(False)['device_kernels']; "
+            "print(c); print('triton' in sys.modules and sys.modules['triton'] is not None, "
+            "'torch' in sys.modules)")
+    env = {k: val for k, val in os.environ.items() if k != "FASTINIT_DEVICE_KERNELS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    described, imported = done.stdout.strip().splitlines()
+    assert imported == "False False"
+    if triton == "blocked":
+        assert described.startswith("none; ") and "fastinit[gpu]" in described
+    else:
+        pytest.importorskip("triton")
+        from importlib import metadata
+        assert described == f"triton {metadata.version('triton')}: CUDA tensors"

@@ -66,6 +66,21 @@ def available() -> bool:
         return False
 
 
+def describe() -> str:
+    """What fills device tensors here, for show_config: Triton's version and the tensors it
+    serves, or how to get it.  Imports neither Triton nor torch."""
+    if not available():
+        return f"none; {_INSTALL}"
+    from importlib import metadata
+
+    try:
+        version = metadata.version("triton")
+    except metadata.PackageNotFoundError:    # importable but not installed as a distribution
+        version = "(version unknown)"
+    served = "CUDA and CPU tensors (interpreter)" if mode() == INTERPRET else "CUDA tensors"
+    return f"triton {version}: {served}"
+
+
 def check_available(device: Any, name: str) -> None:
     """ImportError naming the extra when Triton is missing for a fill on ``device``."""
     if not available():
