@@ -503,15 +503,15 @@ def _diagnose_model(args: argparse.Namespace) -> tuple[Any, Any]:
     # that the model's init would overwrite).
     with torch.device("meta"):
         try:
-            model = transformers.AutoModelForCausalLM.from_config(config)
+            built = transformers.AutoModelForCausalLM.from_config(config)
         except ValueError:
-            model = transformers.AutoModel.from_config(config)
-    model = ft.materialize(model, args.seed)
+            built = transformers.AutoModel.from_config(config)
+    own_init = ft.materialize(built, args.seed)
     vocab = getattr(config, "vocab_size", None)
     if not vocab:
         raise ValueError(f"{args.config}: the config has no vocab_size for random input ids")
     ids = fastinit.Generator(args.seed + 1).integers(0, vocab, (args.batch or 2, args.seq_len))
-    return model, {"input_ids": torch.from_numpy(ids)}
+    return own_init, {"input_ids": torch.from_numpy(ids)}
 
 
 def _diagnose_command(args: argparse.Namespace) -> int:
