@@ -9,7 +9,7 @@ import pytest
 import fastinit as fi
 from fastinit import _generator, _simd
 
-from conftest import DTYPES, METHODS, call
+from conftest import METHODS, call
 
 LEVELS = _simd.available_levels()
 EXPECTED_PATH = {"avx2": "avx2", "avx512": "avx512"}

@@ -13,7 +13,7 @@ import pytest
 import fastinit as fi
 from fastinit import _threads
 
-from conftest import DTYPES, METHODS, call
+from conftest import METHODS, call
 
 
 @pytest.fixture
