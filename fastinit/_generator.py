@@ -543,19 +543,20 @@ def _uniform_map(low: Any, high: Any, dt: np.dtype) -> tuple[Any, Any, Any, Any]
     if v.any_of(width < 0):
         raise ValueError("uniform: high - low < 0; need low <= high")
     cdt = v.compute_dtype(dt)
-    for what, value, in_dt in (("low", low, dt), ("high", high, dt), ("high - low", width, cdt)):
-        if not v.all_finite(v.rounded(value, in_dt)):
+    low_d, high_d, scale = v.rounded(low, dt), v.rounded(high, dt), v.rounded(width, cdt)
+    for what, value, in_dt in (("low", low_d, dt), ("high", high_d, dt),
+                               ("high - low", scale, cdt)):
+        if not v.all_finite(value):
             raise OverflowError(f"uniform: {what} exceeds the {v.dtype_name(in_dt)} range "
                                 f"(+-{v.largest_below(math.inf, in_dt):.6g}); use a wider dtype "
                                 "or a narrower interval")
     empty = width == 0                       # low == high: every value is low in the dtype
-    low_d = v.rounded(low, dt)
     lo_in = v.where(empty, low_d, v.inward(low, dt, "up"))
     hi_ex = v.where(empty, low_d, v.largest_below(high, dt))
     if v.any_of(lo_in > hi_ex):
         raise ValueError(f"uniform: [low, high) holds no {v.dtype_name(dt)} value; "
                          "widen the interval or use float64")
-    return v.rounded(low, cdt), v.rounded(width, cdt), lo_in, hi_ex
+    return v.rounded(low, cdt), scale, lo_in, hi_ex
 
 
 def _uniform_map_scalar(low: float, high: float, dt: np.dtype) -> tuple[float, float, float, float]:
