@@ -18,7 +18,7 @@ from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from libc.math cimport fma, fmaf, sqrt, sqrtf
+from libc.math cimport INFINITY, fma, fmaf, sqrt, sqrtf
 
 cimport numpy as cnp
 import numpy as np
@@ -216,12 +216,14 @@ cdef inline double _u_open_f64(uint32_t lo, uint32_t hi) noexcept nogil:
 
 cdef inline float _log_f32(float x) noexcept nogil:
     # x = 2**e * m with m in [sqrt(2)/2, sqrt(2)); log(m) = 2 atanh(s), s = (m - 1) / (m + 1),
-    # |s| <= 0.1716, so the atanh series to s**9 is exact to float32 precision.  x > 0, finite.
+    # |s| <= 0.1716, so the atanh series to s**9 is exact to float32 precision.  x > 0, finite
+    # and normal (every caller's x is at least 2**-32).  e and m in integer steps (as musl's logf): subtracting the bits of m's lower
+    # end, 0x3F3504F4 (the first float32 above sqrt(2)/2), leaves e in the top bits, a mantissa
+    # of 0x3504F4 or more carrying into them; taking e back out of x's exponent leaves m.
     cdef uint32_t bits = _f32_bits(x)
-    cdef uint32_t mant = bits & 0x7FFFFF
-    cdef int32_t above = <int32_t>(mant > 0x3504F3)     # m >= sqrt(2): halve it
-    cdef int32_t e = <int32_t>(bits >> 23) - 127 + above
-    cdef float m = _bits_f32((mant | 0x3F800000) - (<uint32_t>above << 23))
+    cdef int32_t offset = <int32_t>(bits - <uint32_t>0x3F3504F4)
+    cdef int32_t e = offset >> 23                       # arithmetic: e < 0 for x < sqrt(2)/2
+    cdef float m = _bits_f32(bits - (<uint32_t>offset & <uint32_t>0xFF800000))
     cdef float f = m - <float>1.0
     cdef float s = f / (<float>2.0 + f)
     cdef float z = s * s
@@ -234,13 +236,14 @@ cdef inline float _log_f32(float x) noexcept nogil:
 
 cdef inline double _log_f64(double x) noexcept nogil:
     # As _log_f32, with the series to s**19 and log(2) split in two so e * ln2_hi is exact.
-    # The m >= sqrt(2) test is a double compare and e is built by _small_u64_to_f64: SSE2 has
-    # neither 64-bit integer compares nor int64 -> double conversions.
+    # SSE2 has no 64-bit arithmetic shift, so the steps keep the exponent biased: subtracting
+    # only the mantissa of m's lower end (0x3FE6A09E667F3BCE, the first double above
+    # sqrt(2)/2) leaves e + 1022 in the top 12 bits, which is never negative for a normal x.
+    # e is converted by _small_u64_to_f64: SSE2 has no int64 -> double.
     cdef uint64_t bits = _f64_bits(x)
-    cdef double m1 = _bits_f64((bits & 0xFFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL)   # [1, 2)
-    cdef bint above = m1 > 1.4142135623730951          # fl(sqrt(2)), 0x3FF6A09E667F3BCD
-    cdef double m = m1 * (0.5 if above else 1.0)
-    cdef double ef = _small_u64_to_f64(bits >> 52) - (1023.0 - (1.0 if above else 0.0))
+    cdef uint64_t offset = bits - 0x6A09E667F3BCEULL
+    cdef double m = _bits_f64(bits - (offset & 0xFFF0000000000000ULL) + 0x3FE0000000000000ULL)
+    cdef double ef = _small_u64_to_f64(offset >> 52) - 1022.0
     cdef double f = m - 1.0
     cdef double s = f / (2.0 + f)
     cdef double z = s * s
@@ -259,13 +262,15 @@ cdef inline double _log_f64(double x) noexcept nogil:
 cdef inline void _quadrant_map_f32(float s, float c, uint32_t q, float* sin_out,
                                    float* cos_out) noexcept nogil:
     # sin and cos of q * pi/2 + x from s = sin x, c = cos x: swap for odd q, then flip signs
-    # (sin negated for q = 2, 3; cos for q = 1, 2).  Bit operations, so the loop has no branches.
+    # (sin negated for q = 2, 3; cos for q = 1, 2: bit 1 of q and of q + 1; higher bits of q
+    # are ignored).  Bit operations, so the loop has no branches (selects would branch in the
+    # scalar loops of the baseline level, which has no fused multiply-add to vectorize with).
     cdef uint32_t swap = (<uint32_t>0) - (q & 1)
     cdef uint32_t sb = _f32_bits(s)
     cdef uint32_t cb = _f32_bits(c)
     cdef uint32_t t = (sb ^ cb) & swap
-    sin_out[0] = _bits_f32((sb ^ t) ^ ((q & 2) << 30))
-    cos_out[0] = _bits_f32((cb ^ t) ^ (((q + 1) & 2) << 30))
+    sin_out[0] = _bits_f32((sb ^ t) ^ ((q << 30) & <uint32_t>0x80000000))
+    cos_out[0] = _bits_f32((cb ^ t) ^ (((q + 1) << 30) & <uint32_t>0x80000000))
 
 cdef inline void _sincos_turns_f32(uint32_t k, float* sin_out, float* cos_out) noexcept nogil:
     # sin and cos of 2*pi*k / 2**24 for a 24-bit k.  The reduction is exact integer work:
@@ -282,7 +287,7 @@ cdef inline void _sincos_turns_f32(uint32_t k, float* sin_out, float* cos_out) n
     cdef float hc = fmaf(<float>(1.0 / 40320.0), x2, <float>(-1.0 / 720.0))
     hc = fmaf(hc, x2, <float>(1.0 / 24.0))
     hc = fmaf(hc, x2, <float>(-0.5))
-    _quadrant_map_f32(fmaf(x * x2, hs, x), fmaf(x2, hc, <float>1.0), qf & 3, sin_out, cos_out)
+    _quadrant_map_f32(fmaf(x * x2, hs, x), fmaf(x2, hc, <float>1.0), qf, sin_out, cos_out)
 
 cdef inline void _quadrant_map_f64(double s, double c, uint64_t q, double* sin_out,
                                    double* cos_out) noexcept nogil:
@@ -408,36 +413,57 @@ cdef void _uniform_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t firs
         v = v if v > p.lo else p.lo
         x[i] = v if v < p.hi else p.hi
 
-cdef void _normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
-                      const FillParams* p) noexcept nogil:
-    cdef float* x = <float*>dst
-    cdef float shift = <float>p.shift, scale = <float>p.scale
-    cdef float lo = <float>p.lo, hi = <float>p.hi
+cdef inline void _normal_pairs_f32(float* x, const uint32_t* w, Py_ssize_t pairs, float shift,
+                                   float scale, float lo, float hi, bint clamp) noexcept nogil:
     cdef float z0, z1, v0, v1
     cdef Py_ssize_t k
-    for k in range(n // 2):
+    for k in range(pairs):
         _box_muller_f32(w[2 * k], w[2 * k + 1], &z0, &z1)
         v0 = shift + scale * z0
         v1 = shift + scale * z1
-        v0 = v0 if v0 > lo else lo
-        v1 = v1 if v1 > lo else lo
-        x[2 * k] = v0 if v0 < hi else hi
-        x[2 * k + 1] = v1 if v1 < hi else hi
+        if clamp:
+            v0 = v0 if v0 > lo else lo
+            v1 = v1 if v1 > lo else lo
+            v0 = v0 if v0 < hi else hi
+            v1 = v1 if v1 < hi else hi
+        x[2 * k] = v0
+        x[2 * k + 1] = v1
 
-cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
-                      const FillParams* p) noexcept nogil:
-    cdef double* x = <double*>dst
-    cdef double shift = p.shift, scale = p.scale, lo = p.lo, hi = p.hi
+cdef inline void _normal_pairs_f64(double* x, const uint32_t* w, Py_ssize_t pairs, double shift,
+                                   double scale, double lo, double hi, bint clamp) noexcept nogil:
     cdef double z0, z1, v0, v1
     cdef Py_ssize_t k
-    for k in range(n // 2):
+    for k in range(pairs):
         _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3], &z0, &z1)
         v0 = shift + scale * z0
         v1 = shift + scale * z1
-        v0 = v0 if v0 > lo else lo
-        v1 = v1 if v1 > lo else lo
-        x[2 * k] = v0 if v0 < hi else hi
-        x[2 * k + 1] = v1 if v1 < hi else hi
+        if clamp:
+            v0 = v0 if v0 > lo else lo
+            v1 = v1 if v1 > lo else lo
+            v0 = v0 if v0 < hi else hi
+            v1 = v1 if v1 < hi else hi
+        x[2 * k] = v0
+        x[2 * k + 1] = v1
+
+# normal() has infinite bounds, and shift + scale * z with finite shift and scale is never NaN,
+# so the clamp changes no value there: that loop goes without it (4 of its ~75 vector
+# operations per 16 pairs).  The inline helper is specialized on the constant `clamp`.
+
+cdef void _normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                      const FillParams* p) noexcept nogil:
+    cdef float shift = <float>p.shift, scale = <float>p.scale
+    cdef float lo = <float>p.lo, hi = <float>p.hi
+    if lo == -INFINITY and hi == INFINITY:
+        _normal_pairs_f32(<float*>dst, w, n // 2, shift, scale, lo, hi, False)
+    else:
+        _normal_pairs_f32(<float*>dst, w, n // 2, shift, scale, lo, hi, True)
+
+cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
+                      const FillParams* p) noexcept nogil:
+    if p.lo == -INFINITY and p.hi == INFINITY:
+        _normal_pairs_f64(<double*>dst, w, n // 2, p.shift, p.scale, p.lo, p.hi, False)
+    else:
+        _normal_pairs_f64(<double*>dst, w, n // 2, p.shift, p.scale, p.lo, p.hi, True)
 
 
 # --- truncated normal ---------------------------------------------------------------------------
