@@ -1,14 +1,14 @@
 """Build the Cython kernels, once per instruction-set level.
 
-The same kernel source (fastinit/_kernels.pxi) is compiled into one extension module per level;
-fastinit/_simd.py picks the best one the running CPU supports, at import.  Instruction sets come
+The same kernel source (fastinit/_core/kernels.pxi) is compiled into one extension module per level;
+fastinit/_core/simd.py picks the best one the running CPU supports, at import.  Instruction sets come
 from these per-module flags only, never from the build machine's CPU: no -march=native, so a wheel
 built here runs on any x86-64 (or aarch64) machine.
 
-- ``_kernels_baseline``: the architecture's baseline (SSE2 on x86-64); the only module elsewhere.
-- ``_kernels_avx2``: AVX2 + FMA + F16C (x86-64 only).
-- ``_kernels_avx512``: AVX-512 F/DQ/BW/VL (x86-64 only).
-- ``_bit_generator``: fastinit.Philox, the NumPy BitGenerator that also numbers a Generator's
+- ``kernels_baseline``: the architecture's baseline (SSE2 on x86-64); the only module elsewhere.
+- ``kernels_avx2``: AVX2 + FMA + F16C (x86-64 only).
+- ``kernels_avx512``: AVX-512 F/DQ/BW/VL (x86-64 only).
+- ``bit_generator``: fastinit.Philox, the NumPy BitGenerator that also numbers a Generator's
   calls; built once (its words come from the current level's kernels).
 
 Flags shared by every level:
@@ -21,6 +21,7 @@ Flags shared by every level:
 - ``FASTINIT_PORTABLE=1`` builds the baseline module with the portable C paths only (no
   intrinsics), as on architectures without SSE2: a way to test those paths on x86-64.
 """
+import glob
 import os
 import sysconfig
 
@@ -63,7 +64,7 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             level = ext.name.rsplit("_", 1)[-1]
             if level not in LEVEL_FLAGS:
-                continue                         # fastinit._bit_generator: the defaults
+                continue                         # fastinit._core.bit_generator: the defaults
             flags = (MSVC_FLAGS if msvc else UNIX_FLAGS) + LEVEL_FLAGS[level][1 if msvc else 0]
             ext.extra_compile_args = flags + list(ext.extra_compile_args)
             # Recorded in the module for fastinit.show_config().
@@ -76,22 +77,20 @@ class BuildExt(build_ext):
 
 extensions = [
     Extension(
-        f"fastinit._kernels_{level}",
-        [f"fastinit/_kernels_{level}.pyx"],
-        include_dirs=[np.get_include(), "fastinit"],
+        f"fastinit._core.kernels_{level}",
+        [f"fastinit/_core/kernels_{level}.pyx"],
+        include_dirs=[np.get_include(), "fastinit/_core"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=["fastinit/_kernels.pxi", "fastinit/_philox.h", "fastinit/_philox.pxd",
-                 "fastinit/_bit_generator.pxd", "fastinit/_bit_generator.h",
-                 "fastinit/_store.h", "fastinit/_cpu.h", "fastinit/_select.h",
-                 "fastinit/_half.h"],
+        depends=sorted(glob.glob("fastinit/_core/*.pxi") + glob.glob("fastinit/_core/*.h")
+                       + glob.glob("fastinit/_core/*.pxd")),
     )
     for level in LEVELS
 ] + [
     # Not per level: it calls the current level's Philox through a pointer, and every level's
     # fill_out takes its streams.
-    Extension("fastinit._bit_generator", ["fastinit/_bit_generator.pyx"],
-              include_dirs=[np.get_include(), "fastinit"],
-              depends=["fastinit/_bit_generator.pxd", "fastinit/_bit_generator.h"],
+    Extension("fastinit._core.bit_generator", ["fastinit/_core/bit_generator.pyx"],
+              include_dirs=[np.get_include(), "fastinit/_core"],
+              depends=["fastinit/_core/bit_generator.pxd", "fastinit/_core/bit_generator.h"],
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     # fastinit info's statistics: one build, the baseline's vector width (SSE2 on x86-64); it
     # reads at the disk's rate already, so it is not worth a module per level.

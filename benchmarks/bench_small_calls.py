@@ -4,7 +4,7 @@ pytest-benchmark group per call (the calls of ``python -m fastinit bench --small
     python -m pytest benchmarks/bench_small_calls.py --benchmark-group-by=group
 
 At this size a call's cost is mostly its argument handling, which fastinit's common calls do in a
-compiled front end (``fill_call`` in fastinit/_kernels.pxi).  Compare within a group; quote
+compiled front end (``fill_call`` in fastinit/_core/kernels.pxi).  Compare within a group; quote
 ratios, not times.
 """
 import numpy as np

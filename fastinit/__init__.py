@@ -12,17 +12,17 @@ and every other ``numpy.random.Generator`` method runs over it.
 >>> rng = fi.default_rng(42)
 >>> w = rng.normal(0.0, 0.02, size=(64, 32), dtype=np.float32)
 
-May import: fastinit._bit_generator, fastinit._device, fastinit._generator, fastinit._simd,
-fastinit._threads, fastinit._version, fastinit.init, fastinit.initializers, fastinit.io.
+May import: fastinit._core.bit_generator, fastinit._device, fastinit._generator, fastinit._core.simd,
+fastinit._core.threads, fastinit._version, fastinit.init, fastinit.initializers, fastinit.io.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 try:
-    from fastinit._bit_generator import Philox
+    from fastinit._core.bit_generator import Philox
     from fastinit._generator import Generator, stream_for
-    from fastinit._threads import get_num_threads, set_num_threads, threads
+    from fastinit._core.threads import get_num_threads, set_num_threads, threads
 except ImportError as exc:  # pragma: no cover - only hit from an unbuilt source tree
     raise ImportError(
         "fastinit's compiled kernels are missing. If you are in the fastinit source tree, "
@@ -108,7 +108,8 @@ def show_config(file: Any = None) -> dict[str, Any]:
     """
     import sys
 
-    from fastinit import _device, _simd
+    from fastinit import _device
+    from fastinit._core import simd as _simd
 
     config = {
         "version": __version__,

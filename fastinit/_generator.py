@@ -5,8 +5,8 @@ takes the next stream number (atomically, from the generator's fastinit.Philox, 
 callers never share one) and then fills without holding any lock.  The value at a multi-index of
 a call depends on (key, stream, shape, multi-index) only; see README.md, "The random stream".
 
-May import: numpy, fastinit._bit_generator, fastinit._device, fastinit._kernels_baseline,
-fastinit._numpy_methods, fastinit._progress, fastinit._simd, fastinit._tensors, fastinit._threads,
+May import: numpy, fastinit._core.bit_generator, fastinit._device, fastinit._core.kernels_baseline,
+fastinit._numpy_methods, fastinit._progress, fastinit._core.simd, fastinit._tensors, fastinit._core.threads,
 fastinit._truncnorm, fastinit._validate.
 """
 from __future__ import annotations
@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from fastinit import _device, _progress, _simd, _tensors, _threads
+from fastinit import _device, _progress, _tensors
+from fastinit._core import simd as _simd
+from fastinit._core import threads as _threads
 from fastinit import _validate as v
-from fastinit._bit_generator import Philox, _check_int
-from fastinit._kernels_baseline import Kind
+from fastinit._core.bit_generator import Philox, _check_int
+from fastinit._core.kernels_baseline import Kind
 from fastinit._numpy_methods import NumpyMethods
 from fastinit._truncnorm import TN_EXPONENTIAL, TN_NORMAL
 from fastinit._truncnorm import plan as _truncated_plan
@@ -31,7 +33,7 @@ _BIT_GENERATOR = "Philox4x32-10"
 # Fills of buffers at least this large (twice the last-level cache, read at import) are written
 # with streaming stores, on any number of threads: they would not stay in the caches anyway, and
 # a plain store first reads every line it writes.  Smaller ones use plain stores, so the caller
-# finds them in cache.  The streaming stores go straight from the registers (_store.h).  Out of
+# finds them in cache.  The streaming stores go straight from the registers (store.h).  Out of
 # cache on 1 thread, streaming measured +34% on an Intel Xeon (then still through a scratch copy)
 # and +0-3% on an AMD EPYC (Zen 4) with the register path.
 STREAMING_BYTES = 2 * _simd.last_level_cache_bytes()

@@ -14,7 +14,7 @@ fastinit.Philox itself with NumPy's algorithms (Lemire's method; Fisher-Yates wi
 masked draws), taking words in NumPy's order: the same values as NumPy's code over the same
 stream, without NumPy's indirect call per value.
 
-May import: numpy, fastinit._bit_generator.
+May import: numpy, fastinit._core.bit_generator.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from fastinit._bit_generator import (
+from fastinit._core.bit_generator import (
     Philox,
     bounded_fill,
     numpy_call,

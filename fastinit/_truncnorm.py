@@ -20,7 +20,7 @@ every choice accepts at least about 1/2 of its candidates.
 Reference: C. P. Robert, "Simulation of truncated normal variables", Statistics and Computing 5
 (1995) 121-125.
 
-May import: fastinit._kernels_baseline.
+May import: fastinit._core.kernels_baseline.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import functools
 import math
 from typing import NamedTuple
 
-from fastinit._kernels_baseline import TruncatedMethod
+from fastinit._core.kernels_baseline import TruncatedMethod
 
 TN_NORMAL = TruncatedMethod.TN_NORMAL
 TN_UNIFORM = TruncatedMethod.TN_UNIFORM

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import _simd, _threads
+from fastinit._core import simd as _simd
+from fastinit._core import threads as _threads
 
 LEVELS = _simd.available_levels()
 SHAPE = (37, 6)

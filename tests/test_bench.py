@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastinit import _simd
+from fastinit._core import simd as _simd
 from fastinit.bench import fills
 
 FILLS = ["uniform", "normal", "truncated_normal"]

@@ -6,7 +6,7 @@ import pytest
 
 import fastinit as fi
 from fastinit import _truncnorm
-from fastinit._kernels_baseline import TruncatedMethod
+from fastinit._core.kernels_baseline import TruncatedMethod
 
 stats = pytest.importorskip("scipy.stats")
 
@@ -202,7 +202,8 @@ def test_a_truncation_no_normal_reaches_has_the_truncated_kernels_bits(dt, loc, 
 
 
 def test_the_normal_kernel_applies_finite_clamp_bounds():
-    from fastinit import _generator, _simd
+    from fastinit import _generator
+    from fastinit._core import simd as _simd
 
     key = fi.default_rng(2).key
     z = np.empty(50_000, np.float32)

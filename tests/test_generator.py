@@ -1,12 +1,13 @@
 """The NumPy-style Generator: seeding, size/out semantics, state, pickling, spawn, threads."""
 import pickle
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import _simd
+from fastinit._core import simd as _simd
 
 from conftest import METHODS, call
 
@@ -186,6 +187,30 @@ def test_pickle_continues_the_stream():
     assert clone.state == rng.state
     np.testing.assert_array_equal(clone.normal(size=50), rng.normal(size=50))
     assert [c.key for c in clone.spawn(2)] == [c.key for c in rng.spawn(2)]
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_pickles_from_before_the_engine_moved_still_load():
+    """Pickles written by 0.2.0.dev0, when Philox lived in fastinit._bit_generator (made by
+    `pickle.dumps(..., protocol=4)` of Philox(1234) after np.random.Generator(bg).random(7), and
+    of default_rng(5) after standard_normal(3)): they load and continue where they stood."""
+    old_bg = (DATA / "philox_0.2.0.dev0.pickle").read_bytes()
+    old_rng = (DATA / "generator_0.2.0.dev0.pickle").read_bytes()
+    assert b"fastinit._bit_generator" in old_bg and b"fastinit._bit_generator" in old_rng
+    bg = pickle.loads(old_bg)
+    fresh = fi.Philox(1234)
+    np.random.Generator(fresh).random(7)
+    assert type(bg) is fi.Philox and bg.state == fresh.state
+    np.testing.assert_array_equal(bg.random_raw(9), fresh.random_raw(9))
+    rng = pickle.loads(old_rng)
+    again = fi.default_rng(5)
+    again.standard_normal(3)
+    assert rng.state == again.state
+    np.testing.assert_array_equal(rng.normal(size=20), again.normal(size=20))
+    # New pickles name the engine's own module.
+    assert b"fastinit._core.bit_generator" in pickle.dumps(fi.Philox(1))
 
 
 def test_spawn_gives_independent_reproducible_children():

@@ -6,7 +6,8 @@ import pytest
 from scipy import stats
 
 import fastinit as fi
-from fastinit import _simd, _threads
+from fastinit._core import simd as _simd
+from fastinit._core import threads as _threads
 from fastinit import _validate as v
 
 ml_dtypes = pytest.importorskip("ml_dtypes")

@@ -13,9 +13,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fastinit"
 # Lowest first.  Modules of one layer may import each other.
 LAYERS = [
     # utilities and the compiled engine
-    {"_validate", "_progress", "_names", "_version", "_threads", "_keras", "_fans", "_simd",
-     "_truncnorm", "_kernels_baseline", "_kernels_avx2", "_kernels_avx512", "_bit_generator",
-     "io._summary", "_device", "_device.triton_kernels"},
+    {"_core", "_core.kernels_baseline", "_core.kernels_avx2", "_core.kernels_avx512",
+     "_core.bit_generator", "_core.simd", "_core.threads",
+     "_validate", "_progress", "_names", "_version", "_keras", "_fans", "_truncnorm",
+     "_bit_generator", "io._summary", "_device", "_device.triton_kernels"},
     # the Generator, and torch tensors as fill targets
     {"_numpy_methods", "_generator", "_tensors"},
     # the schemes and the one init vocabulary

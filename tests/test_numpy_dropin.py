@@ -11,7 +11,7 @@ from numpy.random.tests import test_direct, test_smoke
 from scipy import stats
 
 import fastinit as fi
-from fastinit import _simd
+from fastinit._core import simd as _simd
 
 DATA = Path(__file__).with_name("data")
 OWN = {"random", "uniform", "standard_normal", "normal"}       # fastinit's kernels
@@ -82,7 +82,7 @@ def test_philox_words_are_the_same_on_every_simd_level(level):
 def test_short_runs_of_words_are_the_philox_blocks_on_every_level(level, first):
     # The first refill after a move makes 8 blocks, fewer than a vector step of most levels: the
     # level's padded vector tail against the scalar rounds, across the wrap of the block number.
-    from fastinit._kernels_baseline import philox_block
+    from fastinit._core.kernels_baseline import philox_block
     key, stream, low = 0x0123456789ABCDEF, 2**64 - 1, 0xFFFFFFFF
 
     def block(j):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import _generator, _simd
+from fastinit import _generator
+from fastinit._core import simd as _simd
 
 from conftest import METHODS, call
 
@@ -36,7 +37,7 @@ def test_the_chosen_level_is_the_best_available():
 def test_each_level_runs_its_own_module(level):
     with _simd.using_level(level) as module:
         assert _simd.kernels is module
-        assert module.__name__ == f"fastinit._kernels_{level}"
+        assert module.__name__ == f"fastinit._core.kernels_{level}"
         if level in EXPECTED_PATH:
             assert module.PHILOX_PATH == EXPECTED_PATH[level]
 
@@ -57,7 +58,7 @@ def test_every_level_gives_the_same_bits(method, dtype):
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("method", METHODS)
 def test_streaming_stores_give_the_same_bits(level, method, dtype, monkeypatch):
-    from fastinit import _threads
+    from fastinit._core import threads as _threads
 
     with _simd.using_level(level):
         plain = _outputs(method, dtype)
@@ -83,7 +84,7 @@ def _expected_uniform(words, dt, shift, scale, lo, hi):
     return np.where(v < t(hi), v, t(hi)).astype(dt)
 
 
-# (shift, scale, lo, hi) that exercise each step the fused path may skip (_store.h): the add
+# (shift, scale, lo, hi) that exercise each step the fused path may skip (store.h): the add
 # (shift +-0), the max (lo above shift; lo = -0), the min (v_max == hi, v_max below hi, hi = 0),
 # and a scale so small that folding 2**-k into it would round (the chunked path then runs).
 # scale = 0 makes every value 0, so the signed-zero rules act on every element, not on 1 in 2**24.
@@ -98,7 +99,7 @@ UNIFORM_MAPS = [(0.0, 1.0, 0.0, 1.0 - 2**-24), (-1.0, 2.0, -1.0, 1.0 - 2**-24),
 @pytest.mark.parametrize("dt", [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint32)])
 @pytest.mark.parametrize("streaming", [False, True])
 def test_the_fused_path_is_the_documented_formula(level, dt, streaming):
-    """The register path (_store.h) at every address offset and first index, for each map."""
+    """The register path (store.h) at every address offset and first index, for each map."""
     module = _simd.load(level)
     n, key, stream = 3000, 0xFEEDFACE12345678, 9
     words_per_sample = 2 if dt == np.float64 else 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit._kernels_baseline import philox_block
+from fastinit._core.kernels_baseline import philox_block
 
 import spec_reference
 from conftest import DTYPES, METHODS, call

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from fastinit import _simd
+from fastinit._core import simd as _simd
 
 pytest.importorskip("mypy.stubtest")
 
 ROOT = Path(__file__).resolve().parents[1]
 # stubtest imports the module: only the levels this CPU runs (every level shares one interface).
-MODULES = ([f"fastinit._kernels_{level}" for level in _simd.available_levels()]
-           + ["fastinit._bit_generator", "fastinit.io._summary"])
+MODULES = ([f"fastinit._core.kernels_{level}" for level in _simd.available_levels()]
+           + ["fastinit._core.bit_generator", "fastinit.io._summary"])
 
 
 def test_extension_stubs_match_the_extensions():

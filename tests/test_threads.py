@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import _threads
+from fastinit._core import threads as _threads
 
 from conftest import METHODS, call
 
@@ -275,7 +275,7 @@ def test_large_fills_on_one_thread_are_cut_into_pieces():
 _INTERRUPTED_CHILD = r"""
 import os, signal, sys, threading, time
 import numpy as np, fastinit as fi
-from fastinit import _threads
+from fastinit._core import threads as _threads
 threads = int(sys.argv[1])
 fi.set_num_threads(threads)
 n = 8 * _threads.MAX_PIECE_ELEMENTS        # 8 pieces of float64: 256 MiB, ~0.15 s of work

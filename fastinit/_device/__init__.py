@@ -147,7 +147,7 @@ def fill(tensor: Any, kind: int, shape: tuple[int, ...], starts: tuple[int, ...]
     """Fill ``tensor`` (contiguous, on a device the kernels serve, of dtype ``dt``), the block at
     ``starts`` of call (key, stream) whose full shape is ``shape``, on its device.
 
-    ``params`` and ``elements`` are the CPU kernels' (``fastinit._kernels_baseline.fill``),
+    ``params`` and ``elements`` are the CPU kernels' (``fastinit._core.kernels_baseline.fill``),
     already validated.
     """
     import torch

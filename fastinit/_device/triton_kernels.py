@@ -27,7 +27,7 @@ May import: triton.
 import triton
 import triton.language as tl
 
-# Uniform, normal, truncated normal: the kinds of fastinit._kernels_baseline.Kind.
+# Uniform, normal, truncated normal: the kinds of fastinit._core.kernels_baseline.Kind.
 UNIFORM = tl.constexpr(1)
 NORMAL = tl.constexpr(2)
 TRUNCATED = tl.constexpr(3)
@@ -153,7 +153,7 @@ def _log_f64(x):
 @triton.jit
 def _sincos_turns_f32(k):
     # sin, cos of 2*pi*k / 2**24 (k 24 bits): k = q * 2**22 + r, |r| <= 2**21, polynomials on
-    # x = 2*pi*r / 2**24, then the quadrant by bit operations (as fastinit/_kernels.pxi).
+    # x = 2*pi*r / 2**24, then the quadrant by bit operations (as fastinit/_core/kernels.pxi).
     qf = (k + 0x200000) >> 22
     r = k.to(tl.int32, bitcast=True) - (qf << 22).to(tl.int32, bitcast=True)
     x = r.to(tl.float32) * _const(3.7450702829239286e-07, tl.float32)

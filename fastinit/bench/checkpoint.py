@@ -17,7 +17,7 @@ interleaved round by round so that a slow spell of the disk does not land on one
 time of each is kept.  The ``10b`` preset (19.7 GB in bfloat16) runs disk and write_safetensors
 only: torch would need the model in memory.
 
-May import: numpy, safetensors, torch, transformers, fastinit, fastinit._progress, fastinit._simd,
+May import: numpy, safetensors, torch, transformers, fastinit, fastinit._progress, fastinit._core.simd,
 fastinit.bench.harness, fastinit.io, fastinit.torch.
 """
 from __future__ import annotations
@@ -143,7 +143,7 @@ def _in_fresh_process(case: str, preset: str, dtype: str, threads: int,
 
 def run(preset: str, dtypes: list[str], threads: int, rounds: int = 1,
         directory: str | None = None, progress: bool = False) -> dict[str, Any]:
-    from fastinit import _simd
+    from fastinit._core import simd as _simd
     from fastinit._progress import Progress
 
     cases = CASES if preset != "10b" else ["disk", "write_safetensors"]

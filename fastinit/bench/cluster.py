@@ -15,7 +15,7 @@ A float32 standard-normal array (4 GiB by default) in chunks of 64 MiB, on a
 
 Each timing is the best of ``rounds``, the contenders interleaved.  Ratios come from this run.
 
-May import: dask, distributed, numpy, fastinit, fastinit._progress, fastinit._simd,
+May import: dask, distributed, numpy, fastinit, fastinit._progress, fastinit._core.simd,
 fastinit.bench.checkpoint, fastinit.dask.
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ def run(elements: int, rounds: int = 3, directory: str | None = None,
 
     import fastinit
     import fastinit.dask
-    from fastinit import _simd
+    from fastinit._core import simd as _simd
     from fastinit._progress import Progress
 
     shape = (elements // (1 << 14), 1 << 14) if elements >= 1 << 14 else (elements,)

@@ -11,7 +11,7 @@ A second table times the NumPy methods that fastinit runs through NumPy's own co
 ``fastinit.Philox`` (``integers``, ``permutation`` and two distributions) against
 ``numpy.random.default_rng`` (PCG64) and torch's equivalents, all on one thread.
 
-May import: numpy, torch, fastinit, fastinit._progress, fastinit._simd, fastinit._validate.
+May import: numpy, torch, fastinit, fastinit._progress, fastinit._core.simd, fastinit._validate.
 """
 from __future__ import annotations
 
@@ -304,7 +304,7 @@ def run(size: int, repeats: int, dtypes: list[str], threads: int | None = None,
     """Time every fill and dtype: fastinit on 1 and on ``threads`` threads, NumPy, torch (one
     thread, when importable) and ``a.fill(0)`` on the same buffer.  Returns a JSON-able dict.
     ``progress``: one step per row on stderr (:class:`fastinit._progress.Progress`)."""
-    from fastinit import _simd
+    from fastinit._core import simd as _simd
 
     threads = threads or fastinit.get_num_threads()
     level = simd or _simd.level
@@ -378,7 +378,7 @@ def _run_rows(rows: list[dict], bar: Progress, size: int, repeats: int, dtypes: 
 
 def _result(rows: list[dict], numpy_rows: list[dict], size: int, repeats: int, threads: int,
             level: str) -> dict:
-    from fastinit import _simd
+    from fastinit._core import simd as _simd
 
     return {
         "machine": {"cpu": _cpu_name(), "cores": fastinit.get_num_threads(),

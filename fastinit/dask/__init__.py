@@ -28,7 +28,7 @@ the chunk functions are plain module-level functions of their arguments, so they
 ``pip install fastinit[dask]``; ``import fastinit`` never imports dask.
 
 May import: dask, numpy, fastinit._generator, fastinit._recipe, fastinit._tensor_init,
-fastinit._threads, fastinit._validate, fastinit.initializers.
+fastinit._core.threads, fastinit._validate, fastinit.initializers.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from fastinit import _generator
 from fastinit import _validate as v
 from fastinit import initializers as _initializers
 from fastinit._recipe import first_element, rehearse
-from fastinit._threads import threads
+from fastinit._core.threads import threads
 from fastinit._tensor_init import as_initializer, seeded_initializer
 
 __all__ = ["Generator", "default_rng", "initialize", "from_blocks"]

@@ -16,7 +16,7 @@ the array equals ``fastinit.init.kaiming_uniform_(np.empty(shape, dtype), ...)``
 ``orthogonal`` and ``sparse`` have no chunked form: each is computed whole in one task, then
 cut into the chunks.
 
-May import: dask, numpy, fastinit._generator, fastinit._recipe, fastinit._threads,
+May import: dask, numpy, fastinit._generator, fastinit._recipe, fastinit._core.threads,
 fastinit._validate, fastinit.dask, fastinit.init.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from fastinit import _validate as v
 from fastinit import init as _init
 from fastinit._generator import Generator
 from fastinit._recipe import first_element
-from fastinit._threads import threads
+from fastinit._core.threads import threads
 from fastinit.dask import _dtype, _shape, from_blocks
 
 _WHOLE = ("orthogonal", "sparse")

@@ -6,7 +6,7 @@ summarized by the Cython kernel ``fastinit.io._summary`` with the GIL released, 
 summaries merged in file order, so the result does not depend on the thread count.  At most two
 chunks per thread are in memory at once.
 
-May import: numpy, fastinit._progress, fastinit._threads, fastinit._validate, fastinit.io._summary.
+May import: numpy, fastinit._progress, fastinit._core.threads, fastinit._validate, fastinit.io._summary.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from fastinit import _threads
+from fastinit._core import threads as _threads
 from fastinit import _validate as v
 from fastinit._progress import Progress
 from fastinit.io._summary import merge, summarize_block

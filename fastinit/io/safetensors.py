@@ -14,7 +14,7 @@ bfloat16, float16) and then by name, the header serialized compactly (no spaces)
 ``__metadata__`` first.
 
 May import: numpy, fastinit._generator, fastinit._progress, fastinit._recipe,
-fastinit._tensor_init, fastinit._threads, fastinit._validate, fastinit._version,
+fastinit._tensor_init, fastinit._core.threads, fastinit._validate, fastinit._version,
 fastinit.io._files, fastinit.io._stats, fastinit.io.npy, fastinit.io.writer.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from fastinit import _threads
+from fastinit._core import threads as _threads
 from fastinit import _validate as v
 from fastinit._generator import Generator, stream_for
 from fastinit._progress import Progress, format_bytes

@@ -6,7 +6,7 @@ A Philox's position is (stream, word): the next word a direct read returns is wo
 stream ``stream`` (README, "The random stream").  Two kinds of user share it:
 
 - NumPy code reads words through the ``bitgen_t`` capsule (``next_uint32`` and the others, in
-  _bit_generator.h), from a buffer that the current SIMD level's Philox fills;
+  bit_generator.h), from a buffer that the current SIMD level's Philox fills;
 - ``fastinit.Generator`` takes a whole stream per call (``take_into``): the current one if none of
   its words were read, else the next; the position then moves to word 0 of the stream after it.
 
@@ -15,7 +15,7 @@ so two Python threads are never handed the same stream.  A Philox that other cod
 (created by the user, or handed out by ``Generator.bit_generator``) also takes the lock that NumPy
 holds while it reads words; the private one of a Generator skips it (~0.1 us a call).
 
-May import: numpy (and its C API), the C headers beside it (_bit_generator.h, the SIMD
+May import: numpy (and its C API), the C headers beside it (bit_generator.h, the SIMD
 level's Philox through a pointer); nothing else of fastinit.
 """
 from cpython.pycapsule cimport PyCapsule_GetPointer
@@ -33,16 +33,16 @@ _NAME = "fastinit.Philox"
 
 
 cdef fastinit_words_fn _current_words() except NULL:
-    """The Philox word function of the SIMD level in use (fastinit._simd)."""
-    from fastinit import _simd          # here: _simd imports the kernels, which cimport us
-    return <fastinit_words_fn>PyCapsule_GetPointer(_simd.kernels.PHILOX_WORDS,
+    """The Philox word function of the SIMD level in use (fastinit._core.simd)."""
+    from fastinit._core import simd     # here: simd imports the kernels, which cimport us
+    return <fastinit_words_fn>PyCapsule_GetPointer(simd.kernels.PHILOX_WORDS,
                                                  b"fastinit.philox_words")
 
 
 def bounded_fill(out, uint64_t key, uint64_t stream, uint64_t off, uint64_t rng):
     """Fill ``out`` (a C-contiguous int32 or int64 array) with ``off + [0, rng]`` from word 0 of
     ``stream``: ``numpy.random.Generator(Philox(key=key, stream=stream)).integers``'s values for
-    that (off, rng), computed without NumPy's indirect call per value (_bit_generator.h)."""
+    that (off, rng), computed without NumPy's indirect call per value (bit_generator.h)."""
     cdef fastinit_position position
     cdef uint32_t[::1] out32
     cdef uint64_t[::1] out64
@@ -63,7 +63,7 @@ def bounded_fill(out, uint64_t key, uint64_t stream, uint64_t off, uint64_t rng)
 def shuffle_contiguous(x, uint64_t key, uint64_t stream):
     """Shuffle the C-contiguous 1-d array ``x`` of 4- or 8-byte items in place from word 0 of
     ``stream``: ``numpy.random.Generator(Philox(key=key, stream=stream)).shuffle(x)``'s order,
-    computed without NumPy's indirect call per draw (_bit_generator.h)."""
+    computed without NumPy's indirect call per draw (bit_generator.h)."""
     cdef fastinit_position position
     cdef uint32_t[::1] x32
     cdef uint64_t[::1] x64
@@ -126,8 +126,8 @@ cdef object _numpy_call(generator, str name, tuple args, dict kwargs):
     cdef bint before_exhausted
     cdef dict state = <dict>PyThreadState_GetDict()
     if _simd_module is None:
-        from fastinit import _simd
-        _simd_module = _simd
+        from fastinit._core import simd
+        _simd_module = simd
     kernels = _simd_module.kernels
     entry = state.pop(_ENTRY, None)
     if entry is None or (<tuple>entry)[2] is not kernels:     # a new SIMD level: its words

@@ -3,7 +3,7 @@
  * "Parallel random numbers: as easy as 1, 2, 3", SC11 (2011).
  *
  * This header holds only what Cython cannot say well: the 32x32->64-bit multiply of each round.
- * Everything that turns words into floats lives in _kernels.pxi.
+ * Everything that turns words into floats lives in kernels.pxi.
  *
  * Stream layout (the public promise, see README.md): block j of call s is
  *     philox4x32_10(counter = (j & 0xffffffff, j >> 32, s & 0xffffffff, s >> 32), key = (k0, k1))
@@ -66,7 +66,7 @@ static inline void fastinit_philox_words_scalar(uint32_t *words, uint64_t first_
 
 /*
  * Vector paths.  Which one a module gets is decided by the flags it is compiled with (setup.py
- * builds the kernels once per x86-64 level and fastinit/_simd.py picks one at import); all of them
+ * builds the kernels once per x86-64 level and fastinit/_core/simd.py picks one at import); all of them
  * produce exactly the words of the scalar path.
  *
  * Each 64-bit lane carries one block's 32-bit word in its low half.  The unsigned 32x32->64

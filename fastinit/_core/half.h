@@ -1,6 +1,6 @@
 /*
  * float32 -> float16 with the F16C instruction (vcvtps2ph), round to nearest-even, saturating at
- * +-65504 like the portable converter in _kernels.pxi (which the baseline module uses and which
+ * +-65504 like the portable converter in kernels.pxi (which the baseline module uses and which
  * gives the same bits).  Only the modules compiled with -mf16c (avx2, avx512) have it.
  */
 #ifndef FASTINIT_HALF_H

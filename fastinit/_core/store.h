@@ -10,7 +10,7 @@
  * Only the fills that cost little more than their words have this path: raw words and
  * float32/float64 uniforms, 4 bytes of output per Philox word.  Normal and truncated normal spend
  * several times longer computing a value than storing it, and go through the chunked kernels of
- * _kernels.pxi.
+ * kernels.pxi.
  *
  * The values are those of the chunked kernels, bit for bit: the same words, and the same
  * `u = (w >> 8) * 2**-24` (float32) or `u = (w64 >> 11) * 2**-53` (float64) followed by
@@ -22,7 +22,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "_philox.h"
+#include "philox.h"
 
 enum { FASTINIT_SINK_RAW = 0, FASTINIT_SINK_UNIFORM_F32 = 1, FASTINIT_SINK_UNIFORM_F64 = 2 };
 

@@ -1,6 +1,6 @@
 /*
  * fastinit.Philox's reads through NumPy's bitgen_t: the next words of one stream, from a buffer
- * that the current SIMD level's Philox fills (fastinit/_bit_generator.pyx holds the rest).
+ * that the current SIMD level's Philox fills (fastinit/_core/bit_generator.pyx holds the rest).
  *
  * The position is word `4 * next_block - FASTINIT_BUFFER_WORDS + pos` of `stream`: buffer[]
  * ends with the words before block `next_block`, read up to pos (pos == FASTINIT_BUFFER_WORDS:

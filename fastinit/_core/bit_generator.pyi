@@ -1,4 +1,4 @@
-"""Type stubs for fastinit/_bit_generator.pyx."""
+"""Type stubs for fastinit/_core/bit_generator.pyx."""
 from collections.abc import Mapping
 from typing import Any
 

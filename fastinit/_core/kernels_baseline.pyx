@@ -2,16 +2,16 @@
 # cython: initializedcheck=False, nonecheck=False, embedsignature=True
 """fastinit's fill kernels compiled for the baseline of the architecture (SSE2 on x86-64).
 
-The code is _kernels.pxi, shared by every level; fastinit/_simd.py chooses the module to use.
+The code is kernels.pxi, shared by every level; fastinit/_core/simd.py chooses the module to use.
 
-May import: numpy (and its C API), fastinit._bit_generator and _philox (cimport), the C
-headers of the engine (_philox.h, _store.h, _select.h, _half.h, _cpu.h); nothing else of fastinit.
+May import: numpy (and its C API), fastinit._core.bit_generator and philox (cimport), the C
+headers of the engine (philox.h, store.h, select.h, half.h, cpu.h); nothing else of fastinit.
 """
 
-include "_kernels.pxi"
+include "kernels.pxi"
 
 
-cdef extern from "_cpu.h" nogil:
+cdef extern from "cpu.h" nogil:
     int fastinit_cpu_level()
 
 

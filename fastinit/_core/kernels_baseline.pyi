@@ -1,4 +1,4 @@
-"""Type stubs for a compiled kernel module (the code is fastinit/_kernels.pxi)."""
+"""Type stubs for a compiled kernel module (the code is fastinit/_core/kernels.pxi)."""
 import enum
 
 from collections.abc import Callable
@@ -6,7 +6,7 @@ from typing_extensions import CapsuleType
 
 import numpy as np
 
-from fastinit._bit_generator import Philox
+from fastinit._core.bit_generator import Philox
 
 class Kind(enum.IntEnum):
     KIND_RAW = 0

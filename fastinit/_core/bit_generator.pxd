@@ -1,12 +1,12 @@
-# Cython view of fastinit/_bit_generator.pyx (and _bit_generator.h), for the kernel modules'
+# Cython view of fastinit/_core/bit_generator.pyx (and bit_generator.h), for the kernel modules'
 # fill_call.
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from numpy.random cimport BitGenerator
 
 
-cdef extern from "_bit_generator.h" nogil:
+cdef extern from "bit_generator.h" nogil:
     enum: FASTINIT_BUFFER_WORDS
-    # A kernel module's Philox word function (_philox.h, compiled for its SIMD level).
+    # A kernel module's Philox word function (philox.h, compiled for its SIMD level).
     ctypedef void (*fastinit_words_fn)(uint32_t* words, uint64_t first_block, int64_t nblocks,
                                        uint64_t key, uint64_t stream)
     ctypedef struct fastinit_position:

@@ -1,11 +1,11 @@
 """Which compiled kernel module runs: the best instruction-set level the CPU supports.
 
-setup.py builds the same kernels once per level (``_kernels_baseline``, ``_kernels_avx2``,
-``_kernels_avx512``); every level produces the same bits, only faster.  At import the best level
+setup.py builds the same kernels once per level (``kernels_baseline``, ``kernels_avx2``,
+``kernels_avx512``); every level produces the same bits, only faster.  At import the best level
 that was built and that this CPU (and OS) supports is chosen, unless ``FASTINIT_SIMD`` names one
 (``baseline``, ``avx2`` or ``avx512``), which must then be available.
 
-May import: fastinit._kernels_baseline.
+May import: fastinit._core.kernels_baseline.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import os
 from types import ModuleType
 from typing import Iterator
 
-from fastinit import _kernels_baseline
+from fastinit._core import kernels_baseline
 
 LEVELS = ("baseline", "avx2", "avx512")
 # Where the cache sizes cannot be read (not Linux), assume a last-level cache this large.
@@ -55,7 +55,7 @@ def last_level_cache_bytes(sysfs: str = "/sys/devices/system/cpu/cpu0/cache") ->
 
 def cpu_levels() -> list[str]:
     """The levels this CPU and operating system can run, built or not."""
-    return list(LEVELS[: _kernels_baseline.cpu_level() + 1])
+    return list(LEVELS[: kernels_baseline.cpu_level() + 1])
 
 
 def built_levels() -> list[str]:
@@ -65,7 +65,7 @@ def built_levels() -> list[str]:
     instructions, so importing the avx512 module on a CPU without AVX-512 dies of SIGILL.
     """
     return [level for level in LEVELS
-            if importlib.util.find_spec(f"fastinit._kernels_{level}") is not None]
+            if importlib.util.find_spec(f"fastinit._core.kernels_{level}") is not None]
 
 
 def available_levels() -> list[str]:
@@ -82,7 +82,7 @@ def load(level: str) -> ModuleType:
         raise RuntimeError(f"this CPU does not support the {level} kernels (it runs: "
                            f"{', '.join(cpu_levels())}); unset FASTINIT_SIMD or choose one of those")
     try:
-        return importlib.import_module(f"fastinit._kernels_{level}")
+        return importlib.import_module(f"fastinit._core.kernels_{level}")
     except ImportError as exc:
         raise RuntimeError(f"the {level} kernels were not built in this installation (built: "
                            f"{', '.join(built_levels())})") from exc
