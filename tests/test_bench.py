@@ -181,3 +181,21 @@ def test_bench_small_times_every_method_against_numpy():
     for r in rows:
         assert r["fastinit_us"] > 0 and r["numpy_us"] > 0
         assert r["vs_numpy"] == pytest.approx(r["numpy_us"] / r["fastinit_us"])
+
+
+@pytest.mark.parametrize("preload", [(), ("json",)], ids=["new interpreter", "fork server"])
+def test_each_case_runs_in_a_process_of_its_own_and_failures_name_it(preload):
+    """The harness of the fresh-process benchmarks, both ways: a case runs in another process
+    than the caller's and than the previous case's, a failing case is a RuntimeError naming it
+    with its traceback, and a case that kills its process is one too."""
+    import os
+
+    from fastinit.bench.harness import in_fresh_process
+
+    first, peak = in_fresh_process("os", "getpid", what="pid", preload=preload)
+    second, _ = in_fresh_process("os", "getpid", what="pid", preload=preload)
+    assert len({first, second, os.getpid()}) == 3 and peak > 0
+    with pytest.raises(RuntimeError, match="(?s)no such case failed.*nonexistent"):
+        in_fresh_process("os", "nonexistent", what="no such case", preload=preload)
+    with pytest.raises(RuntimeError, match="abort failed"):
+        in_fresh_process("os", "abort", what="abort", preload=preload)

@@ -167,7 +167,8 @@ def _trunc_normal_case(meta: Any, dtype: Any) -> dict[str, float]:
 def _in_fresh_process(case: str, preset: str, dtype: str, threads: int,
                       warm: bool) -> dict[str, float]:
     seconds, _ = in_fresh_process(__name__, "run_case", case, preset, dtype, threads, warm,
-                                  what=f"bench --model {case} {dtype}")
+                                  what=f"bench --model {case} {dtype}",
+                                  preload=("torch", "transformers", "fastinit.torch"))
     return seconds
 
 
