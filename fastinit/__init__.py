@@ -12,8 +12,9 @@ and every other ``numpy.random.Generator`` method runs over it.
 >>> rng = fi.default_rng(42)
 >>> w = rng.normal(0.0, 0.02, size=(64, 32), dtype=np.float32)
 
-May import: fastinit._core.bit_generator, fastinit._device, fastinit._generator, fastinit._core.simd,
-fastinit._core.threads, fastinit._version, fastinit.init, fastinit.initializers, fastinit.io.
+May import: fastinit._core.bit_generator, fastinit._device, fastinit._generator,
+fastinit._core.simd, fastinit._core.threads, fastinit._version, fastinit.init,
+fastinit.initializers, fastinit.io.
 """
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ callers never share one) and then fills without holding any lock.  The value at 
 a call depends on (key, stream, shape, multi-index) only; see README.md, "The random stream".
 
 May import: numpy, fastinit._core.bit_generator, fastinit._device, fastinit._core.kernels_baseline,
-fastinit._numpy_methods, fastinit._progress, fastinit._core.simd, fastinit._tensors, fastinit._core.threads,
-fastinit._truncnorm, fastinit._validate.
+fastinit._numpy_methods, fastinit._progress, fastinit._core.simd, fastinit._tensors,
+fastinit._core.threads, fastinit._truncnorm, fastinit._validate.
 """
 from __future__ import annotations
 

@@ -68,10 +68,11 @@ cdef inline double _u_open_f64(uint32_t lo, uint32_t hi) noexcept nogil:
 
 cdef inline float _log_f32(float x) noexcept nogil:
     # x = 2**e * m with m in [sqrt(2)/2, sqrt(2)); log(m) = 2 atanh(s), s = (m - 1) / (m + 1),
-    # |s| <= 0.1716, so the atanh series to s**9 is exact to float32 precision.  x > 0, finite
-    # and normal (every caller's x is at least 2**-32).  e and m in integer steps (as musl's logf): subtracting the bits of m's lower
-    # end, 0x3F3504F4 (the first float32 above sqrt(2)/2), leaves e in the top bits, a mantissa
-    # of 0x3504F4 or more carrying into them; taking e back out of x's exponent leaves m.
+    # |s| <= 0.1716, so the atanh series to s**9 is exact to float32 precision.  x > 0, finite and
+    # normal (every caller's x is at least 2**-32).  e and m in integer steps (as musl's logf):
+    # subtracting the bits of m's lower end, 0x3F3504F4 (the first float32 above sqrt(2)/2), leaves
+    # e in the top bits, a mantissa of 0x3504F4 or more carrying into them; taking e back out of x's
+    # exponent leaves m.
     cdef uint32_t bits = _f32_bits(x)
     cdef int32_t offset = <int32_t>(bits - <uint32_t>0x3F3504F4)
     cdef int32_t e = offset >> 23                       # arithmetic: e < 0 for x < sqrt(2)/2

@@ -66,8 +66,8 @@ static inline void fastinit_philox_words_scalar(uint32_t *words, uint64_t first_
 
 /*
  * Vector paths.  Which one a module gets is decided by the flags it is compiled with (setup.py
- * builds the kernels once per x86-64 level and fastinit/_core/simd.py picks one at import); all of them
- * produce exactly the words of the scalar path.
+ * builds the kernels once per x86-64 level and fastinit/_core/simd.py picks one at import); all
+ * of them produce exactly the words of the scalar path.
  *
  * Each 64-bit lane carries one block's 32-bit word in its low half.  The unsigned 32x32->64
  * multiply (_mm*_mul_epu32) multiplies those low halves into full 64-bit products and ignores the

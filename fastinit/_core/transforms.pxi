@@ -35,28 +35,16 @@ cdef void _uniform_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t firs
         v = v if v > p.lo else p.lo
         x[i] = v if v < p.hi else p.hi
 
-cdef inline void _normal_pairs_f32(float* x, const uint32_t* w, Py_ssize_t pairs, float shift,
-                                   float scale, float lo, float hi, bint clamp) noexcept nogil:
-    cdef float z0, z1, v0, v1
+cdef inline void _normal_pairs(real* x, const uint32_t* w, Py_ssize_t pairs, real shift,
+                               real scale, real lo, real hi, bint clamp) noexcept nogil:
+    # Pair k from words 2k, 2k+1 (float32) or 4k .. 4k+3 (float64), through the output map.
+    cdef real z0, z1, v0, v1
     cdef Py_ssize_t k
     for k in range(pairs):
-        _box_muller_f32(w[2 * k], w[2 * k + 1], &z0, &z1)
-        v0 = shift + scale * z0
-        v1 = shift + scale * z1
-        if clamp:
-            v0 = v0 if v0 > lo else lo
-            v1 = v1 if v1 > lo else lo
-            v0 = v0 if v0 < hi else hi
-            v1 = v1 if v1 < hi else hi
-        x[2 * k] = v0
-        x[2 * k + 1] = v1
-
-cdef inline void _normal_pairs_f64(double* x, const uint32_t* w, Py_ssize_t pairs, double shift,
-                                   double scale, double lo, double hi, bint clamp) noexcept nogil:
-    cdef double z0, z1, v0, v1
-    cdef Py_ssize_t k
-    for k in range(pairs):
-        _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3], &z0, &z1)
+        if real is float:
+            _box_muller_f32(w[2 * k], w[2 * k + 1], &z0, &z1)
+        else:
+            _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3], &z0, &z1)
         v0 = shift + scale * z0
         v1 = shift + scale * z1
         if clamp:
@@ -71,18 +59,21 @@ cdef inline void _normal_pairs_f64(double* x, const uint32_t* w, Py_ssize_t pair
 # so the clamp changes no value there: that loop goes without it (4 of its ~75 vector
 # operations per 16 pairs).  The inline helper is specialized on the constant `clamp`.
 
+cdef inline void _normal(real* x, const uint32_t* w, Py_ssize_t n,
+                         const FillParams* p) noexcept nogil:
+    cdef real shift = <real>p.shift
+    cdef real scale = <real>p.scale
+    cdef real lo = <real>p.lo
+    cdef real hi = <real>p.hi
+    if lo == -INFINITY and hi == INFINITY:
+        _normal_pairs(x, w, n // 2, shift, scale, lo, hi, False)
+    else:
+        _normal_pairs(x, w, n // 2, shift, scale, lo, hi, True)
+
 cdef void _normal_f32(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                       const FillParams* p) noexcept nogil:
-    cdef float shift = <float>p.shift, scale = <float>p.scale
-    cdef float lo = <float>p.lo, hi = <float>p.hi
-    if lo == -INFINITY and hi == INFINITY:
-        _normal_pairs_f32(<float*>dst, w, n // 2, shift, scale, lo, hi, False)
-    else:
-        _normal_pairs_f32(<float*>dst, w, n // 2, shift, scale, lo, hi, True)
+    _normal(<float*>dst, w, n, p)
 
 cdef void _normal_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t first,
                       const FillParams* p) noexcept nogil:
-    if p.lo == -INFINITY and p.hi == INFINITY:
-        _normal_pairs_f64(<double*>dst, w, n // 2, p.shift, p.scale, p.lo, p.hi, False)
-    else:
-        _normal_pairs_f64(<double*>dst, w, n // 2, p.shift, p.scale, p.lo, p.hi, True)
+    _normal(<double*>dst, w, n, p)

@@ -17,8 +17,8 @@ interleaved round by round so that a slow spell of the disk does not land on one
 time of each is kept.  The ``10b`` preset (19.7 GB in bfloat16) runs disk and write_safetensors
 only: torch would need the model in memory.
 
-May import: numpy, safetensors, torch, transformers, fastinit, fastinit._progress, fastinit._core.simd,
-fastinit.bench.harness, fastinit.io, fastinit.torch.
+May import: numpy, safetensors, torch, transformers, fastinit, fastinit._progress,
+fastinit._core.simd, fastinit.bench.harness, fastinit.io, fastinit.torch.
 """
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ summarized by the Cython kernel ``fastinit.io._summary`` with the GIL released, 
 summaries merged in file order, so the result does not depend on the thread count.  At most two
 chunks per thread are in memory at once.
 
-May import: numpy, fastinit._progress, fastinit._core.threads, fastinit._validate, fastinit.io._summary.
+May import: numpy, fastinit._progress, fastinit._core.threads, fastinit._validate,
+fastinit.io._summary.
 """
 from __future__ import annotations
 
