@@ -554,7 +554,8 @@ def _diagnose_command(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.json:
-        print(json.dumps({run.label: {"rows": run.to_dict(), "flags": [vars(f) for f in run.flags]}
+        print(json.dumps({run.label: {"rows": run.to_dict(), "blocks": run.blocks_dict(),
+                                      "flags": [vars(f) for f in run.flags]}
                           for run in [result, *result.compared.values()]}, indent=2))
     else:
         print(result)

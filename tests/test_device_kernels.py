@@ -92,10 +92,10 @@ def test_every_method_and_dtype_matches_the_cpu_kernels(method, dtype, launches,
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("region", [
-    np.s_[3:40, 5:9, :],            # rows of whole trailing axes
-    np.s_[:20, 2:3, 1:6],           # a column shard: one short row per (i, j)
+    np.s_[3:14, 5:9, :],            # rows of whole trailing axes
+    np.s_[:9, 2:3, 1:6],            # a column shard: one short row per (i, j)
     np.s_[7:8, :, :],               # one contiguous slab
-    np.s_[60:64, 3:10, 2:13],       # a row per (i, j): each row one program (interpreted: slow)
+    np.s_[61:63, 3:8, 2:13],        # a row per (i, j): each row one program (interpreted: slow)
 ], ids=["rows", "columns", "slab", "inner"])
 @pytest.mark.parametrize("method", ["uniform", "normal", "trunc_normal_method",
                                     "trunc_one_sided"])
