@@ -1,9 +1,17 @@
 import os
+import signal
 import subprocess
 
 # The device kernels run in Triton's interpreter in the test suite (tests/test_device_kernels.py):
 # Triton reads this when it is first imported, so it is set before anything imports it.
 os.environ.setdefault("TRITON_INTERPRET", "1")
+
+# A suite started as a background job (`cmd &` in a script) inherits SIGINT ignored, and every
+# process it starts would too: the Ctrl-C tests send SIGINT to children and need the
+# KeyboardInterrupt a terminal's Ctrl-C gives.  Python's handler makes the children's SIGINT the
+# default again when they start.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import numpy as np
 import pytest

@@ -33,8 +33,19 @@ cdef extern from *:
     #ifndef FASTINIT_CFLAGS
     #define FASTINIT_CFLAGS ""
     #endif
+    /* a * b + c where the product a * b is exact (b a power of two): the fused and the unfused
+       forms are then the same number, so each level takes the one it does in one instruction. */
+    #ifdef __FMA__
+    #define FASTINIT_EXACT_MUL_ADD_F32(a, b, c) fmaf(a, b, c)
+    #define FASTINIT_EXACT_MUL_ADD_F64(a, b, c) fma(a, b, c)
+    #else
+    #define FASTINIT_EXACT_MUL_ADD_F32(a, b, c) ((a) * (b) + (c))
+    #define FASTINIT_EXACT_MUL_ADD_F64(a, b, c) ((a) * (b) + (c))
+    #endif
     """
     const char* FASTINIT_CFLAGS
+    float _exact_mul_add_f32 "FASTINIT_EXACT_MUL_ADD_F32"(float a, float b, float c) nogil
+    double _exact_mul_add_f64 "FASTINIT_EXACT_MUL_ADD_F64"(double a, double b, double c) nogil
 
 
 cdef extern from "numpy/ndarraytypes.h":

@@ -53,54 +53,67 @@ cdef inline double _u01_f64(uint32_t lo, uint32_t hi) noexcept nogil:
 
 cdef inline float _u_open_f32(uint32_t w) noexcept nogil:
     # The Box-Muller radius uniform, (0, 1]: fl(fl(w >> 1) * 2**-31 + 2**-32).  31 bits reach the
-    # tail out to |z| = 6.66 instead of 5.77 with 24 bits.
-    return (<float><int32_t>(w >> 1) * <float>4.656612873077393e-10
-            + <float>2.3283064365386963e-10)
+    # tail out to |z| = 6.66 instead of 5.77 with 24 bits.  The product is exact.
+    return _exact_mul_add_f32(<float><int32_t>(w >> 1), <float>4.656612873077393e-10,
+                              <float>2.3283064365386963e-10)
 
 cdef inline double _u_open_f64(uint32_t lo, uint32_t hi) noexcept nogil:
-    # fl(((hi << 32 | lo) >> 11) * 2**-53 + 2**-54), in (0, 1].
-    return _u53(lo, hi) * 1.1102230246251565e-16 + 5.551115123125783e-17
+    # fl(((hi << 32 | lo) >> 11) * 2**-53 + 2**-54), in (0, 1].  The product is exact.
+    return _exact_mul_add_f64(_u53(lo, hi), 1.1102230246251565e-16, 5.551115123125783e-17)
 
 
 # ------------------------------------------------------------------------------------------------
 # Polynomial log and sin/cos (ours, so the loops vectorize; within 2 ulp of the true values)
 # ------------------------------------------------------------------------------------------------
 
+# A power of two k (1 or -2) times the log: k * log(x) to the last bit, for k = -2 what
+# Box-Muller's radius needs without a multiplication after the log.  Scaling by a power of two
+# commutes with rounding (nothing here comes near overflow or the subnormals), so k goes into the
+# last two fused multiply-adds' operands: fma(k e, ln2, fma(k t, z h, k t)) = k fma(e, ln2,
+# fma(t, z h, t)), zeros with their signs (k e is a float product: -2 * +0 = -0).  For float32
+# that was checked on every positive normal float32 against -2 * log (and the golden hashes pin
+# every method's output at every level).
+
 cdef inline float _log_f32(float x) noexcept nogil:
+    return _scaled_log_f32(x, <float>1.0)
+
+cdef inline float _scaled_log_f32(float x, float k) noexcept nogil:
     # x = 2**e * m with m in [sqrt(2)/2, sqrt(2)); log(m) = 2 atanh(s), s = (m - 1) / (m + 1),
     # |s| <= 0.1716, so the atanh series to s**9 is exact to float32 precision.  x > 0, finite and
     # normal (every caller's x is at least 2**-32).  e and m in integer steps (as musl's logf):
     # subtracting the bits of m's lower end, 0x3F3504F4 (the first float32 above sqrt(2)/2), leaves
     # e in the top bits, a mantissa of 0x3504F4 or more carrying into them; taking e back out of x's
-    # exponent leaves m.
+    # exponent leaves m.  The README writes the denominator 2 + f with f = m - 1; f is exact
+    # (Sterbenz), so m + 1 is the same sum, and it does not wait for f.
     cdef uint32_t bits = _f32_bits(x)
     cdef int32_t offset = <int32_t>(bits - <uint32_t>0x3F3504F4)
     cdef int32_t e = offset >> 23                       # arithmetic: e < 0 for x < sqrt(2)/2
     cdef float m = _bits_f32(bits - (<uint32_t>offset & <uint32_t>0xFF800000))
-    cdef float f = m - <float>1.0
-    cdef float s = f / (<float>2.0 + f)
+    cdef float s = (m - <float>1.0) / (m + <float>1.0)
     cdef float z = s * s
-    cdef float t = <float>2.0 * s
+    cdef float t = (<float>2.0 * k) * s
     # Horner with fused multiply-adds (README: the order and the fusing are normative).
     cdef float h = fmaf(<float>(1.0 / 9.0), z, <float>(1.0 / 7.0))
     h = fmaf(h, z, <float>(1.0 / 5.0))
     h = fmaf(h, z, <float>(1.0 / 3.0))
-    return fmaf(<float>e, <float>0.6931471805599453, fmaf(t, z * h, t))
+    return fmaf(<float>e * k, <float>0.6931471805599453, fmaf(t, z * h, t))
 
 cdef inline double _log_f64(double x) noexcept nogil:
-    # As _log_f32, with the series to s**19 and log(2) split in two so e * ln2_hi is exact.
-    # SSE2 has no 64-bit arithmetic shift, so the steps keep the exponent biased: subtracting
-    # only the mantissa of m's lower end (0x3FE6A09E667F3BCE, the first double above
+    return _scaled_log_f64(x, 1.0)
+
+cdef inline double _scaled_log_f64(double x, double k) noexcept nogil:
+    # As _scaled_log_f32, with the series to s**19 and log(2) split in two so e * ln2_hi is
+    # exact.  SSE2 has no 64-bit arithmetic shift, so the steps keep the exponent biased:
+    # subtracting only the mantissa of m's lower end (0x3FE6A09E667F3BCE, the first double above
     # sqrt(2)/2) leaves e + 1022 in the top 12 bits, which is never negative for a normal x.
     # e is converted by _small_u64_to_f64: SSE2 has no int64 -> double.
     cdef uint64_t bits = _f64_bits(x)
     cdef uint64_t offset = bits - 0x6A09E667F3BCEULL
     cdef double m = _bits_f64(bits - (offset & 0xFFF0000000000000ULL) + 0x3FE0000000000000ULL)
-    cdef double ef = _small_u64_to_f64(offset >> 52) - 1022.0
-    cdef double f = m - 1.0
-    cdef double s = f / (2.0 + f)
+    cdef double ef = (_small_u64_to_f64(offset >> 52) - 1022.0) * k
+    cdef double s = (m - 1.0) / (m + 1.0)
     cdef double z = s * s
-    cdef double t = 2.0 * s
+    cdef double t = (2.0 * k) * s
     cdef double h = fma(1.0 / 19.0, z, 1.0 / 17.0)
     h = fma(h, z, 1.0 / 15.0)
     h = fma(h, z, 1.0 / 13.0)
@@ -182,7 +195,7 @@ cdef inline void _sincos_turns_f64(uint64_t k, double* sin_out, double* cos_out)
 cdef inline void _box_muller_f32(uint32_t w_radius, uint32_t w_angle,
                                  float* z0, float* z1) noexcept nogil:
     cdef float s, c
-    cdef float r = sqrtf(<float>(-2.0) * _log_f32(_u_open_f32(w_radius)))
+    cdef float r = sqrtf(_scaled_log_f32(_u_open_f32(w_radius), <float>(-2.0)))
     _sincos_turns_f32(w_angle >> 8, &s, &c)
     z0[0] = r * c
     z1[0] = r * s
@@ -190,7 +203,7 @@ cdef inline void _box_muller_f32(uint32_t w_radius, uint32_t w_angle,
 cdef inline void _box_muller_f64(uint32_t r_lo, uint32_t r_hi, uint32_t a_lo, uint32_t a_hi,
                                  double* z0, double* z1) noexcept nogil:
     cdef double s, c
-    cdef double r = sqrt(-2.0 * _log_f64(_u_open_f64(r_lo, r_hi)))
+    cdef double r = sqrt(_scaled_log_f64(_u_open_f64(r_lo, r_hi), -2.0))
     _sincos_turns_f64(_join64(a_lo, a_hi) >> 11, &s, &c)
     z0[0] = r * c
     z1[0] = r * s

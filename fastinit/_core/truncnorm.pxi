@@ -24,14 +24,14 @@ cdef void _tn_proposals_f32(float* x, float* ok, const uint32_t* w, Py_ssize_t m
     cdef Py_ssize_t k
     if p.method == TN_UNIFORM:
         for k in range(m):
-            e2 = <float>(-2.0) * _log_f32(<float>1.0 - _u01_f32(w[2 * k + 1]))
+            e2 = _scaled_log_f32(<float>1.0 - _u01_f32(w[2 * k + 1]), <float>(-2.0))
             v = a + width * _u01_f32(w[2 * k])
             penalty = v * v - m2
             x[k] = v
             ok[k] = (v <= b) & (e2 >= penalty)
     else:
         for k in range(m):
-            e2 = <float>(-2.0) * _log_f32(<float>1.0 - _u01_f32(w[2 * k + 1]))
+            e2 = _scaled_log_f32(<float>1.0 - _u01_f32(w[2 * k + 1]), <float>(-2.0))
             v = a - _log_f32(<float>1.0 - _u01_f32(w[2 * k]) * c) / alpha
             penalty = (v - alpha) * (v - alpha) - d2
             x[k] = v
@@ -44,14 +44,14 @@ cdef void _tn_proposals_f64(double* x, double* ok, const uint32_t* w, Py_ssize_t
     cdef Py_ssize_t k
     if p.method == TN_UNIFORM:
         for k in range(m):
-            e2 = -2.0 * _log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]))
+            e2 = _scaled_log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]), -2.0)
             v = p.a + p.width * _u01_f64(w[4 * k], w[4 * k + 1])
             penalty = v * v - p.m2
             x[k] = v
             ok[k] = (v <= p.b) & (e2 >= penalty)
     else:
         for k in range(m):
-            e2 = -2.0 * _log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]))
+            e2 = _scaled_log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]), -2.0)
             v = p.a - _log_f64(1.0 - _u01_f64(w[4 * k], w[4 * k + 1]) * p.c) / p.alpha
             penalty = (v - p.alpha) * (v - p.alpha) - p.d2
             x[k] = v
