@@ -15,8 +15,9 @@ so two Python threads are never handed the same stream.  A Philox that other cod
 (created by the user, or handed out by ``Generator.bit_generator``) also takes the lock that NumPy
 holds while it reads words; the private one of a Generator skips it (~0.1 us a call).
 
-May import: numpy (and its C API), the C headers beside it (bit_generator.h, the SIMD
-level's Philox through a pointer); nothing else of fastinit.
+May import: numpy (and its C API), the C headers beside it (bit_generator.h); of fastinit only
+fastinit._core.simd, lazily, at the first draw (the SIMD level's Philox, through a pointer: simd
+imports the kernels, which cimport this module).
 """
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cpython.pystate cimport PyThreadState_GetDict
