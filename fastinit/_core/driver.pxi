@@ -11,8 +11,8 @@ cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos,
     # first block starts before `first`, or its last block runs past the end) is computed into an
     # L1 scratch buffer and the needed part copied out.  Array parameters are applied to each
     # chunk while it is in L1 (pos: the block-flat index of out[0]).
-    cdef uint32_t words[4 * CHUNK]
-    cdef double scratch[CHUNK]                   # CHUNK samples of up to 8 bytes
+    cdef uint32_t words[4 * CHUNK]               # a chunk's words: k.chunk * words_per_sample
+    cdef double scratch[2 * CHUNK]               # a chunk's samples: k.chunk * itemsize bytes
     cdef int64_t per_block = 4 // k.words_per_sample
     cdef uint64_t end = first + <uint64_t>n
     cdef uint64_t start = first - first % <uint64_t>per_block
@@ -20,7 +20,7 @@ cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos,
     cdef int64_t m
     cdef int compute_itemsize = 4 if k.half else k.itemsize
     while start < end:
-        stop = start + CHUNK if start + CHUNK < end else end
+        stop = start + k.chunk if start + k.chunk < end else end
         stop_aligned = (stop + per_block - 1) // per_block * per_block
         m = <int64_t>(stop_aligned - start)
         fastinit_philox_words(words, start * k.words_per_sample // 4,

@@ -7,6 +7,12 @@
 
 cdef enum:
     CHUNK = 1024         # samples per chunk: words and scratch stay in L1
+    # A truncated normal's chunks hold 4 * CHUNK words (4096 float32 samples of the normal
+    # method): its retries, about 5% of the samples at [-2, 2], are batched per chunk, and at
+    # 1024 samples the batches' fixed costs were a third of the retry time.  Only the words, the
+    # output and the few rejected offsets are touched, 32 KiB.
+    TN_CHUNK_WORDS = 4 * CHUNK
+    MAX_CHUNK = 4 * CHUNK
     RETRY_BATCH = 64     # truncated-normal retry blocks computed together (a multiple of 16:
                          # the retry loops pad their blocks to one)
     MAX_ATTEMPTS = 255   # retry blocks per rejected truncated-normal sample (see README)
@@ -75,3 +81,4 @@ ctypedef struct Kernel:
     int itemsize             # of the output
     int half                 # 0; HALF_FLOAT16 or HALF_BFLOAT16: float32 transform, rounded on store
     int sink                 # the streaming path (_store.h FASTINIT_SINK_*), or -1: none
+    int chunk                # samples per chunk (CHUNK; TN_CHUNK_WORDS' worth for truncated)
