@@ -13,7 +13,7 @@ cdef enum:
     # output and the few rejected offsets are touched, 32 KiB.
     TN_CHUNK_WORDS = 4 * CHUNK
     MAX_CHUNK = 4 * CHUNK
-    RETRY_BATCH = 64     # truncated-normal retry blocks computed together (a multiple of 16:
+    RETRY_BATCH = 256    # truncated-normal retry blocks computed together (a multiple of 16:
                          # the retry loops pad their blocks to one)
     MAX_ATTEMPTS = 255   # retry blocks per rejected truncated-normal sample (see README)
     MAX_NDIM = 64
