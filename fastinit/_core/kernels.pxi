@@ -35,6 +35,13 @@ cdef extern from *:
     #endif
     /* a * b + c where the product a * b is exact (b a power of two): the fused and the unfused
        forms are then the same number, so each level takes the one it does in one instruction. */
+    /* AVX-512DQ converts 64-bit integers to double in one instruction (vcvtuqq2pd); below it
+       the conversion is emulated with exact steps (_exact_f64), the same value for n < 2**53. */
+    #ifdef __AVX512DQ__
+    #define FASTINIT_HAS_U64_TO_F64 1
+    #else
+    #define FASTINIT_HAS_U64_TO_F64 0
+    #endif
     #ifdef __FMA__
     #define FASTINIT_EXACT_MUL_ADD_F32(a, b, c) fmaf(a, b, c)
     #define FASTINIT_EXACT_MUL_ADD_F64(a, b, c) fma(a, b, c)
@@ -44,6 +51,7 @@ cdef extern from *:
     #endif
     """
     const char* FASTINIT_CFLAGS
+    const bint FASTINIT_HAS_U64_TO_F64
     float _exact_mul_add_f32 "FASTINIT_EXACT_MUL_ADD_F32"(float a, float b, float c) nogil
     double _exact_mul_add_f64 "FASTINIT_EXACT_MUL_ADD_F64"(double a, double b, double c) nogil
 
