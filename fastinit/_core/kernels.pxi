@@ -42,6 +42,15 @@ cdef extern from *:
     #else
     #define FASTINIT_HAS_U64_TO_F64 0
     #endif
+    /* The 64-bit value (p[1] << 32) | p[0] of two consecutive words: on a little-endian target
+       that is the 64-bit word at p, loaded as such, so a vector loop reads whole 64-bit lanes
+       instead of splitting the words into 32-bit lanes and joining them again. */
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    typedef uint64_t fastinit_word_pair __attribute__((may_alias, aligned(4)));
+    #define FASTINIT_PAIR64(p) (*(const fastinit_word_pair *)(p))
+    #else
+    #define FASTINIT_PAIR64(p) (((uint64_t)(p)[1] << 32) | (uint64_t)(p)[0])
+    #endif
     #ifdef __FMA__
     #define FASTINIT_EXACT_MUL_ADD_F32(a, b, c) fmaf(a, b, c)
     #define FASTINIT_EXACT_MUL_ADD_F64(a, b, c) fma(a, b, c)
@@ -52,6 +61,7 @@ cdef extern from *:
     """
     const char* FASTINIT_CFLAGS
     const bint FASTINIT_HAS_U64_TO_F64
+    uint64_t _pair64 "FASTINIT_PAIR64"(const uint32_t* p) nogil
     float _exact_mul_add_f32 "FASTINIT_EXACT_MUL_ADD_F32"(float a, float b, float c) nogil
     double _exact_mul_add_f64 "FASTINIT_EXACT_MUL_ADD_F64"(double a, double b, double c) nogil
 

@@ -30,9 +30,6 @@ cdef inline float _u01_f32(uint32_t w) noexcept nogil:
     # (w >> 8) * 2**-24: 24 bits, [0, 1), exact.  int32 so the conversion is a plain cvtdq2ps.
     return <float><int32_t>(w >> 8) * <float>5.9604644775390625e-08
 
-cdef inline uint64_t _join64(uint32_t lo, uint32_t hi) noexcept nogil:
-    return (<uint64_t>hi << 32) | lo
-
 cdef inline double _small_u64_to_f64(uint64_t n) noexcept nogil:
     # <double>n for n < 2**52, exactly, without a conversion instruction: n in the mantissa of
     # 2**52, minus 2**52.  SSE2 has no int64 -> double conversion and GCC cannot mix the int32 one
@@ -46,13 +43,16 @@ cdef inline double _exact_f64(uint64_t n) noexcept nogil:
         return <double>n
     return _small_u64_to_f64(n >> 26) * 67108864.0 + _small_u64_to_f64(n & 0x3FFFFFF)
 
-cdef inline double _u53(uint32_t lo, uint32_t hi) noexcept nogil:
-    # (hi << 32 | lo) >> 11 as a double, exactly.
-    return _exact_f64(_join64(lo, hi) >> 11)
+# float64 values take two words, (lo, hi) = (w[j], w[j + 1]), as the 64-bit v = hi << 32 | lo
+# (_pair64(&w[j])).
 
-cdef inline double _u01_f64(uint32_t lo, uint32_t hi) noexcept nogil:
-    # ((hi << 32 | lo) >> 11) * 2**-53: 53 bits, [0, 1), exact.
-    return _u53(lo, hi) * 1.1102230246251565e-16
+cdef inline double _u53(uint64_t v) noexcept nogil:
+    # v >> 11 as a double, exactly.
+    return _exact_f64(v >> 11)
+
+cdef inline double _u01_f64(uint64_t v) noexcept nogil:
+    # (v >> 11) * 2**-53: 53 bits, [0, 1), exact.
+    return _u53(v) * 1.1102230246251565e-16
 
 cdef inline float _u_open_f32(uint32_t w) noexcept nogil:
     # The Box-Muller radius uniform, (0, 1]: fl(fl(w >> 1) * 2**-31 + 2**-32).  31 bits reach the
@@ -60,9 +60,9 @@ cdef inline float _u_open_f32(uint32_t w) noexcept nogil:
     return _exact_mul_add_f32(<float><int32_t>(w >> 1), <float>4.656612873077393e-10,
                               <float>2.3283064365386963e-10)
 
-cdef inline double _u_open_f64(uint32_t lo, uint32_t hi) noexcept nogil:
-    # fl(((hi << 32 | lo) >> 11) * 2**-53 + 2**-54), in (0, 1].  The product is exact.
-    return _exact_mul_add_f64(_u53(lo, hi), 1.1102230246251565e-16, 5.551115123125783e-17)
+cdef inline double _u_open_f64(uint64_t v) noexcept nogil:
+    # fl((v >> 11) * 2**-53 + 2**-54), in (0, 1].  The product is exact.
+    return _exact_mul_add_f64(_u53(v), 1.1102230246251565e-16, 5.551115123125783e-17)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -203,11 +203,11 @@ cdef inline void _box_muller_f32(uint32_t w_radius, uint32_t w_angle,
     z0[0] = r * c
     z1[0] = r * s
 
-cdef inline void _box_muller_f64(uint32_t r_lo, uint32_t r_hi, uint32_t a_lo, uint32_t a_hi,
-                                 double* z0, double* z1) noexcept nogil:
+cdef inline void _box_muller_f64(uint64_t radius, uint64_t angle, double* z0,
+                                 double* z1) noexcept nogil:
     cdef double s, c
-    cdef double r = sqrt(_scaled_log_f64(_u_open_f64(r_lo, r_hi), -2.0))
-    _sincos_turns_f64(_join64(a_lo, a_hi) >> 11, &s, &c)
+    cdef double r = sqrt(_scaled_log_f64(_u_open_f64(radius), -2.0))
+    _sincos_turns_f64(angle >> 11, &s, &c)
     z0[0] = r * c
     z1[0] = r * s
 
@@ -221,8 +221,7 @@ cdef void _standard_normal_f64(double* z, const uint32_t* w, Py_ssize_t n) noexc
     # Pair k = samples 2k, 2k+1 from words 4k, 4k+1 (radius) and 4k+2, 4k+3 (angle).
     cdef Py_ssize_t k
     for k in range(n // 2):
-        _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3],
-                        &z[2 * k], &z[2 * k + 1])
+        _box_muller_f64(_pair64(&w[4 * k]), _pair64(&w[4 * k + 2]), &z[2 * k], &z[2 * k + 1])
 
 
 # ------------------------------------------------------------------------------------------------

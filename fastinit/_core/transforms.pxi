@@ -31,7 +31,7 @@ cdef void _uniform_f64(void* dst, const uint32_t* w, Py_ssize_t n, uint64_t firs
     cdef double v
     cdef Py_ssize_t i
     for i in range(n):
-        v = p.shift + p.scale * _u01_f64(w[2 * i], w[2 * i + 1])
+        v = p.shift + p.scale * _u01_f64(_pair64(&w[2 * i]))
         v = v if v > p.lo else p.lo
         x[i] = v if v < p.hi else p.hi
 
@@ -44,7 +44,7 @@ cdef inline void _normal_pairs(real* x, const uint32_t* w, Py_ssize_t pairs, rea
         if real is float:
             _box_muller_f32(w[2 * k], w[2 * k + 1], &z0, &z1)
         else:
-            _box_muller_f64(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3], &z0, &z1)
+            _box_muller_f64(_pair64(&w[4 * k]), _pair64(&w[4 * k + 2]), &z0, &z1)
         v0 = shift + scale * z0
         v1 = shift + scale * z1
         if clamp:

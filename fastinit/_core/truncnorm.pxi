@@ -44,15 +44,15 @@ cdef void _tn_proposals_f64(double* x, double* ok, const uint32_t* w, Py_ssize_t
     cdef Py_ssize_t k
     if p.method == TN_UNIFORM:
         for k in range(m):
-            e2 = _scaled_log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]), -2.0)
-            v = p.a + p.width * _u01_f64(w[4 * k], w[4 * k + 1])
+            e2 = _scaled_log_f64(1.0 - _u01_f64(_pair64(&w[4 * k + 2])), -2.0)
+            v = p.a + p.width * _u01_f64(_pair64(&w[4 * k]))
             penalty = v * v - p.m2
             x[k] = v
             ok[k] = (v <= p.b) & (e2 >= penalty)
     else:
         for k in range(m):
-            e2 = _scaled_log_f64(1.0 - _u01_f64(w[4 * k + 2], w[4 * k + 3]), -2.0)
-            v = p.a - _log_f64(1.0 - _u01_f64(w[4 * k], w[4 * k + 1]) * p.c) / p.alpha
+            e2 = _scaled_log_f64(1.0 - _u01_f64(_pair64(&w[4 * k + 2])), -2.0)
+            v = p.a - _log_f64(1.0 - _u01_f64(_pair64(&w[4 * k])) * p.c) / p.alpha
             penalty = (v - p.alpha) * (v - p.alpha) - p.d2
             x[k] = v
             ok[k] = (v <= p.b) & (e2 >= penalty)
