@@ -3,7 +3,7 @@
 """fastinit's Philox4x32-10 as a numpy.random.BitGenerator, and the Generator's stream numbers.
 
 A Philox's position is (stream, word): the next word a direct read returns is word ``word`` of
-stream ``stream`` (README, "The random stream").  Two kinds of user share it:
+stream ``stream`` (docs/stream.md).  Two kinds of user share it:
 
 - NumPy code reads words through the ``bitgen_t`` capsule (``next_uint32`` and the others, in
   bit_generator.h), from a buffer that the current SIMD level's Philox fills;

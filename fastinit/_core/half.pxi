@@ -2,7 +2,8 @@
 # rounded to nearest-even.
 
 # ------------------------------------------------------------------------------------------------
-# Half precision (README: "float16 and bfloat16"): float32 values rounded to nearest-even on store
+# Half precision (docs/stream.md: "float16 and bfloat16"): float32 values rounded to nearest-even
+# on store
 # ------------------------------------------------------------------------------------------------
 
 cdef inline uint16_t _f32_to_f16(float f) noexcept nogil:

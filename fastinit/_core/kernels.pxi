@@ -11,8 +11,7 @@
 # is what regions, threads and out-of-core fills are built on.  Words come from philox.h;
 # everything that turns words into numbers is here, in loops that GCC vectorizes (no libm calls
 # in them but fma: log, sin and cos are our own polynomials).  Nothing here validates:
-# _generator.py has done it before the call.  The stream is specified in README.md ("The random
-# stream").
+# _generator.py has done it before the call.  The stream is specified in docs/stream.md.
 
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uintptr_t

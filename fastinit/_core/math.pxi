@@ -3,7 +3,7 @@
 # loops are made of.
 
 # ------------------------------------------------------------------------------------------------
-# Bit casts and uniform conversions (README: "Uniform floats")
+# Bit casts and uniform conversions (docs/stream.md: "Uniform")
 # ------------------------------------------------------------------------------------------------
 
 cdef inline uint32_t _f32_bits(float x) noexcept nogil:
@@ -86,7 +86,7 @@ cdef inline float _scaled_log_f32(float x, float k) noexcept nogil:
     # normal (every caller's x is at least 2**-32).  e and m in integer steps (as musl's logf):
     # subtracting the bits of m's lower end, 0x3F3504F4 (the first float32 above sqrt(2)/2), leaves
     # e in the top bits, a mantissa of 0x3504F4 or more carrying into them; taking e back out of x's
-    # exponent leaves m.  The README writes the denominator 2 + f with f = m - 1; f is exact
+    # exponent leaves m.  The specification writes the denominator 2 + f with f = m - 1; f is exact
     # (Sterbenz), so m + 1 is the same sum, and it does not wait for f.
     cdef uint32_t bits = _f32_bits(x)
     cdef int32_t offset = <int32_t>(bits - <uint32_t>0x3F3504F4)
@@ -95,7 +95,7 @@ cdef inline float _scaled_log_f32(float x, float k) noexcept nogil:
     cdef float s = (m - <float>1.0) / (m + <float>1.0)
     cdef float z = s * s
     cdef float t = (<float>2.0 * k) * s
-    # Horner with fused multiply-adds (README: the order and the fusing are normative).
+    # Horner with fused multiply-adds (docs/stream.md: the order and the fusing are normative).
     cdef float h = fmaf(<float>(1.0 / 9.0), z, <float>(1.0 / 7.0))
     h = fmaf(h, z, <float>(1.0 / 5.0))
     h = fmaf(h, z, <float>(1.0 / 3.0))
@@ -145,7 +145,7 @@ cdef inline void _sincos_turns_f32(uint32_t k, float* sin_out, float* cos_out) n
     # sin and cos of 2*pi*k / 2**24 for a 24-bit k.  The reduction is exact integer work:
     # k = q * 2**22 + r with q the nearest quadrant and |r| <= 2**21, so the polynomials only see
     # x = 2*pi*r / 2**24 in [-pi/4, pi/4].  (Equivalently: the top three bits of k pick an octant
-    # and the angle inside odd octants is mirrored; the README describes it that way.)
+    # and the angle inside odd octants is mirrored; docs/stream.md describes it that way.)
     cdef uint32_t qf = (k + 0x200000) >> 22
     cdef int32_t r = <int32_t>k - <int32_t>(qf << 22)
     cdef float x = <float>r * <float>3.7450702829239286e-07      # 2*pi / 2**24
@@ -192,7 +192,7 @@ cdef inline void _sincos_turns_f64(uint64_t k, double* sin_out, double* cos_out)
 
 
 # ------------------------------------------------------------------------------------------------
-# Box-Muller (README: "Normal")
+# Box-Muller (docs/stream.md: "Normal")
 # ------------------------------------------------------------------------------------------------
 
 cdef inline void _box_muller_f32(uint32_t w_radius, uint32_t w_angle,

@@ -15,7 +15,7 @@ cdef enum:
     MAX_CHUNK = 4 * CHUNK
     RETRY_BATCH = 256    # truncated-normal retry blocks computed together (a multiple of 16:
                          # the retry loops pad their blocks to one)
-    MAX_ATTEMPTS = 255   # retry blocks per rejected truncated-normal sample (see README)
+    MAX_ATTEMPTS = 255   # retry blocks per rejected truncated-normal sample (docs/stream.md)
     MAX_NDIM = 64
 
 cpdef enum Kind:

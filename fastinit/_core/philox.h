@@ -5,7 +5,7 @@
  * This header holds only what Cython cannot say well: the 32x32->64-bit multiply of each round.
  * Everything that turns words into floats lives in kernels.pxi.
  *
- * Stream layout (the public promise, see README.md): block j of call s is
+ * Stream layout (the public promise, docs/stream.md): block j of call s is
  *     philox4x32_10(counter = (j & 0xffffffff, j >> 32, s & 0xffffffff, s >> 32), key = (k0, k1))
  * and yields the words w[4j], w[4j+1], w[4j+2], w[4j+3].  This is cuRAND's Philox4_32_10 layout
  * (curand_init(seed=key, subsequence=s, offset=4j)).
@@ -285,7 +285,7 @@ static inline void fastinit_philox_words(uint32_t *words, uint64_t first_block, 
 /*
  * The words of the blocks with numbers blocks[0 .. nblocks) of stream `stream`, block b's four
  * words at words[4b ..].  The truncated normal's retries use it: retry t of sample i is block
- * i + t * 2**56 (README, "Truncated normal").
+ * i + t * 2**56 (docs/stream.md, "Truncated normal").
  */
 static inline void fastinit_philox_listed(uint32_t *words, const uint64_t *blocks,
                                           int64_t nblocks, uint64_t key, uint64_t stream)
