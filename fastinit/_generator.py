@@ -232,7 +232,8 @@ class Generator(NumpyMethods):
             try:
                 requested = np.broadcast_shapes(*(a.shape for _, a in arrays))
             except ValueError as exc:
-                raise ValueError(f"{name}: parameters cannot be broadcast together: {exc}") from None
+                raise ValueError(f"{name}: parameters cannot be broadcast together: "
+                                 f"{exc}") from None
         scalar = requested is None
         if requested is None:
             if region is not None:

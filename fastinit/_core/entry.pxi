@@ -15,7 +15,6 @@ cdef Kernel _select_kernel(int kind, int itemsize, int method, int half) except 
     k.itemsize = itemsize
     k.half = 0
     k.sink = -1
-    k.chunk = CHUNK
     if kind == KIND_RAW and itemsize == 4:
         k.transform, k.words_per_sample, k.sink = _raw_u32, 1, FASTINIT_SINK_RAW
     elif kind == KIND_UNIFORM and itemsize == 4:
@@ -34,8 +33,7 @@ cdef Kernel _select_kernel(int kind, int itemsize, int method, int half) except 
         k.words_per_sample = 2 if method == TN_NORMAL else 4
     else:
         raise ValueError(f"no kernel for kind {kind} with itemsize {itemsize}")
-    if kind == KIND_TRUNCATED_NORMAL:
-        k.chunk = TN_CHUNK_WORDS // k.words_per_sample
+    k.chunk = TN_CHUNK_WORDS // k.words_per_sample if kind == KIND_TRUNCATED_NORMAL else CHUNK
     return k
 
 

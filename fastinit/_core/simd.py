@@ -80,7 +80,8 @@ def load(level: str) -> ModuleType:
         raise ValueError(f"unknown SIMD level {level!r}; choose one of {', '.join(LEVELS)}")
     if level not in cpu_levels():
         raise RuntimeError(f"this CPU does not support the {level} kernels (it runs: "
-                           f"{', '.join(cpu_levels())}); unset FASTINIT_SIMD or choose one of those")
+                           f"{', '.join(cpu_levels())}); unset FASTINIT_SIMD or choose one of "
+                           "those")
     try:
         return importlib.import_module(f"fastinit._core.kernels_{level}")
     except ImportError as exc:

@@ -132,7 +132,7 @@ cdef void _truncated_normal(real* x, const uint32_t* w, Py_ssize_t n, uint64_t f
     # float32 4 (normal method: the Box-Muller outputs of words (0, 1), (2, 3)) or 2 (proposals
     # from words (0, 1), (2, 3)); float64 2 (Box-Muller of words (0, 1 | 2, 3)) or 1 (the
     # proposal from words (0, 1 | 2, 3)).
-    cdef real ok[2 * CHUNK]              # proposal flags: 2 or 4 words a sample, <= 2048 of them
+    cdef real ok[TN_MAX_PROPOSALS]       # the proposal methods' acceptance flags
     cdef int32_t pending[MAX_CHUNK]      # samples still rejected, as offsets into x
     cdef uint64_t blocks[RETRY_BATCH]
     cdef uint32_t rw[4 * RETRY_BATCH]
