@@ -103,13 +103,14 @@ def show_config(file: Any = None) -> dict[str, Any]:
     dict
         ``simd_level`` (the kernels in use), ``simd_available`` (built and runnable here),
         ``simd_cpu`` (what the CPU runs), ``simd_built``, ``philox_path``, ``num_threads``,
-        ``cflags``, ``last_level_cache`` (bytes; fills of twice that and more use streaming
-        stores), ``device_kernels`` (what fills CUDA tensors: Triton, or how to install it) and
-        ``version``.
+        ``cflags``, ``last_level_cache`` (bytes, as sysfs reports it), ``streaming_bytes``
+        (fills of memory touched before, this large and more, use streaming stores: twice the
+        cache a fill can count on), ``device_kernels`` (what fills CUDA tensors: Triton, or how
+        to install it) and ``version``.
     """
     import sys
 
-    from fastinit import _device
+    from fastinit import _device, _generator
     from fastinit._core import simd as _simd
 
     config = {
@@ -122,6 +123,7 @@ def show_config(file: Any = None) -> dict[str, Any]:
         "num_threads": get_num_threads(),
         "cflags": _simd.kernels.CFLAGS,
         "last_level_cache": _simd.last_level_cache_bytes(),
+        "streaming_bytes": _generator.STREAMING_BYTES,
         "device_kernels": _device.describe(),
     }
     if file is not False:

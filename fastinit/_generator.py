@@ -30,13 +30,14 @@ from fastinit._truncnorm import TN_EXPONENTIAL, TN_NORMAL
 from fastinit._truncnorm import plan as _truncated_plan
 
 _BIT_GENERATOR = "Philox4x32-10"
-# Fills of buffers at least this large (twice the last-level cache, read at import) are written
-# with streaming stores, on any number of threads: they would not stay in the caches anyway, and
-# a plain store first reads every line it writes.  Smaller ones use plain stores, so the caller
-# finds them in cache.  The streaming stores go straight from the registers (store.h).  Out of
-# cache on 1 thread, streaming measured +34% on an Intel Xeon (then still through a scratch copy)
-# and +0-3% on an AMD EPYC (Zen 4) with the register path.
-STREAMING_BYTES = 2 * _simd.last_level_cache_bytes()
+# Fills of buffers at least this large (twice the cache a fill can count on, read at import) are
+# written with streaming stores, on any number of threads, unless the buffer is fresh memory
+# (_tensors.mostly_resident): they would not stay in the caches anyway, and a plain store first
+# reads every line it writes.  Smaller ones use plain stores, so the caller finds them in cache.  Raw words and uniforms stream straight from the registers
+# (store.h), the other kernels from each chunk's L1 scratch.  Out of cache on 1 thread, streaming
+# measured +34% on an Intel Xeon (then still through a scratch copy) and +0-3% on an AMD EPYC
+# (Zen 4) with the register path.
+STREAMING_BYTES = 2 * _simd.usable_cache_bytes()
 # progress=True shows a bar for fills of _progress.PROGRESS_BYTES and more, updated every
 # PROGRESS_STEP_BYTES.
 PROGRESS_STEP_BYTES = 64 << 20
@@ -489,6 +490,12 @@ _BITS2 = struct.Struct("<2d").pack
 _BITS4 = struct.Struct("<4d").pack
 
 
+def _streams(out: np.ndarray) -> bool:
+    """Whether a fill of ``out`` uses streaming stores (see STREAMING_BYTES)."""
+    return (out.nbytes >= STREAMING_BYTES and out.flags.c_contiguous
+            and _tensors.mostly_resident(out.ctypes.data, out.nbytes))
+
+
 def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tuple[int, ...],
                  key: int, stream: int, params: tuple, progress: bool, name: str,
                  elements: tuple | None = None) -> None:
@@ -497,7 +504,7 @@ def _fill_buffer(out: np.ndarray, kind: int, shape: tuple[int, ...], starts: tup
     in steps under a progress bar when asked."""
     kernels = _simd.kernels
     total = out.size
-    streaming = out.nbytes >= STREAMING_BYTES
+    streaming = _streams(out)
     if total < _threads.MIN_ELEMENTS_PER_THREAD:
         kernels.fill(out, kind, shape, starts, key, stream, params, 0, -1, streaming, elements)
         return

@@ -196,7 +196,7 @@ def release_pages(address: int, nbytes: int) -> None:
 
 
 def _load_madvise() -> bool:
-    global _madvise
+    global _madvise, _mincore
     if not sys.platform.startswith("linux"):
         return False
     if _madvise is None:
@@ -204,9 +204,36 @@ def _load_madvise() -> bool:
             libc = ctypes.CDLL(None, use_errno=True)
             _madvise = libc.madvise
             _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            _mincore = libc.mincore
+            _mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
         except (OSError, AttributeError):
-            _madvise = False
+            _madvise = _mincore = False
     return bool(_madvise)
+
+
+_mincore: Any = None
+
+
+def mostly_resident(address: int, nbytes: int) -> bool:
+    """Whether the memory [address, address + nbytes) is already backed by pages: true when at
+    least two of its first, middle and last pages are (mincore), and where that cannot be asked.
+
+    The store policy reads it.  A fresh buffer's first touch has the kernel zero each page just
+    before the fill writes it, so its lines are in cache and plain stores are the cheap ones;
+    streaming stores pay off on memory touched before and since evicted.  Measured on the Xeon
+    VM, 64 MiB float32, 1 thread: into fresh memory, streaming made uniform fills 25% slower and
+    normal ones 15-25%; into touched memory, 54% and 9% faster.
+    """
+    if not _load_madvise() or nbytes <= 0:
+        return True
+    status = ctypes.create_string_buffer(1)
+    resident = 0
+    for offset in (0, nbytes // 2, nbytes - 1):
+        page = (address + offset) // _PAGE * _PAGE
+        if _mincore(page, _PAGE, status) != 0:
+            return True
+        resident += status.raw[0] & 1
+    return resident >= 2
 
 
 def _dtensor_type() -> Any:

@@ -1,4 +1,5 @@
 """Every instruction-set level gives the same bits, for every method and dtype."""
+import mmap
 import os
 import subprocess
 import sys
@@ -69,6 +70,51 @@ def test_streaming_stores_give_the_same_bits(level, method, dtype, monkeypatch):
             streamed = _outputs(method, dtype)
     for a, b in zip(plain, streamed):
         assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("method", ["normal", "truncated_normal"])
+@pytest.mark.parametrize("offset", [0, 1, 5, 16])
+def test_streamed_chunks_give_the_same_bits_at_any_alignment(level, method, offset, monkeypatch):
+    # The chunked kernels stream float32 from their L1 scratch: whole 64-byte lines non-temporal,
+    # the partial lines at either end plain.  An output `offset` elements past a 64-byte line, on
+    # one thread, so every chunk lands at the same misalignment.
+    n = 3 * 4096 + 7
+    with _simd.using_level(level):
+        plain = call(fi.default_rng(7), method, size=n, dtype=np.float32)
+        monkeypatch.setattr(_generator, "STREAMING_BYTES", 0)
+        backing = np.full(n + 32, -1.0, np.float32)
+        start = (-backing.ctypes.data % 64) // 4 + offset
+        out = backing[start:start + n]
+        with fi.threads(1):
+            call(fi.default_rng(7), method, out=out, dtype=np.float32)
+    assert out.tobytes() == plain.tobytes()
+    assert (backing[:start] == -1).all() and (backing[start + n:] == -1).all()
+
+
+def test_streaming_stores_go_to_touched_memory_only(monkeypatch):
+    # A fresh buffer's pages are zeroed by the kernel just before the fill writes them (its
+    # lines are then in cache): plain stores.  Touched, out-of-cache memory: streaming stores.
+    from fastinit import _tensors
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("mincore is asked on Linux only")
+    monkeypatch.setattr(_generator, "STREAMING_BYTES", 1 << 20)
+    memory = mmap.mmap(-1, 16 << 20)                       # anonymous: never touched
+    fresh = np.frombuffer(memory, np.uint8)
+    assert not _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
+    assert not _generator._streams(fresh)
+    fresh[:4096] = 1
+    assert not _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
+    fresh[8 << 20:(8 << 20) + 4096] = 1                    # the first and middle pages
+    assert _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
+    assert _generator._streams(fresh)
+    assert not _generator._streams(fresh[:1 << 19])        # below STREAMING_BYTES
+    assert not _generator._streams(fresh.reshape(4096, 4096)[:, ::2])   # not contiguous
+    fresh[:] = 1
+    assert _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
+    del fresh
+    memory.close()
 
 
 def _expected_uniform(words, dt, shift, scale, lo, hi):
@@ -158,6 +204,8 @@ def test_show_config_reports_level_threads_and_flags(capsys):
     assert "-march=native" not in config["cflags"]
     assert f"simd_level        {_simd.level}" in printed
     assert config["last_level_cache"] == _simd.last_level_cache_bytes() > 0
+    assert config["streaming_bytes"] == 2 * _simd.usable_cache_bytes() == _generator.STREAMING_BYTES
+    assert config["streaming_bytes"] <= 2 * config["last_level_cache"]
 
 
 def test_the_last_level_cache_is_read_from_sysfs(tmp_path):
@@ -169,6 +217,26 @@ def test_the_last_level_cache_is_read_from_sysfs(tmp_path):
     assert _simd.last_level_cache_bytes(str(tmp_path)) == 96 << 20
     missing = str(tmp_path / "absent")
     assert _simd.last_level_cache_bytes(missing) == _simd.DEFAULT_LAST_LEVEL_CACHE_BYTES
+    assert _simd.usable_cache_bytes(missing) == _simd.DEFAULT_LAST_LEVEL_CACHE_BYTES
+    # No shared_cpu_list: the size as it is.
+    assert _simd.usable_cache_bytes(str(tmp_path)) == 96 << 20
+
+
+@pytest.mark.parametrize("cpus, usable_mib", [("0-1", 8), ("0-7,64-71", 64), ("0-63", 96),
+                                              ("3", 4)])
+def test_the_usable_cache_is_a_slice_per_cpu_sharing_it(tmp_path, cpus, usable_mib):
+    # A VM's sysfs may report the host's L3 as shared by its few vCPUs.
+    for index, (kind, size, shared) in enumerate([("Data", "48K", "0"),
+                                                  ("Unified", "2048K", "0"),
+                                                  ("Unified", "96M", cpus)]):
+        entry = tmp_path / f"index{index}"
+        entry.mkdir()
+        (entry / "type").write_text(kind + "\n")
+        (entry / "size").write_text(size + "\n")
+        (entry / "shared_cpu_list").write_text(shared + "\n")
+    assert _simd.last_level_cache_bytes(str(tmp_path)) == 96 << 20
+    assert _simd.usable_cache_bytes(str(tmp_path)) == usable_mib << 20
+    assert _simd.CACHE_SLICE_BYTES == 4 << 20
 
 
 @pytest.mark.parametrize("triton", ["installed", "blocked"])

@@ -9,7 +9,8 @@ cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos,
                         const Kernel* k, const FillParams* p) noexcept nogil:
     # Work goes by chunks of whole Philox blocks; a chunk that covers only part of the range (its
     # first block starts before `first`, or its last block runs past the end) is computed into an
-    # L1 scratch buffer and the needed part copied out.  Array parameters are applied to each
+    # L1 scratch buffer and the needed part copied out, and so is every chunk of a streaming fill
+    # (p.streaming), whose copy is non-temporal.  Array parameters are applied to each
     # chunk while it is in L1 (pos: the block-flat index of out[0]).
     cdef uint32_t words[4 * CHUNK]               # a chunk's words: k.chunk * words_per_sample
     cdef double scratch[2 * CHUNK]               # a chunk's samples: k.chunk * itemsize bytes
@@ -34,6 +35,14 @@ cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos,
             _store_half(<uint16_t*>(out + (copy_from - first) * 2),
                         (<float*>scratch) + (copy_from - start), <Py_ssize_t>(stop - copy_from),
                         k.half)
+        elif start >= first and stop_aligned == stop and p.streaming and k.itemsize == 4:
+            # Streamed from the L1 scratch: float32 only.  Out of cache on one thread (Intel
+            # Xeon) this made normal fills 9% faster and truncated ones 6%, but float64 normal
+            # 4% slower: its plain stores cost it about 4%, the copy about 6%.
+            k.transform(scratch, words, m, start, p)
+            _map_chunk(scratch, m, pos + <Py_ssize_t>(start - first), compute_itemsize, p)
+            fastinit_copy_streaming(out + (start - first) * k.itemsize, <char*>scratch,
+                                    m * k.itemsize)
         elif start >= first and stop_aligned == stop:
             k.transform(out + (start - first) * k.itemsize, words, m, start, p)
             _map_chunk(out + (start - first) * k.itemsize, m, pos + <Py_ssize_t>(start - first),

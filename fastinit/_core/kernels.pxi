@@ -98,6 +98,7 @@ cdef extern from "store.h" nogil:
                                 int64_t nblocks, uint64_t key, uint64_t stream,
                                 const fastinit_uniform_map* m)
     bint fastinit_stream_folds_exactly(int sink, double scale)
+    void fastinit_copy_streaming(char* dst, const char* src, int64_t nbytes)
     void fastinit_store_fence()
 
 cnp.import_array()

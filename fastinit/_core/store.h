@@ -10,7 +10,7 @@
  * Only the fills that cost little more than their words have this path: raw words and
  * float32/float64 uniforms, 4 bytes of output per Philox word.  Normal and truncated normal spend
  * several times longer computing a value than storing it, and go through the chunked kernels of
- * kernels.pxi.
+ * kernels.pxi; those stream float32 chunks from their L1 scratch (fastinit_copy_streaming).
  *
  * The values are those of the chunked kernels, bit for bit: the same words, and the same
  * `u = (w >> 8) * 2**-24` (float32) or `u = (w64 >> 11) * 2**-53` (float64) followed by
@@ -21,6 +21,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "philox.h"
 
@@ -277,6 +278,29 @@ static inline void fastinit_philox_stream(char *dst, int sink, int nontemporal,
     (void)key; (void)stream; (void)map;
 }
 #endif
+
+/*
+ * Copy nbytes from an L1 scratch buffer to dst, the whole 64-byte lines of dst with streaming
+ * stores and the partial lines at either end with plain ones.  The chunked kernels (normal,
+ * truncated normal, ...) go through it for buffers far larger than the last-level cache: a chunk
+ * is computed in L1 and leaves without its lines being read first.
+ */
+static inline void fastinit_copy_streaming(char *dst, const char *src, int64_t nbytes)
+{
+#if defined(FI_SET1)
+    int64_t head = (int64_t)((64 - (uintptr_t)dst % 64) % 64);
+    int64_t i, j;
+    if (head > nbytes)
+        head = nbytes;
+    memcpy(dst, src, (size_t)head);
+    for (i = head; i + 64 <= nbytes; i += 64)
+        for (j = 0; j < 64; j += (int64_t)sizeof(fastinit_vec))
+            FI_STREAM_I(dst + i + j, FI_LOADU(src + i + j));
+    memcpy(dst + i, src + i, (size_t)(nbytes - i));
+#else
+    memcpy(dst, src, (size_t)nbytes);
+#endif
+}
 
 /* Make the streaming stores visible to other threads before the fill returns. */
 static inline void fastinit_store_fence(void)
