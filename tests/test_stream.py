@@ -286,7 +286,22 @@ def test_normal_is_the_readme_construction_bit_for_bit(dt, words_per_sample):
                                   (-45.0, -38.0)])      # float64's far tail
 def test_truncated_normal_is_the_readme_construction_bit_for_bit(dtype, a, b):
     # Everything from docs/stream.md: the plan, its constants and the output bounds included.
-    n, loc, scale = 3000, 0.25, 1.5
+    _check_truncated_normal_against_the_spec(dtype, a, b, 0.25, 1.5)
+
+
+@pytest.mark.parametrize("a, b", [(-2.0, 2.0), (-1.5, 3.0), (-4.0, 4.0)])
+@pytest.mark.parametrize("loc, scale", [(0.0, 1.0), (-0.0, 1.0), (-0.0, 0.02), (1e-3, 0.02),
+                                        (0.04, 0.02), (-7.0, 3.0)])
+def test_each_shortcut_of_the_output_map_keeps_the_bits(dtype, a, b, loc, scale):
+    # With the normal method (these intervals), attempt 0 skips the steps of the output map that
+    # change no accepted value (select.h): the multiply at scale 1, the add at loc -0, the clamp
+    # where [a, b] maps inside the bounds (kept where a bound is 0: loc 0.04, scale 0.02, a -2).
+    assert spec_reference.plan(a, b).method == 0
+    _check_truncated_normal_against_the_spec(dtype, a, b, loc, scale)
+
+
+def _check_truncated_normal_against_the_spec(dtype, a, b, loc, scale):
+    n = 3000
     tp = spec_reference.plan(a, b)
     per_sample = {0: 1, 1: 2, 2: 2}[tp.method] * (2 if dtype == np.float64 else 1)
     rng = fi.default_rng(8)

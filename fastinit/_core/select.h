@@ -8,6 +8,7 @@
 #ifndef FASTINIT_SELECT_H
 #define FASTINIT_SELECT_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,55 +67,65 @@ static inline void fastinit_select_init(void)
     }
 
 /*
- * fi_append<W>(mask, i, out, m): append i + lane for each set bit of the W-lane mask, lowest
- * first, and return the new count.  Branch-free: a whole vector of indices is stored at out + m
- * (out has room for n entries) and only the set bits are counted.
+ * fi_append<W>(mask, idx, out, m): append the lanes of the W-lane index vector idx whose mask bit
+ * is set, lowest first, and return the new count.  Branch-free: a whole vector of indices is
+ * stored at out + m (out has room for n entries) and only the set bits are counted.
+ * fi_iota<W>(i) is the index vector i, i + 1, ..., i + W - 1.
  */
 #if defined(FI_SELECT_AVX512)
-static inline ptrdiff_t fi_append16(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+static inline __m512i fi_iota16(ptrdiff_t i)
 {
-    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32((int)i), iota);
+    return _mm512_add_epi32(_mm512_set1_epi32((int)i),
+                            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+}
+
+static inline __m256i fi_iota8(ptrdiff_t i)
+{
+    return _mm256_add_epi32(_mm256_set1_epi32((int)i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline ptrdiff_t fi_append16(uint32_t mask, __m512i idx, int32_t *out, ptrdiff_t m)
+{
     _mm512_storeu_si512((void *)(out + m), _mm512_maskz_compress_epi32((__mmask16)mask, idx));
     return m + __builtin_popcount(mask);
 }
 
-static inline ptrdiff_t fi_append8(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+static inline ptrdiff_t fi_append8(uint32_t mask, __m256i idx, int32_t *out, ptrdiff_t m)
 {
-#if defined(__AVX512VL__)
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i), iota);
+    /* The avx512 level is built with AVX-512VL. */
     _mm256_storeu_si256((__m256i *)(out + m), _mm256_maskz_compress_epi32((__mmask8)mask, idx));
     return m + __builtin_popcount(mask);
-#else
-    FI_APPEND_BITS(mask, i, out, m)
-    return m;
-#endif
 }
 #elif defined(FI_SELECT_AVX2)
-/* Permute the indices of the set lanes to the front (the table above). */
-static inline ptrdiff_t fi_append8(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+static inline __m256i fi_iota8(ptrdiff_t i)
 {
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_add_epi32(_mm256_set1_epi32((int)i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __m128i fi_iota4(ptrdiff_t i)
+{
+    return _mm_add_epi32(_mm_set1_epi32((int)i), _mm_setr_epi32(0, 1, 2, 3));
+}
+
+/* Permute the indices of the set lanes to the front (the table above). */
+static inline ptrdiff_t fi_append8(uint32_t mask, __m256i idx, int32_t *out, ptrdiff_t m)
+{
     const __m256i nibble = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
     __m256i perm = _mm256_and_si256(
         _mm256_srlv_epi32(_mm256_set1_epi32((int)fastinit_pack_lut[mask]), nibble),
         _mm256_set1_epi32(15));
-    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)i), iota);
     _mm256_storeu_si256((__m256i *)(out + m), _mm256_permutevar8x32_epi32(idx, perm));
     return m + fastinit_pack_count[mask];
 }
 
 /* For a 4-bit mask the table's positions are all below 4: a permute within one 128-bit lane
    (vpermilps) packs the indices. */
-static inline ptrdiff_t fi_append4(uint32_t mask, ptrdiff_t i, int32_t *out, ptrdiff_t m)
+static inline ptrdiff_t fi_append4(uint32_t mask, __m128i idx, int32_t *out, ptrdiff_t m)
 {
-    const __m128i iota = _mm_setr_epi32(0, 1, 2, 3);
     const __m128i nibble = _mm_setr_epi32(0, 4, 8, 12);
     __m128i perm = _mm_and_si128(
         _mm_srlv_epi32(_mm_set1_epi32((int)fastinit_pack_lut[mask]), nibble),
         _mm_set1_epi32(3));
-    __m128i idx = _mm_add_epi32(_mm_set1_epi32((int)i), iota);
     _mm_storeu_si128((__m128i *)(out + m),
                      _mm_castps_si128(_mm_permutevar_ps(_mm_castsi128_ps(idx), perm)));
     return m + fastinit_pack_count[mask];
@@ -137,12 +148,12 @@ static inline ptrdiff_t fastinit_zeros32(const int32_t *flags, ptrdiff_t n, int3
 #if defined(FI_SELECT_AVX512)
     for (; i + 16 <= n; i += 16)
         m = fi_append16(_mm512_cmpeq_epi32_mask(_mm512_loadu_si512((const void *)(flags + i)),
-                                                _mm512_setzero_si512()), i, out, m);
+                                                _mm512_setzero_si512()), fi_iota16(i), out, m);
 #elif defined(FI_SELECT_AVX2)
     for (; i + 8 <= n; i += 8) {
         __m256i z = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(flags + i)),
                                        _mm256_setzero_si256());
-        m = fi_append8((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(z)), i, out, m);
+        m = fi_append8((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(z)), fi_iota8(i), out, m);
     }
 #elif defined(FI_SELECT_SSE2)
     for (; i + 4 <= n; i += 4) {
@@ -167,12 +178,12 @@ static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int3
 #if defined(FI_SELECT_AVX512)
     for (; i + 8 <= n; i += 8)
         m = fi_append8(_mm512_cmpeq_epi64_mask(_mm512_loadu_si512((const void *)(flags + i)),
-                                               _mm512_setzero_si512()), i, out, m);
+                                               _mm512_setzero_si512()), fi_iota8(i), out, m);
 #elif defined(FI_SELECT_AVX2)
     for (; i + 4 <= n; i += 4) {
         __m256i z = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(flags + i)),
                                        _mm256_setzero_si256());
-        m = fi_append4((uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(z)), i, out, m);
+        m = fi_append4((uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(z)), fi_iota4(i), out, m);
     }
 #endif
     for (; i < n; i++) {
@@ -192,8 +203,14 @@ static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int3
 #define FI_OUTSIDE(suf, v, va, vb)                                                            \
     ((uint32_t)(_mm512_cmp_##suf##_mask(v, va, _CMP_NGE_UQ)                                    \
                 | _mm512_cmp_##suf##_mask(v, vb, _CMP_NLE_UQ)))
-#define FI_APPEND_ps(mask, i, out, m) ((m) = fi_append16(mask, i, out, m))
-#define FI_APPEND_pd(mask, i, out, m) ((m) = fi_append8(mask, i, out, m))
+#define FI_APPEND_ps(mask, idx, out, m) ((m) = fi_append16(mask, idx, out, m))
+#define FI_APPEND_pd(mask, idx, out, m) ((m) = fi_append8(mask, idx, out, m))
+#define FI_INDEX_ps __m512i
+#define FI_INDEX_pd __m256i
+#define FI_FIRST_INDEX_ps fi_iota16(0)
+#define FI_FIRST_INDEX_pd fi_iota8(0)
+#define FI_NEXT_INDEX_ps(idx) ((idx) = _mm512_add_epi32(idx, _mm512_set1_epi32(16)))
+#define FI_NEXT_INDEX_pd(idx) ((idx) = _mm256_add_epi32(idx, _mm256_set1_epi32(8)))
 #elif defined(FI_SELECT_AVX2)
 #define FI_SEL(op, suf) _mm256_##op##_##suf
 #define FI_VEC_ps __m256
@@ -201,8 +218,14 @@ static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int3
 #define FI_OUTSIDE(suf, v, va, vb)                                                            \
     ((uint32_t)_mm256_movemask_##suf(_mm256_or_##suf(_mm256_cmp_##suf(v, va, _CMP_NGE_UQ),     \
                                                      _mm256_cmp_##suf(v, vb, _CMP_NLE_UQ))))
-#define FI_APPEND_ps(mask, i, out, m) ((m) = fi_append8(mask, i, out, m))
-#define FI_APPEND_pd(mask, i, out, m) ((m) = fi_append4(mask, i, out, m))
+#define FI_APPEND_ps(mask, idx, out, m) ((m) = fi_append8(mask, idx, out, m))
+#define FI_APPEND_pd(mask, idx, out, m) ((m) = fi_append4(mask, idx, out, m))
+#define FI_INDEX_ps __m256i
+#define FI_INDEX_pd __m128i
+#define FI_FIRST_INDEX_ps fi_iota8(0)
+#define FI_FIRST_INDEX_pd fi_iota4(0)
+#define FI_NEXT_INDEX_ps(idx) ((idx) = _mm256_add_epi32(idx, _mm256_set1_epi32(8)))
+#define FI_NEXT_INDEX_pd(idx) ((idx) = _mm_add_epi32(idx, _mm_set1_epi32(4)))
 #elif defined(FI_SELECT_SSE2)
 #define FI_SEL(op, suf) _mm_##op##_##suf
 #define FI_VEC_ps __m128
@@ -216,42 +239,106 @@ static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int3
     } while (0)
 #define FI_APPEND_ps FI_APPEND_BITS_OF
 #define FI_APPEND_pd FI_APPEND_BITS_OF
+#define FI_INDEX_ps ptrdiff_t
+#define FI_INDEX_pd ptrdiff_t
+#define FI_FIRST_INDEX_ps 0
+#define FI_FIRST_INDEX_pd 0
+#define FI_NEXT_INDEX_ps(idx) ((idx) += 4)
+#define FI_NEXT_INDEX_pd(idx) ((idx) += 2)
 #endif
 
+/*
+ * Which steps of the output map min(max(shift + scale * v, lo), hi) can change an accepted value
+ * v in [a, b] (the rejected ones are overwritten by their retries).  The others are skipped, and
+ * every bit stays as it was, signed zeros included:
+ * - the multiply, when scale is 1;
+ * - the add, when shift is -0 (x + (-0) = x for every x; +0 would turn -0 into +0);
+ * - the max and the min, when the map of [a, b]'s ends, computed with the same roundings (each
+ *   step is monotonic in v), stays within [lo, hi], and neither bound is a zero (maxps/minps
+ *   return their second operand on equal zeros of either sign).
+ */
+enum { FI_MAP_MUL = 1, FI_MAP_ADD = 2, FI_MAP_CLAMP = 4 };
+
+#define FI_DEFINE_MAP_STEPS(name, T)                                                          \
+    static inline int name(T a, T b, T shift, T scale, T lo, T hi)                            \
+    {                                                                                        \
+        int steps = 0;                                                                       \
+        T ends[2] = {a, b};                                                                  \
+        if (scale != 1) {                                                                    \
+            steps |= FI_MAP_MUL;                                                             \
+            ends[0] = scale * ends[0];                                                       \
+            ends[1] = scale * ends[1];                                                       \
+        }                                                                                    \
+        if (!(shift == 0 && signbit(shift))) {                                               \
+            steps |= FI_MAP_ADD;                                                             \
+            ends[0] = shift + ends[0];                                                       \
+            ends[1] = shift + ends[1];                                                       \
+        }                                                                                    \
+        if (!(ends[0] >= lo && ends[1] >= lo && ends[0] <= hi && ends[1] <= hi)              \
+            || lo == 0 || hi == 0)                                                           \
+            steps |= FI_MAP_CLAMP;                                                           \
+        return steps;                                                                        \
+    }
+FI_DEFINE_MAP_STEPS(fi_map_steps32, float)
+FI_DEFINE_MAP_STEPS(fi_map_steps64, double)
+
 #ifdef FI_SEL
-#define FI_MAP_OUTSIDE_VECTORS(T, suf)                                                        \
+/* The vector loop with the steps in STEPS (a constant in each instantiation, so the compiler
+   drops the others).  The lanes' indices are a vector that moves on by the lane count. */
+#define FI_MAP_OUTSIDE_LOOP(T, suf, STEPS)                                                    \
+    do {                                                                                     \
+        for (; i + lanes <= n; i += lanes) {                                                 \
+            FI_VEC_##suf v = FI_SEL(loadu, suf)(x + i);                                       \
+            uint32_t mask = FI_OUTSIDE(suf, v, va, vb);                                      \
+            if ((STEPS) & FI_MAP_MUL)                                                        \
+                v = FI_SEL(mul, suf)(vk, v);                                                 \
+            if ((STEPS) & FI_MAP_ADD)                                                        \
+                v = FI_SEL(add, suf)(vs, v);                                                 \
+            if ((STEPS) & FI_MAP_CLAMP)                                                      \
+                v = FI_SEL(min, suf)(FI_SEL(max, suf)(v, vl), vh);                           \
+            FI_SEL(storeu, suf)(x + i, v);                                                   \
+            FI_APPEND_##suf(mask, index, out, m);                                            \
+            FI_NEXT_INDEX_##suf(index);                                                      \
+        }                                                                                    \
+    } while (0)
+
+#define FI_MAP_OUTSIDE_VECTORS(T, suf, steps_of)                                              \
     do {                                                                                     \
         const ptrdiff_t lanes = (ptrdiff_t)(sizeof(FI_VEC_##suf) / sizeof(T));               \
         const FI_VEC_##suf va = FI_SEL(set1, suf)(a), vb = FI_SEL(set1, suf)(b);              \
         const FI_VEC_##suf vs = FI_SEL(set1, suf)(shift), vk = FI_SEL(set1, suf)(scale);      \
         const FI_VEC_##suf vl = FI_SEL(set1, suf)(lo), vh = FI_SEL(set1, suf)(hi);            \
-        for (; i + lanes <= n; i += lanes) {                                                 \
-            FI_VEC_##suf v = FI_SEL(loadu, suf)(x + i);                                       \
-            uint32_t mask = FI_OUTSIDE(suf, v, va, vb);                                      \
-            v = FI_SEL(min, suf)(FI_SEL(max, suf)(FI_SEL(add, suf)(vs, FI_SEL(mul, suf)(vk, v)), \
-                                                  vl), vh);                                  \
-            FI_SEL(storeu, suf)(x + i, v);                                                   \
-            FI_APPEND_##suf(mask, i, out, m);                                                \
+        FI_INDEX_##suf index = FI_FIRST_INDEX_##suf;                                          \
+        switch (steps_of(a, b, shift, scale, lo, hi)) {                                      \
+        case 0: FI_MAP_OUTSIDE_LOOP(T, suf, 0); break;                                        \
+        case 1: FI_MAP_OUTSIDE_LOOP(T, suf, 1); break;                                        \
+        case 2: FI_MAP_OUTSIDE_LOOP(T, suf, 2); break;                                        \
+        case 3: FI_MAP_OUTSIDE_LOOP(T, suf, 3); break;                                        \
+        case 4: FI_MAP_OUTSIDE_LOOP(T, suf, 4); break;                                        \
+        case 5: FI_MAP_OUTSIDE_LOOP(T, suf, 5); break;                                        \
+        case 6: FI_MAP_OUTSIDE_LOOP(T, suf, 6); break;                                        \
+        default: FI_MAP_OUTSIDE_LOOP(T, suf, 7); break;                                       \
         }                                                                                    \
     } while (0)
 #else
-#define FI_MAP_OUTSIDE_VECTORS(T, suf) do { } while (0)
+#define FI_MAP_OUTSIDE_VECTORS(T, suf, steps_of) do { } while (0)
 #endif
 
 /*
  * out[0 .. m) = the i in 0 .. n where x[i] is not in [a, b] (NaN included: the complement of
- * a <= x[i] <= b), increasing; returns m.  In the same pass every x[i] becomes
+ * a <= x[i] <= b), increasing; returns m.  In the same pass every accepted x[i] becomes
  * min(max(shift + scale * x[i], lo), hi), the kernels' output map (_affine_clamp: one rounding
- * per operation, maxps/minps operand order).  The truncated normal's attempt 0 tests its normals
- * here directly, without a pass that writes flags or a second one that maps them.
+ * per operation, maxps/minps operand order); the rejected ones may or may not be mapped (their
+ * retries overwrite them).  The truncated normal's attempt 0 tests its normals here directly,
+ * without a pass that writes flags or a second one that maps them.
  * fastinit_map_outside32 is for float, fastinit_map_outside64 for double.
  */
-#define FI_DEFINE_MAP_OUTSIDE(name, T, suf)                                                   \
+#define FI_DEFINE_MAP_OUTSIDE(name, T, suf, steps_of)                                         \
     static inline ptrdiff_t name(T *x, ptrdiff_t n, T a, T b, T shift, T scale, T lo, T hi,   \
                                  int32_t *out)                                               \
     {                                                                                        \
         ptrdiff_t m = 0, i = 0;                                                              \
-        FI_MAP_OUTSIDE_VECTORS(T, suf);                                                      \
+        FI_MAP_OUTSIDE_VECTORS(T, suf, steps_of);                                            \
         for (; i < n; i++) {                                                                 \
             T v = shift + scale * x[i];                                                      \
             out[m] = (int32_t)i;                                                             \
@@ -261,8 +348,8 @@ static inline ptrdiff_t fastinit_zeros64(const int64_t *flags, ptrdiff_t n, int3
         }                                                                                    \
         return m;                                                                            \
     }
-FI_DEFINE_MAP_OUTSIDE(fastinit_map_outside32, float, ps)
-FI_DEFINE_MAP_OUTSIDE(fastinit_map_outside64, double, pd)
+FI_DEFINE_MAP_OUTSIDE(fastinit_map_outside32, float, ps, fi_map_steps32)
+FI_DEFINE_MAP_OUTSIDE(fastinit_map_outside64, double, pd, fi_map_steps64)
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
