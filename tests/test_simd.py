@@ -104,9 +104,11 @@ def test_streaming_stores_go_to_touched_memory_only(monkeypatch):
     fresh = np.frombuffer(memory, np.uint8)
     assert not _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
     assert not _generator._streams(fresh)
-    fresh[:4096] = 1
+    fresh[0] = fresh[-1] = 1                               # materialize's sentinels: still fresh
     assert not _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
-    fresh[8 << 20:(8 << 20) + 4096] = 1                    # the first and middle pages
+    fresh[: 8 << 20] = 1                                   # half of it: 4 of the 8 pages asked
+    assert not _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
+    fresh[: 12 << 20] = 1                                  # 6 of 8
     assert _tensors.mostly_resident(fresh.ctypes.data, fresh.nbytes)
     assert _generator._streams(fresh)
     assert not _generator._streams(fresh[:1 << 19])        # below STREAMING_BYTES
