@@ -3,7 +3,8 @@
 setup.py builds the same kernels once per level (``kernels_baseline``, ``kernels_avx2``,
 ``kernels_avx512``); every level produces the same bits, only faster.  At import the best level
 that was built and that this CPU (and OS) supports is chosen, unless ``FASTINIT_SIMD`` names one
-(``baseline``, ``avx2`` or ``avx512``), which must then be available.
+(``baseline``, ``avx2`` or ``avx512``), which must then be available.  The caches' sizes,
+read from sysfs, set the store policy (:func:`usable_cache_bytes`).
 
 May import: fastinit._core.kernels_baseline.
 """
