@@ -33,10 +33,11 @@ _BIT_GENERATOR = "Philox4x32-10"
 # Fills of buffers at least this large (twice the cache a fill can count on, read at import) are
 # written with streaming stores, on any number of threads, unless the buffer is fresh memory
 # (_tensors.mostly_resident): they would not stay in the caches anyway, and a plain store first
-# reads every line it writes.  Smaller ones use plain stores, so the caller finds them in cache.  Raw words and uniforms stream straight from the registers
-# (store.h), the other kernels from each chunk's L1 scratch.  Out of cache on 1 thread, streaming
-# measured +34% on an Intel Xeon (then still through a scratch copy) and +0-3% on an AMD EPYC
-# (Zen 4) with the register path.
+# reads every line it writes.  Smaller ones use plain stores, so the caller finds them in cache.
+# Raw words and uniforms stream straight from the registers (store.h), float32 normals and
+# truncated normals from each chunk's L1 scratch.  Out of cache on 1 thread, streaming measured
+# +34% on an Intel Xeon (then still through a scratch copy) and +0-3% on an AMD EPYC (Zen 4)
+# with the register path.
 STREAMING_BYTES = 2 * _simd.usable_cache_bytes()
 # progress=True shows a bar for fills of _progress.PROGRESS_BYTES and more, updated every
 # PROGRESS_STEP_BYTES.

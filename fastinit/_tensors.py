@@ -163,12 +163,13 @@ def written(tensor: Any) -> None:
 _HUGE_PAGE = 1 << 21
 _ADVISE_BYTES = 4 << 20
 _MADV_HUGEPAGE = 14
-_madvise: Any = None
+_madvise: Any = None    # libc's madvise and mincore, loaded on first use (Linux only)
+_mincore: Any = None
 
 
 def _advise_huge_pages(address: int, nbytes: int) -> None:
     """madvise(MADV_HUGEPAGE) over the whole 2 MiB pages inside [address, address + nbytes)."""
-    if nbytes < _ADVISE_BYTES or not _load_madvise():
+    if nbytes < _ADVISE_BYTES or not _load_libc():
         return
     start = -(-address // _HUGE_PAGE) * _HUGE_PAGE
     end = (address + nbytes) // _HUGE_PAGE * _HUGE_PAGE
@@ -187,7 +188,7 @@ def release_pages(address: int, nbytes: int) -> None:
     (their data stays in the page cache, dirty pages are still written back): resident memory
     goes down and nothing is lost.  Never call it on anonymous memory, whose contents it drops.
     """
-    if not _load_madvise():
+    if not _load_libc():
         return
     start = -(-address // _PAGE) * _PAGE
     end = (address + nbytes) // _PAGE * _PAGE
@@ -195,7 +196,7 @@ def release_pages(address: int, nbytes: int) -> None:
         _madvise(start, end - start, _MADV_DONTNEED)
 
 
-def _load_madvise() -> bool:
+def _load_libc() -> bool:
     global _madvise, _mincore
     if not sys.platform.startswith("linux"):
         return False
@@ -211,9 +212,6 @@ def _load_madvise() -> bool:
     return bool(_madvise)
 
 
-_mincore: Any = None
-
-
 def mostly_resident(address: int, nbytes: int) -> bool:
     """Whether the memory [address, address + nbytes) is already backed by pages: true when more
     than half of 8 pages spread evenly through it are (mincore), and where that cannot be asked.
@@ -226,7 +224,7 @@ def mostly_resident(address: int, nbytes: int) -> bool:
     buffer, at 1/16, 3/16, ..., 15/16 of it: a few writes at its ends (materialize's sentinels
     in each tensor's first and last element) leave it fresh.
     """
-    if not _load_madvise() or nbytes <= 0:
+    if not _load_libc() or nbytes <= 0:
         return True
     status = ctypes.create_string_buffer(1)
     resident = 0

@@ -281,9 +281,9 @@ static inline void fastinit_philox_stream(char *dst, int sink, int nontemporal,
 
 /*
  * Copy nbytes from an L1 scratch buffer to dst, the whole 64-byte lines of dst with streaming
- * stores and the partial lines at either end with plain ones.  The chunked kernels (normal,
- * truncated normal, ...) go through it for buffers far larger than the last-level cache: a chunk
- * is computed in L1 and leaves without its lines being read first.
+ * stores and the partial lines at either end with plain ones.  The chunked kernels' float32
+ * chunks (normal, truncated normal, ...) go through it in streaming fills (_generator.py,
+ * STREAMING_BYTES): a chunk is computed in L1 and leaves without its lines being read first.
  */
 static inline void fastinit_copy_streaming(char *dst, const char *src, int64_t nbytes)
 {
