@@ -1,8 +1,9 @@
 /*
  * Which of fastinit's x86-64 kernel levels the running CPU (and operating system) supports:
  * 0 baseline, 1 avx2 (AVX2 + FMA + F16C), 2 avx512 (AVX-512 F, DQ, BW, VL, and the avx2 set).
- * GCC's and clang's __builtin_cpu_supports also check that the OS saves the wide registers (XGETBV), so a level
- * reported here can run.  Other compilers and architectures report the baseline only.
+ * GCC's and clang's __builtin_cpu_supports also check that the OS saves the wide registers
+ * (XGETBV), so a level reported here can run.  Other compilers and architectures report the
+ * baseline only.
  */
 #ifndef FASTINIT_CPU_H
 #define FASTINIT_CPU_H

@@ -35,25 +35,27 @@ cdef void _fill_chunked(char* out, Py_ssize_t n, uint64_t first, Py_ssize_t pos,
             _store_half(<uint16_t*>(out + (copy_from - first) * 2),
                         (<float*>scratch) + (copy_from - start), <Py_ssize_t>(stop - copy_from),
                         k.half)
-        elif start >= first and stop_aligned == stop and p.streaming and k.itemsize == 4:
-            # Streamed from the L1 scratch: float32 only.  Out of cache on one thread (Intel
-            # Xeon) this made normal fills 9% faster and truncated ones 6%, but float64 normal
-            # 4% slower: its plain stores cost it about 4%, the copy about 6%.
-            k.transform(scratch, words, m, start, p)
-            _map_chunk(scratch, m, pos + <Py_ssize_t>(start - first), compute_itemsize, p)
-            fastinit_copy_streaming(out + (start - first) * k.itemsize, <char*>scratch,
-                                    m * k.itemsize)
-        elif start >= first and stop_aligned == stop:
+        elif start >= first and stop_aligned == stop and not (p.streaming and k.itemsize == 4):
             k.transform(out + (start - first) * k.itemsize, words, m, start, p)
             _map_chunk(out + (start - first) * k.itemsize, m, pos + <Py_ssize_t>(start - first),
                        compute_itemsize, p)
         else:
+            # Through the L1 scratch: a partial chunk, or a float32 chunk of a streaming fill.
+            # Streaming only float32: out of cache on one thread (Intel Xeon) it made normal
+            # fills 9% faster and truncated ones 6%, but float64 normal 4% slower (its plain
+            # stores cost it about 4%, the copy about 6%).
             k.transform(scratch, words, m, start, p)
-            memcpy(out + (copy_from - first) * k.itemsize,
-                   (<char*>scratch) + (copy_from - start) * k.itemsize,
-                   (stop - copy_from) * k.itemsize)
-            _map_chunk(out + (copy_from - first) * k.itemsize, <Py_ssize_t>(stop - copy_from),
-                       pos + <Py_ssize_t>(copy_from - first), compute_itemsize, p)
+            _map_chunk((<char*>scratch) + (copy_from - start) * k.itemsize,
+                       <Py_ssize_t>(stop - copy_from), pos + <Py_ssize_t>(copy_from - first),
+                       compute_itemsize, p)
+            if p.streaming and k.itemsize == 4:
+                fastinit_copy_streaming(out + (copy_from - first) * k.itemsize,
+                                        (<char*>scratch) + (copy_from - start) * k.itemsize,
+                                        (stop - copy_from) * k.itemsize)
+            else:
+                memcpy(out + (copy_from - first) * k.itemsize,
+                       (<char*>scratch) + (copy_from - start) * k.itemsize,
+                       (stop - copy_from) * k.itemsize)
         start = stop_aligned
 
 

@@ -32,8 +32,6 @@ cdef extern from *:
     #ifndef FASTINIT_CFLAGS
     #define FASTINIT_CFLAGS ""
     #endif
-    /* a * b + c where the product a * b is exact (b a power of two): the fused and the unfused
-       forms are then the same number, so each level takes the one it does in one instruction. */
     /* AVX-512DQ converts 64-bit integers to double in one instruction (vcvtuqq2pd); below it
        the conversion is emulated with exact steps (_exact_f64), the same value for n < 2**53. */
     #ifdef __AVX512DQ__
@@ -50,6 +48,8 @@ cdef extern from *:
     #else
     #define FASTINIT_PAIR64(p) (((uint64_t)(p)[1] << 32) | (uint64_t)(p)[0])
     #endif
+    /* a * b + c where the product a * b is exact (b a power of two): the fused and the unfused
+       forms are then the same number, so each level takes the one it does in one instruction. */
     #ifdef __FMA__
     #define FASTINIT_EXACT_MUL_ADD_F32(a, b, c) fmaf(a, b, c)
     #define FASTINIT_EXACT_MUL_ADD_F64(a, b, c) fma(a, b, c)

@@ -12,7 +12,7 @@ cdef enum:
     # 1024 samples the batches' fixed costs were a third of the retry time.  Only the words, the
     # output and the few rejected offsets are touched, 32 KiB.
     TN_CHUNK_WORDS = 4 * CHUNK
-    MAX_CHUNK = 4 * CHUNK            # the most samples a chunk holds (the truncated normal's)
+    MAX_CHUNK = TN_CHUNK_WORDS       # the most samples a chunk holds (truncated, 1 word each)
     TN_MAX_PROPOSALS = 2 * CHUNK     # the most a proposal method's chunk holds (2+ words each)
     RETRY_BATCH = 256    # truncated-normal retry blocks computed together (a multiple of 16:
                          # the retry loops pad their blocks to one)
